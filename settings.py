@@ -1,0 +1,33 @@
+"""Paths and constants of TROMPA-MER. Every path can be overridden by an environment variable.
+
+`TPL_INTERNAL_DATA_DIRECTORY` moves `models/users` and `data` together, as in the original tool.
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _path(variable: str, default: Path) -> Path:
+    return Path(os.environ.get(variable) or default)
+
+
+INTERNAL_DATA_DIRECTORY = _path("TPL_INTERNAL_DATA_DIRECTORY", ROOT)
+MODELS_DIRECTORY = _path("TPL_MODELS_DIRECTORY", ROOT / "models")
+PRETRAINED_DIRECTORY = _path("TPL_PRETRAINED_DIRECTORY", MODELS_DIRECTORY / "pretrained")
+USERS_DIRECTORY = _path("TPL_USERS_DIRECTORY", INTERNAL_DATA_DIRECTORY / "models" / "users")
+DATA_DIRECTORY = _path("TPL_DATA_DIRECTORY", INTERNAL_DATA_DIRECTORY / "data")
+FEATS_DIRECTORY = _path("TPL_FEATS_DIRECTORY", DATA_DIRECTORY / "feats")
+POOL_CACHE_DIRECTORY = _path("TPL_POOL_CACHE_DIRECTORY", DATA_DIRECTORY / "pool_cache")
+DEAM_DIRECTORY = _path("TPL_DEAM_DIRECTORY", DATA_DIRECTORY / "DEAM")
+CROWD_ANNOTATIONS = _path("TPL_CROWD_ANNOTATIONS", DATA_DIRECTORY / "crowd_annotations.json")
+
+# SMILExtract: this program if set; else SMILExtract on PATH; else the original's folder; else built-in.
+SMILEXTRACT = os.environ.get("SMILEXTRACT", "")
+OPENSMILE_DIRECTORY = _path("TPL_OPENSMILE_DIRECTORY", ROOT / "opensmile-3.0-linux-x64")
+
+WINDOW_SECONDS = 1.0
+HOP_SECONDS = 0.5
+XGB_UPDATE_ROUNDS = 100
+DEAM_SEED = 1987

@@ -1,0 +1,1 @@
+"""TROMPA-MER: personalized music emotion recognition with active learning."""

@@ -1,0 +1,85 @@
+"""Fixed names: quadrants, the 130 openSMILE descriptors, the 260 feature columns, DEAM's names."""
+
+from enum import IntEnum
+
+
+class Quadrant(IntEnum):
+    """Russell quadrant of valence (v) and arousal (a); the value is the class index everywhere."""
+
+    Q1 = 0  # +v +a
+    Q2 = 1  # -v +a
+    Q3 = 2  # -v -a
+    Q4 = 3  # +v -a
+
+
+QUADRANTS: tuple[str, ...] = tuple(q.name for q in Quadrant)
+"""Quadrant names in class-index order: QUADRANTS[i] is class i."""
+
+N_CLASSES = len(QUADRANTS)
+
+
+def quadrant_index(name: str) -> int:
+    """'Q1'..'Q4' → 0..3 by the fixed table; ValueError for anything else."""
+    try:
+        return Quadrant[name].value
+    except KeyError:
+        raise ValueError(f"not a quadrant: {name!r} (expected one of {', '.join(QUADRANTS)})") from None
+
+
+def quadrant_of(valence: float, arousal: float) -> int:
+    """Class index of a valence/arousal point; 0 counts as positive."""
+    if arousal >= 0:
+        return Quadrant.Q1 if valence >= 0 else Quadrant.Q2
+    return Quadrant.Q4 if valence >= 0 else Quadrant.Q3
+
+
+_LLD = (
+    ["F0final_sma", "voicingFinalUnclipped_sma", "jitterLocal_sma", "jitterDDP_sma",
+     "shimmerLocal_sma", "logHNR_sma", "audspec_lengthL1norm_sma", "audspecRasta_lengthL1norm_sma",
+     "pcm_RMSenergy_sma", "pcm_zcr_sma"]
+    + [f"audSpec_Rfilt_sma[{i}]" for i in range(26)]
+    + ["pcm_fftMag_fband250-650_sma", "pcm_fftMag_fband1000-4000_sma",
+       "pcm_fftMag_spectralRollOff25.0_sma", "pcm_fftMag_spectralRollOff50.0_sma",
+       "pcm_fftMag_spectralRollOff75.0_sma", "pcm_fftMag_spectralRollOff90.0_sma",
+       "pcm_fftMag_spectralFlux_sma", "pcm_fftMag_spectralCentroid_sma",
+       "pcm_fftMag_spectralEntropy_sma", "pcm_fftMag_spectralVariance_sma",
+       "pcm_fftMag_spectralSkewness_sma", "pcm_fftMag_spectralKurtosis_sma",
+       "pcm_fftMag_spectralSlope_sma", "pcm_fftMag_psySharpness_sma",
+       "pcm_fftMag_spectralHarmonicity_sma"]
+    + [f"mfcc_sma[{i}]" for i in range(1, 15)]
+)
+LLD_NAMES: tuple[str, ...] = tuple(_LLD)
+"""The 65 IS13_ComParE low-level descriptors, in openSMILE's order."""
+
+
+
+def delta_name(lld: str) -> str:
+    """openSMILE's delta name: `_de` goes before an index, `mfcc_sma[1]` → `mfcc_sma_de[1]`."""
+    base, bracket, index = lld.partition("[")
+    return f"{base}_de{bracket}{index}"
+
+
+DESCRIPTOR_NAMES: tuple[str, ...] = LLD_NAMES + tuple(delta_name(name) for name in LLD_NAMES)
+"""The 130 descriptors of an `-lldcsvoutput` CSV: 65 LLDs, then their 65 deltas."""
+
+STATISTICS = ("stddev", "amean")
+"""Per-window statistics, in column order."""
+
+FEATURE_NAMES: tuple[str, ...] = tuple(
+    f"{name}_{stat}" for name in DESCRIPTOR_NAMES for stat in STATISTICS
+)
+"""The 260 feature columns every model consumes, in order."""
+
+TIME_COLUMN = "frameTime"
+"""First column of every feature CSV: the window's start in seconds."""
+
+DEAM_PREFIX = "pcm_fftMag_"
+
+
+def deam_name(feature: str) -> str:
+    """DEAM's distributed feature files prefix the MFCC columns with `pcm_fftMag_`."""
+    return DEAM_PREFIX + feature if feature.startswith("mfcc_") else feature
+
+
+DEAM_FEATURE_NAMES: tuple[str, ...] = tuple(deam_name(name) for name in FEATURE_NAMES)
+"""The same 260 features under the names of DEAM's own feature files."""

@@ -1,0 +1,41 @@
+"""Exceptions of the library. Each names the bad value; only the CLI chooses message and exit code."""
+
+
+class TrompaError(Exception):
+    """Base of every expected failure: bad input, bad state, a failed external program."""
+
+
+class AudioError(TrompaError):
+    """Audio that cannot be read, decoded or is too short."""
+
+
+class SmileError(TrompaError):
+    """SMILExtract could not be found or failed."""
+
+
+class FeatureError(TrompaError):
+    """A feature table with missing columns or non-numeric values."""
+
+
+class CommitteeError(TrompaError):
+    """A committee folder or member file that cannot be used."""
+
+
+class UserError(TrompaError):
+    """An unknown, invalid or already existing user."""
+
+
+class QueryError(TrompaError):
+    """A query that cannot be made (pending query, empty pool, too many songs asked)."""
+
+
+class AnnotationError(TrompaError):
+    """Annotations that do not answer the pending query."""
+
+
+class DeamError(TrompaError):
+    """A DEAM folder, annotation file or fold setting that cannot be used."""
+
+
+class LegacyError(TrompaError):
+    """An original TROMPA-MER file that cannot be imported."""
