@@ -1,0 +1,51 @@
+"""Extract openSMILE IS13_ComParE window features from audio into `;`-separated CSVs.
+
+One file:  python3 extract_features.py -i song.mp3 -o song.csv
+A folder:  python3 extract_features.py -i audio/ -o data/feats/ -j 4
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import settings
+from trompa_mer import cli, extract, smile
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--input", nargs="+", required=True, type=Path,
+                        help="an audio file (wav, mp3, flac, ogg, opus, m4a), several, or a folder")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="the CSV to write; a folder when the input is a folder or several files")
+    parser.add_argument("--window", type=float, default=settings.WINDOW_SECONDS,
+                        help="window length in seconds (default %(default)s)")
+    parser.add_argument("--hop", type=float, default=settings.HOP_SECONDS,
+                        help="hop between windows in seconds (default %(default)s)")
+    parser.add_argument("-j", "--jobs", type=int, default=extract.default_jobs(),
+                        help="files extracted at once in batch mode (default: all cores)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="re-extract files whose CSV already exists (batch mode)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
+    inputs: list[Path] = args.input
+    if len(inputs) == 1 and not inputs[0].is_dir():
+        windows = extract.extract_file(inputs[0], args.output, command, args.window, args.hop)
+        print(f"wrote {windows} windows to {args.output}")
+        return 0
+    report = extract.extract_batch(extract.audio_files(inputs), args.output, command,
+                                   args.window, args.hop, args.jobs, args.overwrite)
+    print(report.summary(), file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run(lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Any supported audio file → a wav openSMILE can read (pydub + ffmpeg); nothing else."""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from trompa_mer.errors import AudioError
+
+WAV_SUFFIX = ".wav"
+CONVERTED_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif"})
+"""Formats decoded with ffmpeg before openSMILE (the original took only .mp3)."""
+
+SUPPORTED_SUFFIXES = frozenset({WAV_SUFFIX}) | CONVERTED_SUFFIXES
+
+
+def ffmpeg_executable() -> str:
+    """ffmpeg from PATH, else the binary of the imageio-ffmpeg wheel."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise AudioError("ffmpeg is not on PATH and imageio-ffmpeg is not installed") from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def check_supported(path: Path) -> None:
+    """Raise AudioError unless `path` exists and has a supported extension."""
+    if not path.is_file():
+        raise AudioError(f"input audio not found: {path}")
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise AudioError(f"unsupported audio format {path.suffix!r} of {path} (supported: {supported})")
+
+
+@contextlib.contextmanager
+def as_wav(path: Path) -> Iterator[Path]:
+    """Yield a wav of `path`: the file itself for .wav, else a temporary conversion.
+
+    The conversion keeps sample rate and channels (what `ffmpeg -i in.mp3 out.wav` does) and is
+    removed afterwards, also on failure.
+    """
+    check_supported(path)
+    if path.suffix.lower() == WAV_SUFFIX:
+        yield path
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pydub warns when ffmpeg is not on PATH
+        from pydub import AudioSegment
+        from pydub.exceptions import CouldntDecodeError
+    AudioSegment.converter = ffmpeg_executable()
+    fd, name = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=WAV_SUFFIX)
+    os.close(fd)
+    wav = Path(name)
+    try:
+        try:
+            segment = AudioSegment.from_file_using_temporary_files(str(path))
+        except (CouldntDecodeError, IndexError) as exc:
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            detail = lines[-1].strip() if lines else "cannot decode"
+            raise AudioError(f"cannot decode {path}: {detail}") from exc
+        segment.export(str(wav), format="wav")
+        yield wav
+    finally:
+        wav.unlink(missing_ok=True)

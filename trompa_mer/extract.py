@@ -1,0 +1,128 @@
+"""Audio → openSMILE frames → window statistics → feature CSV, for one file or a whole folder."""
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trompa_mer import audio, smile, storage, windows
+from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN
+from trompa_mer.errors import AudioError, FeatureError, TrompaError
+
+FEATURE_SUFFIX = ".csv"
+CSV_SEPARATOR = ";"
+
+
+def features_of_frames(frame_times: np.ndarray, frames: np.ndarray,
+                       window: float, hop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Window start times (n_windows,) in seconds and features (n_windows, 260) of 10 ms frames."""
+    length, step = windows.window_frames(window), windows.window_frames(hop)
+    if length < 1 or step < 1:
+        raise FeatureError(f"window ({window} s) and hop ({hop} s) must be at least 10 ms")
+    stats = windows.window_statistics(frames, length, step)
+    return windows.window_times(frame_times, step), np.nan_to_num(stats, nan=0.0)
+
+
+def write_feature_csv(path: Path, times: np.ndarray, features: np.ndarray) -> None:
+    """`;`-separated CSV: `frameTime` then the 260 features, no index; written atomically."""
+    table = np.column_stack([times, features]).astype(str)
+    lines = [CSV_SEPARATOR.join((TIME_COLUMN, *FEATURE_NAMES))]
+    lines.extend(CSV_SEPARATOR.join(row) for row in table)
+    with storage.atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def check_output_csv(path: Path) -> None:
+    """The output must end in .csv and its folder must exist."""
+    if path.suffix.lower() != FEATURE_SUFFIX:
+        raise FeatureError(f"output file must end in .csv: {path}")
+    if not path.parent.is_dir():
+        raise FeatureError(f"output folder does not exist: {path.parent}")
+
+
+def extract_file(source: Path, output: Path, command: smile.SmileCommand,
+                 window: float, hop: float) -> int:
+    """Extract one audio file into a feature CSV; returns the number of windows written."""
+    audio.check_supported(source)
+    check_output_csv(output)
+    with audio.as_wav(source) as wav, tempfile.TemporaryDirectory(prefix="trompa-lld.") as tmp:
+        lld_csv = Path(tmp, "lld.csv")
+        smile.run_smilextract(command, wav, lld_csv, source)
+        frame_times, frames = smile.read_lld_csv(lld_csv, source)
+    times, features = features_of_frames(frame_times, frames, window, hop)
+    write_feature_csv(output, times, features)
+    return len(times)
+
+
+@dataclass
+class BatchReport:
+    """What a batch extraction did, file by file."""
+
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: dict[Path, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return f"done {len(self.done)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
+
+
+def audio_files(inputs: Sequence[Path]) -> list[Path]:
+    """The audio files named, and those in the folders named (not recursive), sorted per folder."""
+    found: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found.extend(sorted(p for p in item.iterdir()
+                                if p.is_file() and p.suffix.lower() in audio.SUPPORTED_SUFFIXES))
+        else:
+            audio.check_supported(item)
+            found.append(item)
+    stems = [p.stem for p in found]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise AudioError(f"several inputs would write the same CSV: {', '.join(duplicates)}")
+    return found
+
+
+def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCommand,
+                  window: float, hop: float, jobs: int = 1, overwrite: bool = False,
+                  progress: bool = True) -> BatchReport:
+    """One `<stem>.csv` per audio file in `out_dir`; a failing file is reported, the others go on.
+
+    Each job drives one SMILExtract process, so `jobs` threads keep `jobs` cores busy.
+    """
+    from tqdm import tqdm
+
+    if not out_dir.parent.is_dir():
+        raise FeatureError(f"output folder's parent does not exist: {out_dir.parent}")
+    out_dir.mkdir(exist_ok=True)
+    report = BatchReport()
+    todo: list[tuple[Path, Path]] = []
+    for source in sources:
+        target = out_dir / f"{source.stem}{FEATURE_SUFFIX}"
+        if target.exists() and not overwrite:
+            report.skipped.append(source)
+        else:
+            todo.append((source, target))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+            tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr) as bar:
+        futures = {pool.submit(extract_file, s, t, command, window, hop): s for s, t in todo}
+        for future in as_completed(futures):
+            source = futures[future]
+            try:
+                future.result()
+                report.done.append(source)
+            except TrompaError as exc:
+                report.failed[source] = str(exc)
+                bar.write(f"error: {source}: {exc}", file=sys.stderr)
+            bar.update()
+    return report
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
