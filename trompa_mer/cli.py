@@ -1,5 +1,6 @@
 """Shared pieces of the root scripts: error translation to stderr and exit codes."""
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -20,3 +21,10 @@ def run(action: Callable[[], int | None]) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     return 0 if result is None else result
+
+
+def add_scaling_option(parser: argparse.ArgumentParser) -> None:
+    """`--scaling committee|original`; unset means the committee's own (its scaler.pkl if it has one)."""
+    parser.add_argument("--scaling", choices=["committee", "original"], default=None,
+                        help="committee: standardise with the committee's scaler.pkl (default when it has "
+                             "one); original: fit a StandardScaler on the data at hand, as the original tool")

@@ -4,8 +4,9 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,3 +62,45 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+STAGING_NAME = ".staging"
+"""Folder where a transaction's new files wait until they are all written."""
+COMMIT_MARK = "COMMITTED"
+"""Written last into the staging folder: from then on the transaction must be rolled forward."""
+
+
+def commit_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], None]]) -> None:
+    """Replace several files of `folder` all at once: each writer writes its file into a staging
+    folder, a commit mark follows, then the files are renamed into place.
+
+    Killed before the mark, the folder is as before; killed after it, `recover` finishes the job.
+    """
+    folder = Path(folder)
+    staging = folder / STAGING_NAME
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+            with open(staging / name, "rb+") as handle:
+                os.fsync(handle.fileno())
+        with atomic_open(staging / COMMIT_MARK) as mark:
+            mark.write("\n".join(writers))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    recover(folder)
+
+
+def recover(folder: str | os.PathLike) -> None:
+    """Finish a committed transaction left by a killed process, or drop an uncommitted one."""
+    staging = Path(folder) / STAGING_NAME
+    if not staging.is_dir():
+        return
+    mark = staging / COMMIT_MARK
+    if mark.is_file():
+        for name in mark.read_text().splitlines():
+            if (staging / name).exists():
+                os.replace(staging / name, Path(folder) / name)
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,42 @@
+"""Query by committee: the songs of the pool whose emotion the user's committee is least sure about.
+
+python3 get_hard_tracks.py -i USER_ID -q NUM_TRACKS
+"""
+
+import argparse
+import json
+import sys
+
+import settings
+from trompa_mer import cli, personalize
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--user_id", required=True)
+    parser.add_argument("-q", "--queries", type=int, required=True, help="how many songs to ask about")
+    parser.add_argument("--requery", action="store_true",
+                        help="replace a query that is still waiting for annotations")
+    parser.add_argument("--json", action="store_true", help="print the query as JSON")
+    cli.add_scaling_option(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    result = personalize.make_query(settings.USERS_DIRECTORY, args.user_id, settings.FEATS_DIRECTORY,
+                                    settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
+                                    args.requery)
+    if args.json:
+        print(json.dumps({"user_id": args.user_id, "iteration": result.state.iteration,
+                          "queried": result.songs, "scores": result.scores}))
+    else:
+        print("\n".join(result.songs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run(lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Small real committees and feature pools made by the tests (no pretrained committee needed)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+from trompa_mer import committee, members
+from trompa_mer.columns import FEATURE_NAMES, QUADRANTS, TIME_COLUMN
+
+N_FEATURES = len(FEATURE_NAMES)
+
+
+def quadrant_windows(quadrant: int, n_windows: int, rng: np.random.Generator,
+                     spread: float = 1.5) -> np.ndarray:
+    """(n_windows, 260) features around a per-quadrant centre, overlapping enough to be uncertain."""
+    centre = np.zeros(N_FEATURES)
+    centre[quadrant * 10:(quadrant + 1) * 10] = 1.0
+    return 5.0 + centre + rng.normal(0, spread, size=(n_windows, N_FEATURES))
+
+
+def write_feature_csv(path: Path, X: np.ndarray) -> Path:
+    table = pd.DataFrame(X, columns=list(FEATURE_NAMES))
+    table.insert(0, TIME_COLUMN, np.arange(len(X)) * 0.5)
+    table.to_csv(path, sep=";", index=False)
+    return path
+
+
+def make_pool(feats_dir: Path, n_songs: int = 24, n_windows: int = 8, seed: int = 0) -> dict[str, str]:
+    """Feature CSVs `song_NN.csv` in `feats_dir`; returns song id → its true quadrant."""
+    rng = np.random.default_rng(seed)
+    feats_dir.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for i in range(n_songs):
+        quadrant = i % 4
+        song = f"song_{i:02d}"
+        write_feature_csv(feats_dir / f"{song}.csv", quadrant_windows(quadrant, n_windows, rng))
+        truth[song] = QUADRANTS[quadrant]
+    return truth
+
+
+def make_committee(folder: Path, kinds: tuple[str, ...] = ("gnb", "sgd", "xgb"), folds: int = 2,
+                   seed: int = 0, quadrants: tuple[int, ...] = (0, 1, 2, 3), n_per_class: int = 40,
+                   rounds: int = 5) -> committee.Committee:
+    """Train a real committee on synthetic windows and save it like a pretrained one."""
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([quadrant_windows(q, n_per_class, rng, spread=3.0) for q in quadrants])
+    y = np.repeat(quadrants, n_per_class)
+    scaler = StandardScaler().fit(X)
+    Xs = scaler.transform(X)
+    trained = {}
+    for kind_name in kinds:
+        kind = members.KINDS[kind_name]
+        for fold in range(folds):
+            half = rng.permutation(len(y))[: len(y) * 2 // 3]
+            member = kind.create(seed + fold)
+            if kind_name == "xgb":
+                member.set_params(n_estimators=rounds)
+            trained[committee.member_file(kind_name, fold)] = kind.fit(member, Xs[half], y[half], seed + fold)
+    made = committee.Committee(trained, scaler, committee.new_manifest({"data": "tests"}))
+    committee.save_committee(folder, made)
+    return made

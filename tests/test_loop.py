@@ -1,0 +1,294 @@
+"""The personalization loop end to end through the real scripts, on a real (small) committee."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from tests.committees import make_committee, make_pool, quadrant_windows, write_feature_csv
+from tests.conftest import ROOT, error_line, run_script
+from trompa_mer import committee as committees
+from trompa_mer import members
+from trompa_mer.columns import FEATURE_NAMES, QUADRANTS, deam_name
+from trompa_mer.features import read_feature_csv
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict:
+    """A pretrained committee, a pool of 24 songs, and the environment pointing the scripts at them."""
+    pretrained = tmp_path / "pretrained"
+    make_committee(pretrained)
+    truth = make_pool(tmp_path / "data" / "feats")
+    env = {"TPL_INTERNAL_DATA_DIRECTORY": str(tmp_path), "TPL_PRETRAINED_DIRECTORY": str(pretrained)}
+    return {"root": tmp_path, "env": env, "truth": truth, "pretrained": pretrained,
+            "user": tmp_path / "models" / "users"}
+
+
+def script(world: dict, name: str, *args: object, check: bool = False) -> subprocess.CompletedProcess:
+    return run_script(name, *args, env=world["env"], check=check)
+
+
+def query(world: dict, user: str, n: int, *extra: str) -> list[str]:
+    result = script(world, "get_hard_tracks.py", "-i", user, "-q", n, "--json", *extra, check=True)
+    return json.loads(result.stdout)["queried"]
+
+
+def answer(world: dict, songs: list[str], name: str = "answers.json") -> Path:
+    path = world["root"] / name
+    path.write_text(json.dumps({song: world["truth"][song] for song in songs}))
+    return path
+
+
+def folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != ".lock":
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def state(world: dict, user: str) -> dict:
+    return json.loads((world["user"] / user / "pool_data.json").read_text())
+
+
+def test_create_query_retrain_query_again(world: dict) -> None:
+    script(world, "create_user.py", "-i", "827", check=True)
+    folder = world["user"] / "827"
+    assert sorted(p.name for p in folder.glob("*.pkl")) == sorted(
+        p.name for p in world["pretrained"].glob("*.pkl"))
+    assert (folder / "manifest.json").is_file()
+    first = query(world, "827", 4)
+    assert len(first) == 4 and state(world, "827")["iteration"] == 0
+    assert len(state(world, "827")["next_pool"]) == 20
+    plain = script(world, "get_hard_tracks.py", "-i", "827", "-q", "4", "--requery", check=True)
+    assert plain.stdout.split() == first  # one song per line; the same committee gives the same query
+    before = folder_digest(folder)
+    script(world, "retrain_model.py", "-i", "827", "-a", answer(world, first), check=True)
+    assert folder_digest(folder) != before
+    after = state(world, "827")
+    assert after["iteration"] == 1 and not after["pending"]
+    second = query(world, "827", 4)
+    assert not set(second) & set(first)
+    assert len(state(world, "827")["next_pool"]) == 16
+    history = (folder / "annotations.jsonl").read_text().splitlines()
+    assert [json.loads(line)["labels"] for line in history] == [{s: world["truth"][s] for s in first}]
+
+
+def test_query_refused_while_pending_and_requery_replaces(world: dict) -> None:
+    script(world, "create_user.py", "-i", "u1", check=True)
+    first = query(world, "u1", 3)
+    refused = script(world, "get_hard_tracks.py", "-i", "u1", "-q", "3")
+    assert "waiting for annotations" in error_line(refused)
+    again = query(world, "u1", 5, "--requery")
+    assert set(first) <= set(again)  # same committee: the top 3 are still the top 3
+    assert state(world, "u1")["queried"] == again
+
+
+def test_retrain_on_q2_q4_only_batch_raises_those_quadrants(tmp_path: Path) -> None:
+    pretrained = tmp_path / "pretrained"
+    make_committee(pretrained, quadrants=(0, 1, 2, 3))
+    feats = tmp_path / "data" / "feats"
+    feats.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    truth = {}
+    for i in range(8):
+        quadrant = (1, 3)[i % 2]
+        write_feature_csv(feats / f"s{i}.csv", quadrant_windows(quadrant, 8, rng, spread=3.0))
+        truth[f"s{i}"] = QUADRANTS[quadrant]
+    env = {"TPL_INTERNAL_DATA_DIRECTORY": str(tmp_path), "TPL_PRETRAINED_DIRECTORY": str(pretrained)}
+    world = {"root": tmp_path, "truth": truth, "user": tmp_path / "models" / "users", "env": env}
+    script(world, "create_user.py", "-i", "u", check=True)
+    songs = query(world, "u", 8)
+    committee = committees.load_committee(pretrained)
+
+    def mean_proba(c: committees.Committee, quadrant: str) -> np.ndarray:
+        X = np.concatenate([read_feature_csv(feats / f"{s}.csv") for s in songs if truth[s] == quadrant])
+        return c.proba(c.scaler.transform(X)).mean(axis=(0, 1))
+
+    before = {q: mean_proba(committee, q) for q in ("Q2", "Q4")}
+    script(world, "retrain_model.py", "-i", "u", "-a", answer(world, songs), check=True)
+    updated = committees.load_committee(world["user"] / "u")
+    after = {q: mean_proba(updated, q) for q in ("Q2", "Q4")}
+    assert after["Q2"][1] > before["Q2"][1] and after["Q4"][3] > before["Q4"][3]
+    assert after["Q2"].argmax() == 1 and after["Q4"].argmax() == 3
+    for member in updated.members.values():
+        assert members.predict_proba(member, np.zeros((2, 260))).shape == (2, 4)
+
+
+def test_killed_retrain_leaves_committee_as_before(world: dict) -> None:
+    script(world, "create_user.py", "-i", "k", check=True)
+    songs = query(world, "k", 4)
+    folder = world["user"] / "k"
+    before = folder_digest(folder)
+    process = subprocess.Popen([sys.executable, str(ROOT / "retrain_model.py"), "-i", "k", "-a",
+                                answer(world, songs), "--rounds", "100000"],
+                               env={**os.environ, **world["env"]}, cwd=ROOT)
+    time.sleep(3)
+    assert process.poll() is None, "the retrain finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    script(world, "get_hard_tracks.py", "-i", "k", "-q", "4", "--requery", check=True)  # recovers
+    committees.load_committee(folder)
+    assert state(world, "k")["pending"]
+    script(world, "retrain_model.py", "-i", "k", "-a", answer(world, state(world, "k")["queried"]),
+           check=True)
+    assert state(world, "k")["iteration"] == 1
+    assert before != folder_digest(folder)
+
+
+def test_concurrent_retrains_never_interleave(world: dict) -> None:
+    script(world, "create_user.py", "-i", "c", check=True)
+    annotations = answer(world, query(world, "c", 4))
+    argv = [sys.executable, str(ROOT / "retrain_model.py"), "-i", "c", "-a", str(annotations)]
+    env = {**os.environ, **world["env"]}
+    runs = [subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = sorted((p.wait(), p.stderr.read()) for p in runs)
+    assert [code for code, _ in outcomes] == [0, 1]
+    assert "no pending query" in outcomes[1][1]
+    assert state(world, "c")["iteration"] == 1
+    assert len((world["user"] / "c" / "annotations.jsonl").read_text().splitlines()) == 1
+
+
+def test_recover_rolls_forward_a_committed_transaction(tmp_path: Path) -> None:
+    from trompa_mer import storage
+
+    (tmp_path / "a.txt").write_text("old a")
+    (tmp_path / "b.txt").write_text("old b")
+    staging = tmp_path / storage.STAGING_NAME
+    staging.mkdir()
+    (staging / "b.txt").write_text("new b")  # a.txt was already moved when the process died
+    (tmp_path / "a.txt").write_text("new a")
+    (staging / storage.COMMIT_MARK).write_text("a.txt\nb.txt")
+    storage.recover(tmp_path)
+    assert (tmp_path / "b.txt").read_text() == "new b" and not staging.exists()
+    staging.mkdir()
+    (staging / "a.txt").write_text("half-written")
+    storage.recover(tmp_path)  # no commit mark: dropped
+    assert (tmp_path / "a.txt").read_text() == "new a" and not staging.exists()
+
+
+def test_bad_inputs_change_nothing(world: dict) -> None:
+    script(world, "create_user.py", "-i", "b", check=True)
+    folder = world["user"] / "b"
+    root = world["root"]
+    refused = script(world, "retrain_model.py", "-i", "b", "-a", answer(world, ["song_00"]))
+    assert "run get_hard_tracks first" in error_line(refused)
+    songs = query(world, "b", 3)
+    before = folder_digest(folder)
+    (root / "bad.json").write_text("{not json")
+    (root / "label.json").write_text(json.dumps({s: "Q5" for s in songs}))
+    (root / "other.json").write_text(json.dumps({s: "Q1" for s in ["song_00", "song_01", "song_02"]
+                                                 if s not in songs} | {"zzz": "Q1", "yyy": "Q2"}))
+    (root / "few.json").write_text(json.dumps({songs[0]: "Q1"}))
+    cases = [
+        (["retrain_model.py", "-i", "b", "-a", root / "bad.json"], "malformed"),
+        (["retrain_model.py", "-i", "b", "-a", root / "label.json"], "not a quadrant"),
+        (["retrain_model.py", "-i", "b", "-a", root / "few.json"], "number of annotated songs"),
+        (["retrain_model.py", "-i", "b", "-a", root / "missing.json"], "not found"),
+        (["retrain_model.py", "-i", "nobody", "-a", root / "few.json"], "unknown user"),
+        (["get_hard_tracks.py", "-i", "b", "-q", "0"], "at least 1"),
+        (["create_user.py", "-i", "b"], "already exists"),
+        (["create_user.py", "-i", "bad/id"], "invalid user id"),
+        (["create_user.py", "-i", "x" * 65], "invalid user id"),
+    ]
+    for argv, message in cases:
+        assert message in error_line(script(world, *argv)), argv
+    wrong = {s: "Q1" for s in songs[:-1]} | {"song_zz": "Q1"}
+    (root / "wrong.json").write_text(json.dumps(wrong))
+    assert "differ from the queried" in error_line(script(world, "retrain_model.py", "-i", "b", "-a",
+                                                         root / "wrong.json"))
+    assert folder_digest(folder) == before
+    assert not (world["user"] / "bad").exists()
+
+
+def test_empty_pool_and_too_many_tracks(world: dict) -> None:
+    script(world, "create_user.py", "-i", "e", check=True)
+    assert "at most 24" in error_line(script(world, "get_hard_tracks.py", "-i", "e", "-q", "25"))
+    songs = query(world, "e", 24)
+    script(world, "retrain_model.py", "-i", "e", "-a", answer(world, songs), "--rounds", "2", check=True)
+    assert "pool is empty" in error_line(script(world, "get_hard_tracks.py", "-i", "e", "-q", "1"))
+
+
+def test_pool_accepts_deam_names_and_sample_suffix(world: dict) -> None:
+    feats = world["root"] / "data" / "feats"
+    X = read_feature_csv(feats / "song_00.csv")
+    table = {deam_name(n): X[:, i] for i, n in enumerate(FEATURE_NAMES)}
+    import pandas as pd
+
+    pd.DataFrame({"frameTime": np.arange(len(X)) * 0.5, **table}).to_csv(feats / "DEAM_7-sample.csv",
+                                                                         sep=";", index=False)
+    script(world, "create_user.py", "-i", "d", check=True)
+    songs = query(world, "d", 25)
+    assert "deam_7" in songs
+
+
+def test_predict_default_member_and_user_committee(world: dict) -> None:
+    csv = world["root"] / "data" / "feats" / "song_01.csv"
+    out = world["root"] / "p.json"
+    script(world, "predict_emotion.py", "-i", csv, "-o", out, "-m", "default", check=True)
+    result = json.loads(out.read_text())
+    n = len(read_feature_csv(csv))
+    assert np.array(result["output_probs"]).shape == (n, 4)
+    assert np.allclose(np.array(result["output_probs"]).sum(axis=1), 1)
+    assert result["highest_prob_quad"] == QUADRANTS[int(np.argmax(result["mean_probs"]))]
+    assert sum(result["freq_pred"].values()) == n and "entropy" not in result
+    assert result["mode_quad"] in QUADRANTS and len(result["output_predictions"]) == n
+    script(world, "create_user.py", "-i", "p", check=True)
+    script(world, "predict_emotion.py", "-i", csv, "-o", out, "-u", "p", check=True)
+    committee_result = json.loads(out.read_text())
+    assert 0 <= committee_result["entropy"] <= np.log(4)
+    assert committee_result["model"] == "user:p"
+
+
+def test_predict_scaling_original_refits_on_the_file(world: dict) -> None:
+    csv = world["root"] / "data" / "feats" / "song_02.csv"
+    out = world["root"] / "p.json"
+    member_path = world["pretrained"] / "classifier_sgd.it_1.pkl"
+    script(world, "predict_emotion.py", "-i", csv, "-o", out, "-m", member_path, "--scaling", "original",
+           check=True)
+    X = read_feature_csv(csv)
+    expected = joblib.load(member_path).predict_proba(StandardScaler().fit_transform(X))
+    assert np.allclose(json.loads(out.read_text())["output_probs"], expected, rtol=1e-12, atol=1e-12)
+    lone = world["root"] / "lone"
+    lone.mkdir()
+    (lone / "m.pkl").write_bytes(member_path.read_bytes())
+    result = script(world, "predict_emotion.py", "-i", csv, "-o", out, "-m", lone / "m.pkl", check=True)
+    assert "no scaler.pkl" in result.stderr
+    assert np.allclose(json.loads(out.read_text())["output_probs"], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_predict_bad_inputs(world: dict) -> None:
+    root = world["root"]
+    good = root / "data" / "feats" / "song_03.csv"
+    (root / "junk.pkl").write_bytes(b"not a pickle")
+    joblib.dump({"a": 1}, root / "dict.pkl")
+    (root / "short.csv").write_text("frameTime;F0final_sma_amean\n0.0;1.0\n")
+    text = good.read_text().splitlines()
+    (root / "text.csv").write_text("\n".join([text[0], text[1].replace(text[1].split(";")[3], "abc", 1)]))
+    cases = [
+        (root / "junk.pkl", good, "cannot load model"),
+        (root / "dict.pkl", good, "not a committee member"),
+        (root / "nope.pkl", good, "not found"),
+        (world["pretrained"] / "classifier_xgb.it_0.pkl", root / "short.csv", "lacks 259 feature columns"),
+        (world["pretrained"] / "classifier_xgb.it_0.pkl", root / "text.csv", "non-numeric"),
+        (world["pretrained"] / "classifier_xgb.it_0.pkl", root / "none.csv", "not found"),
+    ]
+    for model, csv, message in cases:
+        out = root / "out.json"
+        assert message in error_line(script(world, "predict_emotion.py", "-i", csv, "-o", out, "-m", model))
+        assert not out.exists()
+
+
+def test_members_load_in_sorted_order(tmp_path: Path) -> None:
+    make_committee(tmp_path, kinds=("xgb", "gnb"), folds=3)
+    names = list(committees.load_committee(tmp_path).members)
+    assert names == sorted(names) and len(names) == 6

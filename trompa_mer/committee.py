@@ -1,0 +1,162 @@
+"""A committee on disk: `classifier_<kind>.it_<k>.pkl` members, `scaler.pkl`, `manifest.json`."""
+
+import pickle
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from trompa_mer import members, storage
+from trompa_mer.columns import FEATURE_NAMES, QUADRANTS
+from trompa_mer.errors import CommitteeError
+
+MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\.pkl$")
+"""Member file names: `classifier_<kind>.it_<k>.pkl`, k the cross-validation fold."""
+MEMBER_GLOB = "classifier_*.pkl"
+SCALER_FILE = "scaler.pkl"
+MANIFEST_FILE = "manifest.json"
+DEFAULT_MEMBER = "classifier_xgb.it_0.pkl"
+"""What `predict_emotion.py -m default` uses, as the original."""
+
+SCALING_COMMITTEE = "committee"
+SCALING_ORIGINAL = "original"
+"""`committee`: the fitted scaler.pkl; `original`: a StandardScaler fitted on the data at hand."""
+
+
+def member_file(kind: str, fold: int) -> str:
+    return f"classifier_{kind}.it_{fold}.pkl"
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+    import xgboost
+
+    return {"python": platform.python_version(), "xgboost": xgboost.__version__,
+            "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
+def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = SCALING_COMMITTEE) -> dict:
+    """The manifest of a freshly trained committee."""
+    return {
+        "feature_names": list(FEATURE_NAMES),
+        "classes": {name: index for index, name in enumerate(QUADRANTS)},
+        "versions": library_versions(),
+        "scaling": scaling,
+        "trained_on": trained_on,
+        "metrics": metrics or {},
+    }
+
+
+@dataclass
+class Committee:
+    """Members in sorted file-name order, the scaler (None: original scaling) and the manifest."""
+
+    members: dict[str, object]
+    scaler: StandardScaler | None
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.manifest.get("feature_names", FEATURE_NAMES))
+
+    def default_scaling(self) -> str:
+        return SCALING_COMMITTEE if self.scaler is not None else SCALING_ORIGINAL
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        """(n_members, n_rows, 4) probabilities of already scaled rows X (n_rows, 260)."""
+        return np.stack([members.predict_proba(m, X) for m in self.members.values()])
+
+
+def load_member(path: Path) -> object:
+    """A member file; CommitteeError if it is not a classifier we can use."""
+    try:
+        member = joblib.load(path)
+    except FileNotFoundError:
+        raise CommitteeError(f"model file not found: {path}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            ModuleNotFoundError, KeyError, IndexError) as exc:
+        raise CommitteeError(f"cannot load model {path}: {type(exc).__name__}: {exc}") from None
+    try:
+        members.kind_of(member)
+    except ValueError as exc:
+        raise CommitteeError(f"{path}: {exc}") from None
+    return member
+
+
+def load_scaler(path: Path) -> StandardScaler | None:
+    if not path.is_file():
+        return None
+    try:
+        scaler = joblib.load(path)
+    except Exception as exc:  # any unpickling failure of a damaged file
+        raise CommitteeError(f"cannot load scaler {path}: {exc}") from None
+    if not isinstance(scaler, StandardScaler):
+        raise CommitteeError(f"{path} is not a StandardScaler")
+    return scaler
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return storage.read_json(path)
+    except ValueError as exc:
+        raise CommitteeError(f"malformed {path}: {exc}") from None
+
+
+def member_paths(folder: Path) -> list[Path]:
+    """Member files directly in `folder`, in sorted name order."""
+    return sorted(p for p in folder.glob(MEMBER_GLOB) if MEMBER_PATTERN.match(p.name))
+
+
+def load_committee(folder: Path) -> Committee:
+    """Every member of a committee folder, with its scaler and manifest."""
+    if not folder.is_dir():
+        raise CommitteeError(f"committee folder not found: {folder}")
+    paths = member_paths(folder)
+    if not paths:
+        raise CommitteeError(f"no classifier_<kind>.it_<k>.pkl members in {folder}")
+    manifest = read_manifest(folder)
+    scaler = load_scaler(folder / SCALER_FILE)
+    if scaler is None and manifest.get("scaling", SCALING_ORIGINAL) == SCALING_COMMITTEE:
+        raise CommitteeError(f"{folder} lacks the {SCALER_FILE} its manifest names")
+    return Committee({p.name: load_member(p) for p in paths}, scaler, manifest)
+
+
+def load_single(path: Path) -> Committee:
+    """A lone member file as a committee of one, with the scaler and manifest beside it."""
+    return Committee({path.name: load_member(path)}, load_scaler(path.parent / SCALER_FILE),
+                     read_manifest(path.parent))
+
+
+def scale(committee: Committee, X: np.ndarray, scaling: str,
+          reference: np.ndarray | None = None) -> np.ndarray:
+    """Standardise X (n_rows, 260) with the committee's scaler, or as the original did:
+    a fresh StandardScaler fitted on `reference` (default: X itself)."""
+    if scaling == SCALING_COMMITTEE:
+        if committee.scaler is None:
+            raise CommitteeError("this committee has no scaler.pkl: use --scaling original")
+        return committee.scaler.transform(X)
+    return StandardScaler().fit(X if reference is None else reference).transform(X)
+
+
+def committee_files(committee: Committee) -> dict[str, object]:
+    """File name → object to pickle, for saving a whole committee."""
+    files: dict[str, object] = dict(committee.members)
+    if committee.scaler is not None:
+        files[SCALER_FILE] = committee.scaler
+    return files
+
+
+def save_committee(folder: Path, committee: Committee) -> None:
+    """Write a committee folder (members, scaler, manifest), each file atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, obj in committee_files(committee).items():
+        with storage.atomic_path(folder / name) as tmp:
+            joblib.dump(obj, tmp)
+    storage.write_json(folder / MANIFEST_FILE, committee.manifest)

@@ -1,0 +1,55 @@
+"""Feature tables on disk: a `;`-separated CSV per song, columns matched by name, never position."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trompa_mer.columns import FEATURE_NAMES, deam_name
+from trompa_mer.errors import FeatureError
+
+CSV_SEPARATOR = ";"
+
+
+def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
+                    source: str = "features") -> np.ndarray:
+    """(n_rows, len(names)) float64 of `table`'s columns `names`, also under DEAM's names.
+
+    Extra columns are ignored; missing ones and non-numeric values raise FeatureError naming them.
+    """
+    columns = []
+    missing = []
+    for name in names:
+        if name in table.columns:
+            columns.append(name)
+        elif deam_name(name) in table.columns:
+            columns.append(deam_name(name))
+        else:
+            missing.append(name)
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise FeatureError(f"{source} lacks {len(missing)} feature columns: {shown}")
+    selected = table[columns]
+    try:
+        values = selected.to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        bad = next(c for c in columns if pd.to_numeric(selected[c], errors="coerce").isna().any())
+        raise FeatureError(f"{source} has non-numeric values in column {bad}") from None
+    if not np.isfinite(values).all():
+        bad = columns[int(np.where(~np.isfinite(values))[1][0])]
+        raise FeatureError(f"{source} has missing or infinite values in column {bad}")
+    return values
+
+
+def read_feature_csv(path: Path, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
+    """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format)."""
+    try:
+        table = pd.read_csv(path, sep=CSV_SEPARATOR)
+    except FileNotFoundError:
+        raise FeatureError(f"features file not found: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise FeatureError(f"cannot read features file {path}: {exc}") from None
+    if table.empty:
+        raise FeatureError(f"features file has no rows: {path}")
+    return select_features(table, names, str(path))

@@ -1,0 +1,122 @@
+"""One entry per model kind: how a member is created, trained from scratch and updated.
+
+Labels are always class indices 0..3 (Q1..Q4); a batch lacking some quadrants still trains all four.
+"""
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xgboost as xgb
+from sklearn.linear_model import SGDClassifier
+from sklearn.naive_bayes import GaussianNB
+
+from trompa_mer.columns import N_CLASSES
+
+ALL_CLASSES = np.arange(N_CLASSES)
+SGD_EPOCHS = 20
+"""Passes over the pretraining data for SGD (partial_fit keeps all four classes even if one is absent)."""
+
+
+def xgb_params(member: xgb.XGBClassifier) -> dict:
+    """The member's own booster parameters for continued training with the native API."""
+    params = {k: v for k, v in member.get_xgb_params().items() if v is not None}
+    params.pop("n_jobs", None)
+    params["objective"] = "multi:softprob"
+    params["num_class"] = N_CLASSES
+    return params
+
+
+def create_xgb(seed: int) -> xgb.XGBClassifier:
+    """The original's hyperparameters: depth 5, 100 rounds, eta 0.3, exact trees, 4-class softprob."""
+    return xgb.XGBClassifier(max_depth=5, n_estimators=100, learning_rate=0.3, tree_method="exact",
+                             objective="multi:softprob", random_state=seed)
+
+
+def _boost(member: xgb.XGBClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
+           start: xgb.Booster | None) -> xgb.XGBClassifier:
+    """Boost `rounds` more trees with the native API (num_class=4 whatever classes y holds)."""
+    booster = xgb.train(xgb_params(member), xgb.DMatrix(X, label=y), num_boost_round=rounds,
+                        xgb_model=start)
+    member._Booster = booster
+    member.n_classes_ = N_CLASSES
+    return member
+
+
+def fit_xgb(member: xgb.XGBClassifier, X: np.ndarray, y: np.ndarray, seed: int) -> xgb.XGBClassifier:
+    return _boost(member, X, y, member.n_estimators, None)
+
+
+def update_xgb(member: xgb.XGBClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
+               seed: int) -> xgb.XGBClassifier:
+    return _boost(member, X, y, rounds, member.get_booster())
+
+
+def create_gnb(seed: int) -> GaussianNB:
+    return GaussianNB(var_smoothing=1e-9)
+
+
+def fit_gnb(member: GaussianNB, X: np.ndarray, y: np.ndarray, seed: int) -> GaussianNB:
+    return member.partial_fit(X, y, classes=ALL_CLASSES)
+
+
+def update_gnb(member: GaussianNB, X: np.ndarray, y: np.ndarray, rounds: int, seed: int) -> GaussianNB:
+    return member.partial_fit(X, y, classes=ALL_CLASSES)
+
+
+def create_sgd(seed: int) -> SGDClassifier:
+    return SGDClassifier(loss="log_loss", penalty="l2", alpha=1e-4, random_state=seed)
+
+
+def fit_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, seed: int) -> SGDClassifier:
+    rng = np.random.default_rng(seed)
+    for _ in range(SGD_EPOCHS):
+        order = rng.permutation(len(y))
+        member.partial_fit(X[order], y[order], classes=ALL_CLASSES)
+    return member
+
+
+def update_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
+               seed: int) -> SGDClassifier:
+    member.set_params(random_state=seed)
+    return member.partial_fit(X, y, classes=ALL_CLASSES)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a model kind can do: create(seed), fit(member, X, y, seed), update(member, X, y, rounds, seed)."""
+
+    estimator: type
+    create: Callable
+    fit: Callable
+    update: Callable
+
+
+KINDS: dict[str, Kind] = {
+    "xgb": Kind(xgb.XGBClassifier, create_xgb, fit_xgb, update_xgb),
+    "gnb": Kind(GaussianNB, create_gnb, fit_gnb, update_gnb),
+    "sgd": Kind(SGDClassifier, create_sgd, fit_sgd, update_sgd),
+}
+"""Model kinds by the name used in member file names (`classifier_<kind>.it_<k>.pkl`)."""
+
+
+def kind_of(member: object) -> str:
+    """The kind name of a loaded member; ValueError for anything that is not one of ours."""
+    for name, kind in KINDS.items():
+        if isinstance(member, kind.estimator):
+            return name
+    raise ValueError(f"not a committee member: {type(member).__name__}")
+
+
+def predict_proba(member: object, X: np.ndarray) -> np.ndarray:
+    """(n_rows, 4) probabilities in Q1..Q4 order, whatever classes the member has seen."""
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # GaussianNB: log(0) prior of an unseen class
+        proba = np.asarray(member.predict_proba(X), dtype=np.float64)
+    classes = getattr(member, "classes_", ALL_CLASSES)
+    if proba.shape[1] == N_CLASSES and np.array_equal(classes, ALL_CLASSES):
+        return proba
+    aligned = np.zeros((len(X), N_CLASSES))
+    aligned[:, np.asarray(classes, dtype=int)] = proba
+    return aligned

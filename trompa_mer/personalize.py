@@ -1,0 +1,134 @@
+"""The personalization loop on a user's folder: query by committee, then learn from the answers."""
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from trompa_mer import committee as committees
+from trompa_mer import members, query, storage, user
+from trompa_mer.columns import QUADRANTS, quadrant_index
+from trompa_mer.committee import Committee
+from trompa_mer.errors import AnnotationError, QueryError
+from trompa_mer.pool import load_pool
+from trompa_mer.scoring import consensus_scores, scaled_windows
+
+
+@dataclass
+class QueryResult:
+    songs: list[str]
+    scores: dict[str, float]
+    state: user.UserState
+
+
+def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
+               scaling: str | None = None, requery: bool = False) -> QueryResult:
+    """Pick the `n_tracks` pool songs of highest consensus entropy and record them as pending."""
+    if n_tracks < 1:
+        raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
+    with user.open_user(users_dir, user_id) as folder:
+        state = user.read_state(folder)
+        if state.pending and not requery:
+            raise QueryError(f"user {user_id} has a query waiting for annotations "
+                             f"({', '.join(state.queried)}): annotate it and run retrain_model.py, "
+                             "or pass --requery to replace it")
+        state.pending = False
+        committee = committees.load_committee(folder)
+        pool = load_pool(feats_dir, cache_dir)
+        asked = state.asked()
+        candidates = [song for song in pool.song_ids if song not in asked]
+        if not candidates:
+            raise QueryError(f"the pool is empty: every song in {feats_dir} has been queried already")
+        if n_tracks > len(candidates):
+            raise QueryError(f"-q {n_tracks} asks for more songs than the {len(candidates)} left in the "
+                             f"pool; ask for at most {len(candidates)}")
+        scaling = scaling or committee.default_scaling()
+        scores = consensus_scores(committee, pool, candidates, scaling)
+        chosen = query.select_top(candidates, scores, n_tracks)
+        by_song = dict(zip(candidates, scores.tolist(), strict=True))
+        state.queried = chosen
+        state.pending = True
+        state.next_pool = [song for song in candidates if song not in set(chosen)]
+        state.scores = {song: by_song[song] for song in chosen}
+        state.time = user.now()
+        user.write_state(folder, state)
+    return QueryResult(chosen, state.scores, state)
+
+
+def read_annotations(path: Path) -> dict[str, int]:
+    """`{"song_id": "Q1", …}` → song id (lower-cased) → class index."""
+    try:
+        data = storage.read_json(path)
+    except FileNotFoundError:
+        raise AnnotationError(f"annotations file not found: {path}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AnnotationError(f"malformed annotations JSON {path}: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise AnnotationError(f"{path} must be a JSON object {{\"song_id\": \"Q1\", ...}}")
+    labels = {}
+    for song, label in data.items():
+        try:
+            labels[str(song).lower()] = quadrant_index(label if isinstance(label, str) else repr(label))
+        except ValueError as exc:
+            raise AnnotationError(f"song {song}: {exc}") from None
+    return labels
+
+
+def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
+    """The annotations must answer exactly the pending query."""
+    if not state.pending:
+        raise AnnotationError("there is no pending query for this user: run get_hard_tracks first")
+    if len(labels) != len(state.queried):
+        raise AnnotationError(f"the number of annotated songs ({len(labels)}) differs from the "
+                              f"number of queried songs ({len(state.queried)})")
+    if set(labels) != set(state.queried):
+        extra = sorted(set(labels) - set(state.queried))
+        raise AnnotationError(f"the annotated songs differ from the queried songs: not queried "
+                              f"{', '.join(extra)}; queried {', '.join(state.queried)}")
+
+
+def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: int,
+                     seed: int) -> Committee:
+    """A new committee whose every member learnt from rows X (n, 260, scaled) with labels y (n,)."""
+    updated = {}
+    for name, member in committee.members.items():
+        kind = members.KINDS[members.kind_of(member)]
+        updated[name] = kind.update(copy.deepcopy(member), X, y, rounds, seed)
+    return Committee(updated, committee.scaler, committee.manifest)
+
+
+def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_dir: Path,
+                      cache_dir: Path, rounds: int, scaling: str | None = None) -> user.UserState:
+    """Retrain every member on the windows of the annotated songs, then replace the committee,
+    state and history together."""
+    labels = read_annotations(annotations)
+    with user.open_user(users_dir, user_id) as folder:
+        state = user.read_state(folder)
+        check_answers(state, labels)
+        pool = load_pool(feats_dir, cache_dir)
+        lacking = [song for song in state.queried if song not in pool]
+        if lacking:
+            raise AnnotationError(f"no features for annotated songs: {', '.join(lacking)}")
+        committee = committees.load_committee(folder)
+        scaling = scaling or committee.default_scaling()
+        songs = list(state.queried)
+        X, offsets = scaled_windows(committee, pool, songs, scaling)
+        y = np.repeat([labels[s] for s in songs], np.diff(offsets))
+        updated = update_committee(committee, X, y, rounds, seed=state.iteration)
+        record = {"iteration": state.iteration, "time": user.now(),
+                  "labels": {song: QUADRANTS[labels[song]] for song in songs}}
+        state.answered = sorted(set(state.answered) | set(songs))
+        state.pending = False
+        state.iteration += 1
+        state.time = record["time"]
+        history = folder / user.ANNOTATIONS_FILE
+        previous = history.read_text(encoding="utf-8") if history.exists() else ""
+        writers = {name: (lambda path, m=member: joblib.dump(m, path))
+                   for name, member in updated.members.items()}
+        writers[user.STATE_FILE] = lambda path: path.write_text(json.dumps(user.state_json(state), indent=2))
+        writers[user.ANNOTATIONS_FILE] = lambda path: path.write_text(previous + json.dumps(record) + "\n")
+        storage.commit_files(folder, writers)
+    return state

@@ -1,0 +1,34 @@
+"""Pure: committee probabilities → per-song consensus entropy → the songs to ask about."""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def song_probabilities(window_proba: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Mean over each song's windows: (n_members, n_windows, 4) → (n_members, n_songs, 4).
+
+    offsets: (n_songs + 1,) song i owns windows offsets[i]:offsets[i+1]; every song has one at least.
+    """
+    offsets = np.asarray(offsets)
+    sums = np.add.reduceat(window_proba, offsets[:-1], axis=1)
+    return sums / np.diff(offsets)[None, :, None]
+
+
+def entropy(proba: np.ndarray) -> np.ndarray:
+    """Shannon entropy (natural log) over the last axis; 0·log 0 counts as 0."""
+    p = np.clip(proba, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(p), 0.0)
+    return -terms.sum(axis=-1)
+
+
+def consensus_entropy(song_proba: np.ndarray) -> np.ndarray:
+    """Entropy of the members' mean: (n_members, n_songs, 4) → (n_songs,)."""
+    return entropy(song_proba.mean(axis=0))
+
+
+def select_top(song_ids: Sequence[str], scores: np.ndarray, n: int) -> list[str]:
+    """The `n` songs of highest score; ties go to the smaller song id, whatever numpy's sort does."""
+    order = sorted(range(len(song_ids)), key=lambda i: (-float(scores[i]), song_ids[i]))
+    return [song_ids[i] for i in order[:n]]

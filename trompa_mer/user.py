@@ -1,0 +1,103 @@
+"""A user's folder: their committee, query state (`pool_data.json`) and annotation history."""
+
+import contextlib
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from trompa_mer import committee, storage
+from trompa_mer.errors import UserError
+
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+STATE_FILE = "pool_data.json"
+ANNOTATIONS_FILE = "annotations.jsonl"
+DEFAULT_STRATEGY = "mc"
+
+
+@dataclass
+class UserState:
+    """What `pool_data.json` holds. `queried` is the last query; `pending` while it is unanswered."""
+
+    iteration: int = 0
+    queried: list[str] = field(default_factory=list)
+    next_pool: list[str] | None = None
+    pending: bool = False
+    answered: list[str] = field(default_factory=list)
+    strategy: str = DEFAULT_STRATEGY
+    scores: dict[str, float] = field(default_factory=dict)
+    time: str = ""
+
+    def asked(self) -> set[str]:
+        """Every song queried so far: answered batches and the pending one."""
+        return set(self.answered) | (set(self.queried) if self.pending else set())
+
+
+def check_user_id(user_id: str) -> str:
+    if not USER_ID_PATTERN.match(user_id):
+        raise UserError(f"invalid user id {user_id!r}: use 1-64 characters of A-Z a-z 0-9 _ -")
+    return user_id
+
+
+def user_folder(users_dir: Path, user_id: str) -> Path:
+    return users_dir / check_user_id(user_id)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def create_user(users_dir: Path, user_id: str, pretrained: Path,
+                strategy: str = DEFAULT_STRATEGY) -> Path:
+    """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically."""
+    folder = user_folder(users_dir, user_id)
+    if folder.exists():
+        raise UserError(f"user {user_id} already exists: {folder}")
+    committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
+    users_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{user_id}.", dir=users_dir))
+    try:
+        for path in pretrained.iterdir():
+            if path.is_file() and not path.name.startswith("."):
+                shutil.copy2(path, staging / path.name)
+        write_state(staging, UserState(strategy=strategy, time=now()))
+        staging.rename(folder)
+    except FileExistsError:
+        raise UserError(f"user {user_id} already exists: {folder}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+@contextlib.contextmanager
+def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
+    """Lock an existing user's folder for one command, finishing any interrupted update first."""
+    folder = user_folder(users_dir, user_id)
+    if not folder.is_dir():
+        raise UserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
+    with storage.folder_lock(folder):
+        storage.recover(folder)
+        yield folder
+
+
+def read_state(folder: Path) -> UserState:
+    path = folder / STATE_FILE
+    if not path.is_file():
+        return UserState()
+    try:
+        data = storage.read_json(path)
+    except ValueError as exc:
+        raise UserError(f"malformed {path}: {exc}") from None
+    known = {k: v for k, v in data.items() if k in UserState.__dataclass_fields__}
+    return UserState(**known)
+
+
+def state_json(state: UserState) -> dict:
+    return asdict(state)
+
+
+def write_state(folder: Path, state: UserState) -> None:
+    storage.write_json(folder / STATE_FILE, state_json(state))
