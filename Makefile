@@ -14,10 +14,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	mkdir -p data/demo
-	$(BIN)/python -m tests.signals data/demo/clip.wav
-	$(BIN)/python extract_features.py -i data/demo/clip.wav -o data/demo/clip.csv
-	@echo "features: $(CURDIR)/data/demo/clip.csv"
+	$(BIN)/python demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

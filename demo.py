@@ -1,0 +1,115 @@
+"""The whole TROMPA-MER loop on a small synthetic catalogue, through the same scripts a user runs.
+
+Everything lives under data/demo/ (its own pool, pool cache and users); data/feats and real users
+are never touched. Re-running reuses the catalogue and its features and starts a fresh demo user.
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import settings
+from trompa_mer import committee as committees
+from trompa_mer import query, synth
+from trompa_mer.columns import QUADRANTS
+from trompa_mer.pool import load_pool
+
+DEMO = settings.DATA_DIRECTORY / "demo"
+AUDIO = DEMO / "audio"
+FEATS = DEMO / "feats"
+TRUTH = DEMO / "quadrants.csv"
+USER = "demo"
+SONGS, SECONDS, SEED = 24, 30, 7
+ROUNDS, QUERIES = 3, 5
+ENV = {**os.environ, "TPL_FEATS_DIRECTORY": str(FEATS), "TPL_POOL_CACHE_DIRECTORY": str(DEMO / "pool_cache"),
+       "TPL_USERS_DIRECTORY": str(DEMO / "users")}
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def run(script: str, *args: object) -> str:
+    """Run a root script as a user would; stop the demo if it fails."""
+    argv = [sys.executable, str(settings.ROOT / script), *map(str, args)]
+    print("$ python3", script, *map(str, args), flush=True)
+    result = subprocess.run(argv, env=ENV, stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        sys.exit(f"demo stopped: {script} failed with exit code {result.returncode}")
+    return result.stdout
+
+
+def make_catalogue() -> dict[str, str]:
+    """~24 synthetic 30 s excerpts with known quadrants (made once, then reused)."""
+    if not TRUTH.is_file():
+        with tempfile.TemporaryDirectory(dir=DEMO) as tmp:
+            run("make_synthetic_deam.py", "-o", tmp, "-n", SONGS, "--seed", SEED,
+                "--duration", SECONDS, "--annotation-start", 0)
+            shutil.rmtree(AUDIO, ignore_errors=True)
+            shutil.move(Path(tmp) / synth.AUDIO_DIR, AUDIO)
+            shutil.move(Path(tmp) / synth.QUADRANTS_FILE, TRUTH)
+    else:
+        print(f"reusing {len(list(AUDIO.glob('*.wav')))} excerpts in {AUDIO}")
+    with open(TRUTH, newline="") as handle:
+        return {row["song_id"]: row["quadrant"] for row in csv.DictReader(handle)}
+
+
+def accuracy(folder: Path, truth: dict[str, str]) -> float:
+    """Share of demo songs whose committee quadrant (mean over windows and members) is the true one."""
+    committee = committees.load_committee(folder)
+    pool = load_pool(FEATS, DEMO / "pool_cache")
+    X, offsets = pool.windows(pool.song_ids)
+    window_proba = committee.proba(committees.scale(committee, X, committee.default_scaling()))
+    songs = query.song_probabilities(window_proba, offsets).mean(axis=0).argmax(axis=1)
+    return float(np.mean([QUADRANTS[q] == truth[s] for s, q in zip(pool.song_ids, songs, strict=True)]))
+
+
+def main() -> int:
+    DEMO.mkdir(parents=True, exist_ok=True)
+    step(f"1. a demo catalogue of {SONGS} synthetic {SECONDS} s excerpts with known quadrants")
+    truth = make_catalogue()
+    step("2. openSMILE features of every excerpt, in parallel")
+    run("extract_features.py", "-i", AUDIO, "-o", FEATS)
+    example = FEATS / f"{sorted(truth, key=int)[0]}.csv"
+    step(f"3. emotion of one excerpt ({example.name}, truly {truth[example.stem]})")
+    models = {"default member": "default", "pretrained committee": settings.PRETRAINED_DIRECTORY}
+    for label, model in models.items():
+        out = DEMO / f"prediction_{label.split()[0]}.json"
+        run("predict_emotion.py", "-i", example, "-o", out, "-m", model)
+        result = json.loads(out.read_text())
+        probs = ", ".join(f"{q} {p:.2f}" for q, p in zip(QUADRANTS, result["mean_probs"], strict=True))
+        print(f"   {label}: {result['highest_prob_quad']} ({probs}); "
+              f"windows per quadrant {result['freq_pred']}")
+    step(f"4. a fresh user '{USER}'")
+    user_folder = DEMO / "users" / USER
+    if user_folder.exists():
+        print(f"removing the previous demo user {user_folder}")
+        shutil.rmtree(user_folder)
+    run("create_user.py", "-i", USER)
+    step(f"5. {ROUNDS} rounds: query {QUERIES} songs, a simulated listener answers, the committee learns")
+    table = []
+    for round_number in range(1, ROUNDS + 1):
+        before = accuracy(user_folder, truth)
+        asked = json.loads(run("get_hard_tracks.py", "-i", USER, "-q", QUERIES, "--json"))
+        answers = DEMO / f"answers_round{round_number}.json"
+        answers.write_text(json.dumps({song: truth[song] for song in asked["queried"]}, indent=2))
+        run("retrain_model.py", "-i", USER, "-a", answers)
+        table.append((round_number, asked["queried"], asked["scores"], before, accuracy(user_folder, truth)))
+    step("6. what happened")
+    print(f"{'round':>5}  {'queried songs (consensus entropy)':<58} {'accuracy before':>15} {'after':>6}")
+    for round_number, songs, scores, before, after in table:
+        listed = ", ".join(f"{s} ({scores[s]:.2f})" for s in songs)
+        print(f"{round_number:>5}  {listed:<58} {before:>15.0%} {after:>6.0%}")
+    print(f"\nThe demo catalogue, features and user are in {DEMO}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
