@@ -1,0 +1,263 @@
+"""Pretraining by folds of songs: one member per fold and kind, out-of-fold metrics, a committee folder.
+
+Member `classifier_<kind>.it_<k>.pkl` learns from every song outside fold k and is scored on the
+songs of fold k. The committee's score on fold k averages the fold-k members of every kind: the
+other folds' members have seen those songs.
+"""
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import StandardScaler
+
+from trompa_mer import committee, deam, members, storage
+from trompa_mer.columns import N_CLASSES, QUADRANTS
+from trompa_mer.committee import Committee
+from trompa_mer.errors import DeamError
+
+KIND_ALL = "all"
+KIND_CHOICES: tuple[str, ...] = (*members.KINDS, KIND_ALL)
+"""`-m` choices: one model kind, or all of them."""
+COMMITTEE = "committee"
+"""Name of the whole committee (mean of its members' probabilities) in the metrics."""
+LEVELS = ("window", "song")
+SCORES = ("precision", "recall", "f1")
+METRICS_FILE = "metrics.json"
+CONFUSION_FILE = "confusion_{model}.png"
+"""Per model kind and for the committee, beside the members."""
+ALL_CLASSES = list(range(N_CLASSES))
+
+
+def kinds_of(choice: str) -> tuple[str, ...]:
+    """`all` → every kind in registry order; a kind name → that kind."""
+    if choice == KIND_ALL:
+        return tuple(members.KINDS)
+    if choice not in members.KINDS:
+        raise DeamError(f"unknown model kind {choice!r} (choose from {', '.join(KIND_CHOICES)})")
+    return (choice,)
+
+
+# --- folds and scores (pure) --------------------------------------------------------------------
+
+
+def song_folds(songs: np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) window indices of each fold: songs (n_windows,) ids are shuffled by `seed` and
+    dealt into `n_folds` groups, so no song has windows on both sides and each is tested once."""
+    n_songs = len(np.unique(songs))
+    if n_folds < 2:
+        raise DeamError(f"-cv must be at least 2, not {n_folds}")
+    if n_folds > n_songs:
+        raise DeamError(f"-cv {n_folds} needs at least {n_folds} songs; only {n_songs} have features"
+                        " and annotations")
+    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros((len(songs), 1)), groups=songs))
+
+
+def majority_labels(songs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each song's most frequent window label, (n_songs,) in sorted id order; a tie goes to the
+    lower class index."""
+    _, row = np.unique(songs, return_inverse=True)
+    counts = np.zeros((row.max() + 1, N_CLASSES))
+    np.add.at(counts, (row, y), 1)
+    return counts.argmax(axis=1)
+
+
+def song_level(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per song (sorted ids): its majority label (n_songs,) and the mean of its windows'
+    probabilities (n_songs, 4)."""
+    _, row, sizes = np.unique(songs, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(sizes), N_CLASSES))
+    np.add.at(sums, row, proba)
+    return majority_labels(songs, y), sums / sizes[:, None]
+
+
+def weighted_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Support-weighted precision, recall and F1 over the quadrants (0 where a class is never predicted)."""
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=ALL_CLASSES, average="weighted", zero_division=0)
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
+
+
+def evaluate(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> dict:
+    """Scores of probabilities (n_windows, 4) at window level and at song level."""
+    song_true, song_proba = song_level(songs, y, proba)
+    return {"songs": len(song_true), "windows": len(y),
+            "window": weighted_scores(y, proba.argmax(axis=1)),
+            "song": weighted_scores(song_true, song_proba.argmax(axis=1))}
+
+
+def summarize(folds: list[dict]) -> tuple[dict, dict]:
+    """Mean and standard deviation over folds of every level's scores."""
+    mean = {lv: {s: float(np.mean([f[lv][s] for f in folds])) for s in SCORES} for lv in LEVELS}
+    std = {lv: {s: float(np.std([f[lv][s] for f in folds])) for s in SCORES} for lv in LEVELS}
+    return mean, std
+
+
+def confusion(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> dict[str, list[list[int]]]:
+    """Confusion matrices (true rows × predicted columns, Q1..Q4) at window and song level."""
+    song_true, song_proba = song_level(songs, y, proba)
+    return {"window": confusion_matrix(y, proba.argmax(axis=1), labels=ALL_CLASSES).tolist(),
+            "song": confusion_matrix(song_true, song_proba.argmax(axis=1), labels=ALL_CLASSES).tolist()}
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Pretrained:
+    """The trained committee (members, scaler, manifest) and its cross-validation metrics."""
+
+    committee: Committee
+    metrics: dict
+
+
+def pretrain(data: deam.LabelledWindows, kinds: tuple[str, ...], n_folds: int, seed: int,
+             trained_on: dict) -> Pretrained:
+    """Train one member per fold and kind on standardised windows and score it on its held-out songs.
+
+    The StandardScaler is fitted once on every window of every song (the union of all folds'
+    training songs; it sees no labels), and all members learn and predict on its output.
+    Member seeds are `seed + fold`; folds are dealt with `seed`.
+    """
+    folds = song_folds(data.songs, n_folds, seed)
+    scaler = StandardScaler().fit(data.X)
+    X = scaler.transform(data.X)
+    names = (*kinds, COMMITTEE)
+    out_of_fold = {name: np.zeros((len(data.y), N_CLASSES)) for name in names}
+    fold_scores: dict[str, list[dict]] = {name: [] for name in names}
+    trained = {}
+    for fold, (train, test) in enumerate(folds):
+        test_proba = []
+        for kind_name in kinds:
+            kind = members.KINDS[kind_name]
+            member = kind.fit(kind.create(seed + fold), X[train], data.y[train], seed + fold)
+            trained[committee.member_file(kind_name, fold)] = member
+            test_proba.append(members.predict_proba(member, X[test]))
+            out_of_fold[kind_name][test] = test_proba[-1]
+        out_of_fold[COMMITTEE][test] = np.mean(test_proba, axis=0)
+        for name in names:
+            scores = evaluate(data.songs[test], data.y[test], out_of_fold[name][test])
+            fold_scores[name].append({"fold": fold, **scores})
+    metrics = {"folds": n_folds, "seed": seed, "classes": list(QUADRANTS), "models": {}}
+    for name in names:
+        mean, std = summarize(fold_scores[name])
+        metrics["models"][name] = {"mean": mean, "std": std, "folds": fold_scores[name],
+                                   "confusion": confusion(data.songs, data.y, out_of_fold[name])}
+    summary = {name: {k: metrics["models"][name][k] for k in ("mean", "std")} for name in names}
+    manifest = committee.new_manifest(trained_on, metrics={"folds": n_folds, "models": summary})
+    manifest["members"] = sorted(trained)
+    ordered = {name: trained[name] for name in sorted(trained)}
+    return Pretrained(Committee(ordered, scaler, manifest), metrics)
+
+
+def training_record(data: deam.LabelledWindows, deam_folder: Path, kinds: tuple[str, ...],
+                    n_folds: int, seed: int, note: str = "") -> dict:
+    """What a manifest says about the data and procedure that trained its committee."""
+    song_true = majority_labels(data.songs, data.y)
+    record = {
+        "note": note or "DEAM (MediaEval Database for Emotional Analysis in Music)",
+        "deam": str(deam_folder),
+        "source": data.source,
+        "annotations_sha256": deam.annotation_digests(deam_folder),
+        "songs": len(song_true),
+        "windows": len(data.y),
+        "windows_per_quadrant": dict(zip(QUADRANTS, np.bincount(data.y, minlength=N_CLASSES).tolist(),
+                                         strict=True)),
+        "songs_per_majority_quadrant": dict(zip(QUADRANTS, np.bincount(
+            song_true, minlength=N_CLASSES).tolist(), strict=True)),
+        "skipped": {reason: len(ids) for reason, ids in data.skipped.items()},
+        "kinds": list(kinds),
+        "folds": n_folds,
+        "fold_seed": seed,
+        "member_seed": "fold seed + fold index",
+        "members": "classifier_<kind>.it_<k>.pkl learnt from every song outside fold k",
+        "scaler": "StandardScaler fitted on every window of every song above (the union of all folds'"
+                  " training songs; no labels)",
+    }
+    if data.source == deam.SOURCE_AUDIO:
+        record["extraction"] = {"window_seconds": deam.WINDOW_SECONDS, "hop_seconds": deam.HOP_SECONDS}
+    return record
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def format_table(metrics: dict) -> str:
+    """Mean ± std of each model's scores per level, then its F1 per fold."""
+    header = f"{'model':<10} {'level':<7} {'precision':<14} {'recall':<14} {'F1':<14} F1 per fold"
+    lines = [header, "-" * len(header)]
+    for name, model in metrics["models"].items():
+        for level in LEVELS:
+            cells = [f"{model['mean'][level][s]:.3f} ± {model['std'][level][s]:.3f}" for s in SCORES]
+            per_fold = " ".join(f"{fold[level]['f1']:.3f}" for fold in model["folds"])
+            lines.append(f"{name:<10} {level:<7} {cells[0]:<14} {cells[1]:<14} {cells[2]:<14} {per_fold}")
+    return "\n".join(lines)
+
+
+def plot_confusion(path: Path, matrices: dict[str, list[list[int]]], title: str) -> None:
+    """A PNG of window- and song-level confusion matrices: row-normalised colours, counts written."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 4.2), layout="constrained")
+    FigureCanvasAgg(figure)
+    for axes, level in zip(figure.subplots(1, len(LEVELS)), LEVELS, strict=True):
+        counts = np.asarray(matrices[level])
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        axes.imshow(share, vmin=0, vmax=1, cmap="Blues")
+        for (row, col), count in np.ndenumerate(counts):
+            axes.text(col, row, str(count), ha="center", va="center",
+                      color="white" if share[row, col] > 0.5 else "black")
+        axes.set(xticks=range(N_CLASSES), yticks=range(N_CLASSES), xticklabels=QUADRANTS,
+                 yticklabels=QUADRANTS, xlabel="predicted", ylabel="true", title=f"{level} level")
+    figure.suptitle(title)
+    with storage.atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=80)
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def check_output(out: Path) -> None:
+    """The output must be new, empty or a committee folder (whose files are all replaced)."""
+    if out.exists() and not out.is_dir():
+        raise DeamError(f"output {out} exists and is not a folder")
+    if not out.parent.is_dir():
+        raise DeamError(f"output folder's parent does not exist: {out.parent}")
+    if out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()) \
+            and not (out / committee.MANIFEST_FILE).is_file() and not committee.member_paths(out):
+        raise DeamError(f"output folder {out} is not a committee folder: refusing to replace it")
+
+
+def write_pretrained(out: Path, result: Pretrained) -> None:
+    """Write the committee, metrics.json and confusion PNGs as one folder replacing `out` whole.
+
+    Everything is built in a temporary folder beside `out`; then `out` is moved aside, the new folder
+    renamed onto it, and the old one deleted. A failure before that leaves `out` untouched; a kill
+    between the two renames leaves the old committee as `<out>.<random>.old` beside it.
+    """
+    check_output(out)
+    staging = Path(tempfile.mkdtemp(prefix=f"{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        committee.save_committee(staging, result.committee)
+        storage.write_json(staging / METRICS_FILE, result.metrics)
+        n_folds = result.metrics["folds"]
+        for name, model in result.metrics["models"].items():
+            plot_confusion(staging / CONFUSION_FILE.format(model=name), model["confusion"],
+                           f"{name}: held-out songs of {n_folds} folds")
+        os.chmod(staging, 0o755)
+        if out.exists():
+            old = staging.with_suffix(".old")
+            os.replace(out, old)
+            os.replace(staging, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
