@@ -1,6 +1,5 @@
 """Audio → openSMILE frames → window statistics → feature CSV, for one file or a whole folder."""
 
-import os
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+import settings
 from trompa_mer import audio, smile, storage, windows
 from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN
 from trompa_mer.errors import AudioError, FeatureError, TrompaError
@@ -124,5 +124,5 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
 
 
 def default_jobs() -> int:
-    """All cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """All cores this process may use, or TPL_JOBS."""
+    return settings.JOBS

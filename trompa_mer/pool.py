@@ -1,21 +1,51 @@
-"""The song pool: every song's feature CSV in `data/feats`, cached as one float32 array.
+"""The song pool: every song's feature CSV in `data/feats`, kept as float32 rows in a binary store.
 
-The cache is rebuilt when the set of CSVs, or any CSV's size or modification time, changes.
+The store (the pool cache folder) holds segments, raw little-endian float32 files of (n_rows, 260)
+rows that are never changed once written, and an index: a sha256 line, then JSON naming, for each
+song, its CSV (name, size, mtime_ns), its segment, row range and the crc32 of its rows, and for each
+segment its file identity (inode, size, mtime_ns, ctime_ns). Loading reads only the CSVs that are
+new or whose size or mtime changed, into one new segment; a removed CSV just drops its song.
+
+Nothing in the store is trusted on its word: an index whose digest is wrong is ignored (every CSV
+is read again); a segment whose file identity differs from the index has each song's crc32
+checked, and songs that fail are read from their CSVs again; every read of a song's rows checks
+its crc32 too, falls back to the CSV, and deletes the damaged segment so the next load rebuilds it.
+
+Segments that have become small next to the new one, or mostly dead, are merged into it, so there
+are O(log n) segments and each row is copied O(log n) times over the pool's growth.
 """
 
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+import settings
 from trompa_mer import storage
 from trompa_mer.columns import FEATURE_NAMES
 from trompa_mer.errors import FeatureError
 from trompa_mer.features import read_feature_csv
 
 SAMPLE_SUFFIX = "-sample"
-CACHE_ARRAY = "pool.npy"
-CACHE_INDEX = "pool.json"
+FEATURE_SUFFIX = ".csv"
+INDEX_FILE = "pool.index"
+"""The store's index: a sha256 hex line, then the JSON it digests."""
+SEGMENT_PREFIX = "seg-"
+SEGMENT_SUFFIX = ".f32"
+STORE_VERSION = 1
+N_FEATURES = len(FEATURE_NAMES)
+DTYPE = np.dtype("<f4")
+ROW_BYTES = N_FEATURES * DTYPE.itemsize
+MERGE_FACTOR = 2
+"""An older segment is merged into the new one unless it holds MERGE_FACTOR times its live rows."""
+PARALLEL_READ_MIN = 64
+"""Below this many CSVs to read, processes cost more than they save."""
 
 
 def song_id_of(path: Path) -> str:
@@ -26,86 +56,322 @@ def song_id_of(path: Path) -> str:
     return stem.lower()
 
 
+def segment_name(number: int) -> str:
+    return f"{SEGMENT_PREFIX}{number:06d}{SEGMENT_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A song's feature CSV as last seen: its name in the features folder, size and mtime."""
+
+    name: str
+    size: int
+    mtime_ns: int
+
+
+def feature_files(feats_dir: Path) -> dict[str, CsvFile]:
+    """Song id → its CSV (hidden files skipped); two files for one id is an error."""
+    found: dict[str, CsvFile] = {}
+    with os.scandir(feats_dir) as entries:
+        for entry in entries:
+            if not entry.name.endswith(FEATURE_SUFFIX) or entry.name.startswith(".") \
+                    or not entry.is_file():
+                continue
+            song = song_id_of(Path(entry.name))
+            if song in found:
+                first, second = sorted([found[song].name, entry.name])
+                raise FeatureError(f"two feature files for song {song}: {first}, {second}")
+            stat = entry.stat()
+            found[song] = CsvFile(entry.name, stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    """(n_windows, 260) float32 rows of one song's CSV."""
+    return np.ascontiguousarray(read_feature_csv(path, FEATURE_NAMES), dtype=DTYPE)
+
+
+def _file_identity(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+
+
 @dataclass
+class Location:
+    """Where a song's rows are: a segment, the first row, the row count and their crc32."""
+
+    segment: str
+    start: int
+    rows: int
+    crc: int
+
+
+@dataclass
+class Update:
+    """What a load did to the store: songs whose CSV it read, songs it dropped, segments written."""
+
+    read: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    distrusted: list[str] = field(default_factory=list)
+
+
 class Pool:
-    """Songs in id order; the windows of song i are rows offsets[i]:offsets[i+1] of `features`."""
+    """Songs in id order; song i has offsets[i+1] - offsets[i] windows (rows of 260 features).
 
-    song_ids: list[str]
-    offsets: np.ndarray
-    features: np.ndarray
+    Rows are read from the store on demand (`windows`), a song at a time, each checked by its crc32.
+    """
 
-    def __post_init__(self) -> None:
-        self._position = {song: i for i, song in enumerate(self.song_ids)}
+    def __init__(self, feats_dir: Path, cache_dir: Path, songs: dict[str, CsvFile],
+                 locations: dict[str, Location], update: Update) -> None:
+        self.song_ids = sorted(songs)
+        self.update = update
+        self._feats_dir, self._cache_dir = feats_dir, cache_dir
+        self._csv = {song: songs[song].name for song in self.song_ids}
+        self._location = {song: locations[song] for song in self.song_ids}
+        counts = [self._location[s].rows for s in self.song_ids]
+        self.offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+        # Open now, under the store's lock: a later update may delete a segment we still read.
+        self._files = {name: open(cache_dir / name, "rb", buffering=0)
+                       for name in sorted({loc.segment for loc in self._location.values()})}
 
     def __contains__(self, song_id: str) -> bool:
-        return song_id in self._position
+        return song_id in self._location
+
+    def n_windows(self, song_ids: Iterable[str]) -> np.ndarray:
+        """(n_songs,) window count of each song."""
+        return np.array([self._location[s].rows for s in song_ids], dtype=np.int64)
+
+    def storage_order(self, song_ids: Iterable[str]) -> list[str]:
+        """`song_ids` sorted by where their rows lie in the store, for sequential reads."""
+        return sorted(song_ids, key=lambda s: (self._location[s].segment, self._location[s].start))
+
+    def rows(self, song_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (n_windows, 260) float32 of the given songs, in that order, and their offsets
+        (n_songs + 1,): song i owns rows offsets[i]:offsets[i+1]."""
+        offsets = np.concatenate([[0], np.cumsum(self.n_windows(song_ids))]).astype(np.int64)
+        out = np.empty((offsets[-1], N_FEATURES), DTYPE)
+        for i, song in enumerate(song_ids):
+            self._fill(song, out[offsets[i]:offsets[i + 1]])
+        return out, offsets
 
     def windows(self, song_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Rows (n_windows, 260) float64 of the given songs, in that order, and their offsets
         (n_songs + 1,): song i owns rows offsets[i]:offsets[i+1]."""
-        positions = [self._position[s] for s in song_ids]
-        blocks = [self.features[self.offsets[p]:self.offsets[p + 1]] for p in positions]
-        offsets = np.concatenate([[0], np.cumsum([len(b) for b in blocks], dtype=np.int64)])
-        if not blocks:
-            return np.empty((0, self.features.shape[1])), offsets
-        return np.concatenate(blocks).astype(np.float64), offsets
+        rows, offsets = self.rows(song_ids)
+        return rows.astype(np.float64), offsets
+
+    @property
+    def features(self) -> np.ndarray:
+        """Every window (n_windows, 260) float32 in song order, read into memory: small pools only;
+        get_hard_tracks streams the store in chunks instead."""
+        return self.rows(self.song_ids)[0]
+
+    def _fill(self, song: str, block: np.ndarray) -> None:
+        """Read a song's rows into `block`; a failed crc32 reads its CSV instead and deletes the
+        damaged segment, which the next load rebuilds."""
+        location = self._location[song]
+        if _read_block(self._files[location.segment].fileno(), location, block):
+            return
+        (self._cache_dir / location.segment).unlink(missing_ok=True)
+        fresh = _read_csv(self._feats_dir / self._csv[song])
+        if fresh.shape != block.shape:
+            raise FeatureError(f"{self._csv[song]} changed while the pool was read: run again")
+        block[:] = fresh
 
 
-def feature_files(feats_dir: Path) -> dict[str, Path]:
-    """Song id → its CSV; two files for one id is an error."""
-    found: dict[str, Path] = {}
-    for path in sorted(feats_dir.glob("*.csv")):
-        song = song_id_of(path)
-        if song in found:
-            raise FeatureError(f"two feature files for song {song}: {found[song].name}, {path.name}")
-        found[song] = path
-    return found
+def _read_index(cache_dir: Path) -> dict | None:
+    """The index if present, intact and of this version; None means: trust nothing."""
+    try:
+        raw = (cache_dir / INDEX_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    digest, _, body = raw.partition(b"\n")
+    if hashlib.sha256(body).hexdigest().encode() != digest:
+        return None
+    try:
+        index = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(index, dict) or index.get("version") != STORE_VERSION \
+            or index.get("features") != N_FEATURES:
+        return None
+    return index
 
 
-def _signature(files: dict[str, Path]) -> dict[str, list[int]]:
-    signature = {}
-    for song, path in files.items():
-        stat = path.stat()
-        signature[song] = [path.name, stat.st_size, stat.st_mtime_ns]
-    return signature
+def _write_index(cache_dir: Path, index: dict) -> None:
+    body = json.dumps(index, separators=(",", ":")).encode()
+    with storage.atomic_open(cache_dir / INDEX_FILE, "wb") as handle:
+        handle.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
 
 
-def load_pool(feats_dir: Path, cache_dir: Path) -> Pool:
-    """The pool of `feats_dir`, from the cache in `cache_dir` when it is current, else rebuilt."""
+def _index_songs(index: dict) -> tuple[dict[str, CsvFile], dict[str, Location]]:
+    columns = index["songs"]
+    segments = [s["name"] for s in index["segments"]]
+    songs, locations = {}, {}
+    for song, name, size, mtime, seg, start, rows, crc in zip(
+            columns["id"], columns["csv"], columns["size"], columns["mtime_ns"], columns["segment"],
+            columns["start"], columns["rows"], columns["crc"], strict=True):
+        songs[song] = CsvFile(name, size, mtime)
+        locations[song] = Location(segments[seg], start, rows, crc)
+    return songs, locations
+
+
+def _index_of(songs: dict[str, CsvFile], locations: dict[str, Location], identities: dict[str, list],
+              next_segment: int) -> dict:
+    order = sorted(songs)
+    names = sorted(identities)
+    number = {name: i for i, name in enumerate(names)}
+    return {
+        "version": STORE_VERSION, "features": N_FEATURES, "next_segment": next_segment,
+        "segments": [{"name": n, "file": identities[n]} for n in names],
+        "songs": {
+            "id": order,
+            "csv": [songs[s].name for s in order],
+            "size": [songs[s].size for s in order],
+            "mtime_ns": [songs[s].mtime_ns for s in order],
+            "segment": [number[locations[s].segment] for s in order],
+            "start": [locations[s].start for s in order],
+            "rows": [locations[s].rows for s in order],
+            "crc": [locations[s].crc for s in order],
+        },
+    }
+
+
+def _read_block(fd: int, location: Location, block: np.ndarray) -> bool:
+    """Read a song's rows from an open segment into `block`; False if short or failing the crc32."""
+    got = os.preadv(fd, [block], location.start * ROW_BYTES)
+    return got == block.nbytes and zlib.crc32(block) == location.crc
+
+
+def _stored_block(fd: int, location: Location) -> np.ndarray | None:
+    """A song's rows from an open segment, or None if they are missing or fail their crc32."""
+    block = np.empty((location.rows, N_FEATURES), DTYPE)
+    return block if _read_block(fd, location, block) else None
+
+
+def _trusted_segments(cache_dir: Path, index: dict, locations: dict[str, Location],
+                      update: Update) -> dict[str, list]:
+    """Segment → identity of each segment the songs may keep using. A segment whose file is not
+    the one the index names keeps only the songs whose rows pass their crc32 check."""
+    trusted = {}
+    for segment in index["segments"]:
+        name, path = segment["name"], cache_dir / segment["name"]
+        try:
+            identity = _file_identity(path)
+        except FileNotFoundError:
+            continue
+        if identity != segment["file"]:
+            update.distrusted.append(name)
+            with open(path, "rb", buffering=0) as handle:
+                for song, location in list(locations.items()):
+                    if location.segment == name and _stored_block(handle.fileno(), location) is None:
+                        del locations[song]
+        trusted[name] = identity
+    for song in [s for s, loc in locations.items() if loc.segment not in trusted]:
+        del locations[song]
+    return trusted
+
+
+def _fresh_blocks(feats_dir: Path, names: list[str], jobs: int) -> Iterator[np.ndarray]:
+    """Rows of each named CSV, in order; several processes parse when there are many."""
+    paths = [feats_dir / name for name in names]
+    if jobs < 2 or len(paths) < PARALLEL_READ_MIN:
+        yield from map(_read_csv, paths)
+        return
+    executor = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        yield from executor.map(_read_csv, paths, chunksize=16)
+    finally:
+        executor.shutdown(cancel_futures=True)
+
+
+def _merged_segments(locations: dict[str, Location], identities: dict[str, list],
+                     new_songs: int) -> set[str]:
+    """Older segments to fold into the new one: walking from the newest, each holding fewer than
+    MERGE_FACTOR times the songs carried so far; and any whose rows are mostly dead."""
+    songs, rows = dict.fromkeys(identities, 0), dict.fromkeys(identities, 0)
+    for location in locations.values():
+        songs[location.segment] += 1
+        rows[location.segment] += location.rows
+    merged, carried = set(), new_songs
+    for name in sorted(identities, reverse=True):
+        if songs[name] >= MERGE_FACTOR * carried:
+            break
+        merged.add(name)
+        carried += songs[name]
+    merged.update(name for name, (_, size, _, _) in identities.items() if 2 * rows[name] * ROW_BYTES < size)
+    return merged
+
+
+def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str, CsvFile],
+                   moved: dict[str, Location], fresh: list[str], jobs: int) -> dict[str, Location]:
+    """One segment file holding the `moved` songs' stored rows and the `fresh` songs' CSV rows,
+    in song id order; returns where each song now is."""
+    written: dict[str, Location] = {}
+    fresh_blocks = _fresh_blocks(feats_dir, [songs[s].name for s in fresh], jobs)
+    sources = {segment: open(cache_dir / segment, "rb", buffering=0)
+               for segment in {location.segment for location in moved.values()}}
+    start = 0
+    try:
+        with storage.atomic_open(cache_dir / name, "wb") as out:
+            for song in sorted([*moved, *fresh]):
+                if song in moved:
+                    block = _stored_block(sources[moved[song].segment].fileno(), moved[song])
+                    if block is None:  # damaged since the index was checked: the CSV is the truth
+                        block = _read_csv(feats_dir / songs[song].name)
+                else:
+                    block = next(fresh_blocks)
+                out.write(block.data)
+                written[song] = Location(name, start, len(block), zlib.crc32(block))
+                start += len(block)
+    finally:
+        for handle in sources.values():
+            handle.close()
+        fresh_blocks.close()
+    return written
+
+
+def _collect_garbage(cache_dir: Path, keep: Iterable[str]) -> None:
+    """Delete segments no index names and temporary files of killed writers."""
+    keep = set(keep)
+    for path in cache_dir.iterdir():
+        name = path.name
+        stale_segment = name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX) and name not in keep
+        stale_temporary = name.endswith(".tmp") and name.startswith((f".{SEGMENT_PREFIX}", f".{INDEX_FILE}."))
+        if stale_segment or stale_temporary:
+            path.unlink(missing_ok=True)
+
+
+def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool:
+    """The pool of `feats_dir`, its store in `cache_dir` brought up to date: only CSVs that are new
+    or changed (size, mtime) are read, with `jobs` processes (default settings.JOBS)."""
     if not feats_dir.is_dir():
         raise FeatureError(f"features folder not found: {feats_dir}")
     files = feature_files(feats_dir)
-    signature = _signature(files)
-    cached = _read_cache(cache_dir, signature)
-    if cached is not None:
-        return cached
-    song_ids = sorted(files)
-    tables = [read_feature_csv(files[s], FEATURE_NAMES).astype(np.float32) for s in song_ids]
-    offsets = np.concatenate([[0], np.cumsum([len(t) for t in tables])]).astype(np.int64)
-    features = np.concatenate(tables) if tables else np.empty((0, len(FEATURE_NAMES)), np.float32)
-    pool = Pool(song_ids, offsets, features)
-    _write_cache(cache_dir, pool, signature)
-    return pool
-
-
-def _read_cache(cache_dir: Path, signature: dict) -> Pool | None:
-    try:
-        index = storage.read_json(cache_dir / CACHE_INDEX)
-        if index.get("signature") != signature:
-            return None
-        features = np.load(cache_dir / CACHE_ARRAY, mmap_mode="r")
-    except (OSError, ValueError):
-        return None
-    offsets = np.asarray(index["offsets"], dtype=np.int64)
-    if features.shape != (offsets[-1], len(FEATURE_NAMES)):
-        return None
-    return Pool(index["song_ids"], offsets, features)
-
-
-def _write_cache(cache_dir: Path, pool: Pool, signature: dict) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with storage.atomic_path(cache_dir / CACHE_ARRAY) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, pool.features)
-    storage.write_json(cache_dir / CACHE_INDEX, {
-        "signature": signature, "song_ids": pool.song_ids, "offsets": pool.offsets.tolist(),
-    })
+    update = Update()
+    with storage.folder_lock(cache_dir):
+        index = _read_index(cache_dir)
+        known, locations = _index_songs(index) if index else ({}, {})
+        identities = _trusted_segments(cache_dir, index, locations, update) if index else {}
+        update.removed = sorted(s for s in known if s not in files)
+        for song in list(locations):
+            if files.get(song) != known[song]:
+                del locations[song]
+        update.read = sorted(s for s in files if s not in locations)
+        next_segment = index["next_segment"] if index else 0
+        if update.read:
+            name = segment_name(next_segment)
+            next_segment += 1
+            merged = _merged_segments(locations, identities, len(update.read))
+            moved = {s: loc for s, loc in locations.items() if loc.segment in merged}
+            locations.update(_write_segment(feats_dir, cache_dir, name, files, moved, update.read,
+                                            jobs or settings.JOBS))
+            identities = {n: i for n, i in identities.items() if n not in merged}
+            identities[name] = _file_identity(cache_dir / name)
+            update.written.append(name)
+        if index is None or update.read or update.removed or update.distrusted:
+            _write_index(cache_dir, _index_of(files, locations, identities, next_segment))
+            _collect_garbage(cache_dir, identities)
+        return Pool(feats_dir, cache_dir, files, locations, update)

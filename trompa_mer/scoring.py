@@ -1,24 +1,104 @@
-"""Committee scores of pool songs: scale their windows, let every member predict, average per song."""
+"""Committee scores of pool songs: scale their windows, let every member predict, average per song.
+
+The pool is streamed in chunks of songs, so peak memory follows the chunk, not the pool. Chunks run
+on all cores, one thread each with single-threaded members. A song's score depends only on its own
+windows, so chunk size and thread count never change a result.
+"""
+
+import copy
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
+import settings
 from trompa_mer import committee as committees
-from trompa_mer import query
+from trompa_mer import members, query
 from trompa_mer.committee import Committee
 from trompa_mer.pool import Pool
 
+MIN_CHUNK_WINDOWS = 4096
+"""A chunk holds at least this many windows: OpenBLAS multiplies matrices of up to ~300 rows (by the
+SGD members' 260×4 weights) with a small-matrix kernel that rounds differently, which would make a
+song's score depend on the chunk it falls in."""
 
-def scaled_windows(committee: Committee, pool: Pool, song_ids: list[str],
-                   scaling: str) -> tuple[np.ndarray, np.ndarray]:
+
+def chunks(pool: Pool, song_ids: list[str], songs: int) -> list[list[str]]:
+    """`song_ids` cut into consecutive lists of `songs` songs, each grown to MIN_CHUNK_WINDOWS
+    windows at least; a short tail joins the chunk before it."""
+    found: list[list[str]] = []
+    start, windows = 0, 0
+    counts = pool.n_windows(song_ids)
+    for i, count in enumerate(counts):
+        windows += count
+        if i + 1 - start >= songs and windows >= MIN_CHUNK_WINDOWS:
+            found.append(song_ids[start:i + 1])
+            start, windows = i + 1, 0
+    if start < len(song_ids):
+        tail = song_ids[start:]
+        if found and windows < MIN_CHUNK_WINDOWS:
+            found[-1] = found[-1] + tail
+        else:
+            found.append(tail)
+    return found
+
+
+def pool_scaler(pool: Pool, chunk_songs: int | None = None) -> StandardScaler:
+    """A StandardScaler fitted on every window of the pool, as the original tool's `original`
+    scaling, streamed over the store chunk by chunk (equal to a fit in memory to rounding)."""
+    scaler = StandardScaler()
+    for chunk in chunks(pool, pool.storage_order(pool.song_ids), chunk_songs or settings.POOL_CHUNK_SONGS):
+        scaler.partial_fit(pool.windows(chunk)[0])
+    return scaler
+
+
+def scaler_of(committee: Committee, pool: Pool, scaling: str,
+              chunk_songs: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """How rows are standardised: the committee's scaler, or one fitted on the whole pool."""
+    if scaling == committees.SCALING_ORIGINAL:
+        return pool_scaler(pool, chunk_songs).transform
+    return lambda X: committees.scale(committee, X, scaling)
+
+
+def scaled_windows(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
+                   chunk_songs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scaled rows (n_windows, 260) of `song_ids` and their offsets; `original` scaling fits a
     StandardScaler on the whole pool, as the original tool did."""
     X, offsets = pool.windows(song_ids)
-    original = scaling == committees.SCALING_ORIGINAL
-    reference = np.asarray(pool.features, dtype=np.float64) if original else None
-    return committees.scale(committee, X, scaling, reference), offsets
+    return scaler_of(committee, pool, scaling, chunk_songs)(X), offsets
 
 
-def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scaling: str) -> np.ndarray:
-    """Consensus entropy (n_songs,) of the committee on each song of `song_ids`."""
-    X, offsets = scaled_windows(committee, pool, song_ids, scaling)
-    return query.consensus_entropy(query.song_probabilities(committee.proba(X), offsets))
+def single_threaded(committee: Committee) -> Committee:
+    """The committee with xgboost members copied to predict on one thread (the others already do)."""
+    def one_thread(member: object) -> object:
+        if members.kind_of(member) != "xgb":
+            return member
+        twin = copy.deepcopy(member)
+        twin.get_booster().set_param({"nthread": 1})
+        return twin
+
+    return Committee({name: one_thread(m) for name, m in committee.members.items()},
+                     committee.scaler, committee.manifest)
+
+
+def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
+                     chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
+    """Consensus entropy (n_songs,) of the committee on each song of `song_ids`, computed
+    `chunk_songs` songs at a time (default settings.POOL_CHUNK_SONGS) on `jobs` threads
+    (default settings.JOBS)."""
+    chunk_songs = chunk_songs or settings.POOL_CHUNK_SONGS
+    jobs = jobs or settings.JOBS
+    transform = scaler_of(committee, pool, scaling, chunk_songs)
+    predictors = single_threaded(committee) if jobs > 1 else committee
+    order = pool.storage_order(song_ids)
+
+    def score(chunk: list[str]) -> np.ndarray:
+        X, offsets = pool.windows(chunk)
+        return query.consensus_entropy(query.song_probabilities(predictors.proba(transform(X)), offsets))
+
+    with threadpool_limits(limits=1 if jobs > 1 else None), ThreadPoolExecutor(jobs) as executor:
+        scores = list(executor.map(score, chunks(pool, order, chunk_songs)))
+    by_song = dict(zip(order, np.concatenate(scores).tolist() if scores else [], strict=True))
+    return np.array([by_song[song] for song in song_ids], dtype=np.float64)
