@@ -1,24 +1,29 @@
 """Create a user: models/users/USER_ID/ with a copy of the pretrained committee.
 
-python3 create_user.py -i USER_ID
+python3 create_user.py -i USER_ID [-m mc|hc|mix|rand]
 """
 
 import argparse
 import sys
 
 import settings
-from trompa_mer import cli, user
+from trompa_mer import cli, strategies, user
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--user_id", required=True, help="1-64 characters of A-Z a-z 0-9 _ -")
+    parser.add_argument("-m", "--strategy", choices=strategies.STRATEGIES, default=user.DEFAULT_STRATEGY,
+                        help="how the user's queries are chosen: mc machine consensus (committee "
+                             "entropy), hc human consensus (crowd entropy), mix the larger of both, "
+                             "rand random (default %(default)s)")
     return parser
 
 
 def run(args: argparse.Namespace) -> None:
-    folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY)
-    print(f"created user {args.user_id} in {folder}")
+    folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
+                              args.strategy)
+    print(f"created user {args.user_id} in {folder} (query strategy {args.strategy})")
 
 
 def main(argv: list[str] | None = None) -> int:

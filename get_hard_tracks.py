@@ -1,6 +1,6 @@
-"""Query by committee: the songs of the pool whose emotion the user's committee is least sure about.
+"""Query: the songs of the pool the user should annotate next, chosen by their query strategy.
 
-python3 get_hard_tracks.py -i USER_ID -q NUM_TRACKS
+python3 get_hard_tracks.py -i USER_ID -q NUM_TRACKS [--strategy mc|hc|mix|rand]
 """
 
 import argparse
@@ -8,7 +8,7 @@ import json
 import sys
 
 import settings
-from trompa_mer import cli, personalize
+from trompa_mer import cli, personalize, strategies
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--requery", action="store_true",
                         help="replace a query that is still waiting for annotations")
     parser.add_argument("--json", action="store_true", help="print the query as JSON")
+    parser.add_argument("--strategy", choices=strategies.STRATEGIES, default=None,
+                        help="use this strategy for this query instead of the user's own; hc and mix "
+                             f"read crowd annotations from {settings.CROWD_ANNOTATIONS} "
+                             "(TPL_CROWD_ANNOTATIONS)")
     cli.add_scaling_option(parser)
     return parser
 
@@ -25,10 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     result = personalize.make_query(settings.USERS_DIRECTORY, args.user_id, settings.FEATS_DIRECTORY,
                                     settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
-                                    args.requery)
+                                    args.requery, args.strategy, settings.CROWD_ANNOTATIONS)
     if args.json:
         print(json.dumps({"user_id": args.user_id, "iteration": result.state.iteration,
-                          "queried": result.songs, "scores": result.scores}))
+                          "strategy": result.state.query_strategy, "queried": result.songs,
+                          "scores": result.scores}))
     else:
         print("\n".join(result.songs))
 

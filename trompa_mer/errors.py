@@ -39,3 +39,11 @@ class DeamError(TrompaError):
 
 class LegacyError(TrompaError):
     """An original TROMPA-MER file that cannot be imported."""
+
+
+class CrowdError(TrompaError):
+    """A crowd-annotation or listener-label file that cannot be used, or a strategy lacking one."""
+
+
+class SimulationError(TrompaError):
+    """Simulation settings or data that leave nothing to simulate."""

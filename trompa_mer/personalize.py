@@ -1,4 +1,8 @@
-"""The personalization loop on a user's folder: query by committee, then learn from the answers."""
+"""The personalization loop on a user's folder: query by strategy, then learn from the answers.
+
+`choose_songs` and `learn_answers` work in memory; the CLI wraps them with the user's folder, lock
+and state, and `simulate` calls them as they are.
+"""
 
 import copy
 import json
@@ -9,12 +13,12 @@ import joblib
 import numpy as np
 
 from trompa_mer import committee as committees
-from trompa_mer import members, query, storage, user
+from trompa_mer import members, query, storage, strategies, user
 from trompa_mer.columns import QUADRANTS, quadrant_index
 from trompa_mer.committee import Committee
-from trompa_mer.errors import AnnotationError, QueryError
-from trompa_mer.pool import load_pool
-from trompa_mer.scoring import consensus_scores, scaled_windows
+from trompa_mer.errors import AnnotationError, CrowdError, QueryError
+from trompa_mer.pool import Pool, load_pool
+from trompa_mer.scoring import scaled_windows
 
 
 @dataclass
@@ -24,9 +28,32 @@ class QueryResult:
     state: user.UserState
 
 
+def choose_songs(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
+                 crowd: strategies.Crowd | None, user_id: str, iteration: int, n: int,
+                 seed: int = 0) -> dict[str, float]:
+    """The `n` candidates `strategy` ranks highest, in rank order, with their scores."""
+    scores = strategies.strategy_scores(strategy, committee, pool, candidates, scaling, crowd, user_id,
+                                        iteration, seed)
+    by_song = dict(zip(candidates, scores.tolist(), strict=True))
+    return {song: by_song[song] for song in query.select_top(candidates, scores, n)}
+
+
+def load_crowd(strategy: str, crowd_file: Path | None) -> strategies.Crowd | None:
+    """The crowd annotations `strategy` needs (hc, mix), or None; QueryError for an unknown strategy."""
+    if strategy not in strategies.CROWD_STRATEGIES:
+        strategies.check_strategy(strategy, None)
+        return None
+    if crowd_file is None or not crowd_file.is_file():
+        raise CrowdError(f"strategy {strategy} needs crowd annotations, but {crowd_file} does not exist "
+                         "(set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV)")
+    return strategies.read_crowd(crowd_file)
+
+
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
-               scaling: str | None = None, requery: bool = False) -> QueryResult:
-    """Pick the `n_tracks` pool songs of highest consensus entropy and record them as pending."""
+               scaling: str | None = None, requery: bool = False, strategy: str | None = None,
+               crowd_file: Path | None = None) -> QueryResult:
+    """Pick the `n_tracks` pool songs the strategy (default: the user's) ranks highest and record
+    them as pending."""
     if n_tracks < 1:
         raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
     with user.open_user(users_dir, user_id) as folder:
@@ -35,6 +62,8 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
             raise QueryError(f"user {user_id} has a query waiting for annotations "
                              f"({', '.join(state.queried)}): annotate it and run retrain_model.py, "
                              "or pass --requery to replace it")
+        strategy = strategy or state.strategy
+        crowd = load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
         pool = load_pool(feats_dir, cache_dir)
@@ -46,16 +75,16 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
             raise QueryError(f"-q {n_tracks} asks for more songs than the {len(candidates)} left in the "
                              f"pool; ask for at most {len(candidates)}")
         scaling = scaling or committee.default_scaling()
-        scores = consensus_scores(committee, pool, candidates, scaling)
-        chosen = query.select_top(candidates, scores, n_tracks)
-        by_song = dict(zip(candidates, scores.tolist(), strict=True))
-        state.queried = chosen
+        chosen = choose_songs(strategy, committee, pool, candidates, scaling, crowd, user_id,
+                              state.iteration, n_tracks)
+        state.queried = list(chosen)
         state.pending = True
-        state.next_pool = [song for song in candidates if song not in set(chosen)]
-        state.scores = {song: by_song[song] for song in chosen}
+        state.next_pool = [song for song in candidates if song not in chosen]
+        state.scores = chosen
+        state.query_strategy = strategy
         state.time = user.now()
         user.write_state(folder, state)
-    return QueryResult(chosen, state.scores, state)
+    return QueryResult(state.queried, state.scores, state)
 
 
 def read_annotations(path: Path) -> dict[str, int]:
@@ -100,6 +129,16 @@ def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds:
     return Committee(updated, committee.scaler, committee.manifest)
 
 
+def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], scaling: str, rounds: int,
+                  seed: int) -> Committee:
+    """A new committee trained on every window of the answered songs (song id → class index), each
+    window labelled with its song's quadrant."""
+    songs = list(answers)
+    X, offsets = scaled_windows(committee, pool, songs, scaling)
+    y = np.repeat([answers[s] for s in songs], np.diff(offsets))
+    return update_committee(committee, X, y, rounds, seed)
+
+
 def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_dir: Path,
                       cache_dir: Path, rounds: int, scaling: str | None = None) -> user.UserState:
     """Retrain every member on the windows of the annotated songs, then replace the committee,
@@ -115,9 +154,8 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
         committee = committees.load_committee(folder)
         scaling = scaling or committee.default_scaling()
         songs = list(state.queried)
-        X, offsets = scaled_windows(committee, pool, songs, scaling)
-        y = np.repeat([labels[s] for s in songs], np.diff(offsets))
-        updated = update_committee(committee, X, y, rounds, seed=state.iteration)
+        updated = learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
+                                seed=state.iteration)
         record = {"iteration": state.iteration, "time": user.now(),
                   "labels": {song: QUADRANTS[labels[song]] for song in songs}}
         state.answered = sorted(set(state.answered) | set(songs))

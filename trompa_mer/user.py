@@ -11,16 +11,18 @@ from pathlib import Path
 
 from trompa_mer import committee, storage
 from trompa_mer.errors import UserError
+from trompa_mer.strategies import MC, STRATEGIES
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 STATE_FILE = "pool_data.json"
 ANNOTATIONS_FILE = "annotations.jsonl"
-DEFAULT_STRATEGY = "mc"
+DEFAULT_STRATEGY = MC
 
 
 @dataclass
 class UserState:
-    """What `pool_data.json` holds. `queried` is the last query; `pending` while it is unanswered."""
+    """What `pool_data.json` holds. `queried` is the last query; `pending` while it is unanswered.
+    `strategy` is the user's query strategy; `query_strategy` the one that made the last query."""
 
     iteration: int = 0
     queried: list[str] = field(default_factory=list)
@@ -28,6 +30,7 @@ class UserState:
     pending: bool = False
     answered: list[str] = field(default_factory=list)
     strategy: str = DEFAULT_STRATEGY
+    query_strategy: str = ""
     scores: dict[str, float] = field(default_factory=dict)
     time: str = ""
 
@@ -52,7 +55,10 @@ def now() -> str:
 
 def create_user(users_dir: Path, user_id: str, pretrained: Path,
                 strategy: str = DEFAULT_STRATEGY) -> Path:
-    """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically."""
+    """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
+    `strategy` (mc, hc, mix, rand) is how their queries are chosen."""
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown query strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
     folder = user_folder(users_dir, user_id)
     if folder.exists():
         raise UserError(f"user {user_id} already exists: {folder}")

@@ -1,0 +1,165 @@
+"""simulate.py on a generated pool and listeners: no leakage, iteration 0 = the pretrained committee,
+reproducible (also on two processes), and a report that agrees with results.csv."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from sklearn.metrics import f1_score
+
+import simulate
+from tests.committees import make_committee, make_pool
+from trompa_mer import committee as committees
+from trompa_mer import members
+from trompa_mer.columns import QUADRANTS, quadrant_index
+from trompa_mer.features import read_feature_csv
+from trompa_mer.simulate import Plan, Run, load_world, simulate_run
+from trompa_mer.strategies import read_crowd_csv
+
+ITERATIONS, QUERIES, SEEDS = 2, 3, 2
+STRATEGIES = ("mc", "hc", "mix", "rand")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_xgb_thread() -> None:
+    """xgboost on one thread: on a busy 2-core machine its default spinning threads cost 10x."""
+    with xgb.config_context(nthread=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Read-only inputs shared by the tests: 40 songs, a 6-member committee, three listeners who
+    disagree with the truth now and then; listener 3 has too few labels, and listener 1 also
+    labels a song without features."""
+    root = tmp_path_factory.mktemp("simulate")
+    truth = make_pool(root / "feats", n_songs=40, n_windows=6)
+    make_committee(root / "committee", kinds=("gnb", "sgd", "xgb"), folds=2, rounds=5)
+    rng = np.random.default_rng(7)
+    lines = ["user_id,song_id,quadrant"]
+    for user, n_songs in (("1", 40), ("2", 36), ("3", 20)):
+        for song in sorted(truth)[:n_songs]:
+            label = truth[song] if rng.random() > 0.2 else QUADRANTS[rng.integers(4)]
+            lines.append(f"{user},{song},{label}")
+    lines.append("1,ghost,Q1")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return {"root": root, "truth": truth}
+
+
+def argv(data: dict, out: Path, *extra: str) -> list[str]:
+    root = data["root"]
+    return ["--feats", str(root / "feats"), "--labels", str(root / "labels.csv"), "--committee",
+            str(root / "committee"), "--strategies", ",".join(STRATEGIES), "--iterations", str(ITERATIONS),
+            "--queries", str(QUERIES), "--min-annotations", "30", "--test-size", "0.2", "--seeds", str(SEEDS),
+            "--rounds", "3", "--cache", str(root / "cache"), "-o", str(out), *extra]
+
+
+@pytest.fixture(scope="module")
+def report(data: dict) -> Path:
+    out = data["root"] / "report"
+    assert simulate.main(argv(data, out)) == 0
+    return out
+
+
+def test_results_cover_every_user_strategy_seed_iteration_and_model(report: Path) -> None:
+    results = pd.read_csv(report / "results.csv", dtype={"user": str})
+    assert list(results.columns) == ["user", "strategy", "seed", "iteration", "n_annotations", "model", "f1"]
+    assert set(results["user"]) == {"1", "2"}  # listener 3 has 20 labels, fewer than 30
+    names = sorted(p.name for p in committees.member_paths(Path(report.parent / "committee")))
+    models = sorted(names + ["gnb", "sgd", "xgb", "committee"])
+    for key, rows in results.groupby(["user", "strategy", "seed", "iteration"]):
+        assert sorted(rows["model"]) == models, key
+        assert (rows["n_annotations"] == key[3] * QUERIES).all()
+    assert len(results) == 2 * len(STRATEGIES) * SEEDS * (ITERATIONS + 1) * len(models)
+    assert results["f1"].between(0, 1).all()
+
+
+def test_no_test_song_is_ever_queried_or_learnt(report: Path, data: dict) -> None:
+    queries = pd.read_csv(report / "queries.csv", dtype={"user": str})
+    splits = pd.read_csv(report / "splits.csv", dtype={"user": str})
+    labels = pd.read_csv(data["root"] / "labels.csv", dtype={"user_id": str})
+    for (user, seed), split in splits.groupby(["user", "seed"]):
+        test = set(split.loc[split["part"] == "test", "song_id"])
+        pool = set(split.loc[split["part"] == "pool", "song_id"])
+        own = set(labels.loc[labels["user_id"] == user, "song_id"]) - {"ghost"}
+        assert test and not test & pool and test | pool == own
+        for strategy in STRATEGIES:
+            mine = (queries["user"] == user) & (queries["seed"] == seed) & (queries["strategy"] == strategy)
+            asked = list(queries.loc[mine, "song_id"])
+            assert len(asked) == ITERATIONS * QUERIES == len(set(asked))
+            assert set(asked) <= pool
+    # The guard itself: a run whose pool holds a test song stops before learning from it.
+    world = load_world(data["root"] / "feats", data["root"] / "cache", data["root"] / "committee",
+                       {"u": {s: quadrant_index(q) for s, q in data["truth"].items()}},
+                       read_crowd_csv(data["root"] / "labels.csv"))
+    leaky = Run("u", "rand", 0, tuple(sorted(data["truth"])), tuple(sorted(data["truth"])[:5]))
+    with pytest.raises(AssertionError, match="test songs entered a query"):
+        simulate_run(leaky, world, Plan(("rand",), iterations=5, queries=30, rounds=1))
+
+
+def test_iteration_0_is_the_pretrained_committees_score(report: Path, data: dict) -> None:
+    results = pd.read_csv(report / "results.csv", dtype={"user": str})
+    splits = pd.read_csv(report / "splits.csv", dtype={"user": str})
+    labels = pd.read_csv(data["root"] / "labels.csv", dtype={"user_id": str})
+    committee = committees.load_committee(data["root"] / "committee")
+    for (user, seed), split in splits.groupby(["user", "seed"]):
+        test = sorted(split.loc[split["part"] == "test", "song_id"])
+        own = labels[labels["user_id"] == user].set_index("song_id")["quadrant"]
+        y = [quadrant_index(own[s]) for s in test]
+        windows = [committee.scaler.transform(read_feature_csv(data["root"] / "feats" / f"{s}.csv"))
+                   for s in test]
+        proba = {name: np.array([members.predict_proba(member, X).mean(axis=0) for X in windows])
+                 for name, member in committee.members.items()}
+        expected = {name: f1_score(y, p.argmax(axis=1), average="weighted", zero_division=0)
+                    for name, p in proba.items()}
+        expected["committee"] = f1_score(y, np.mean(list(proba.values()), axis=0).argmax(axis=1),
+                                         average="weighted", zero_division=0)
+        start = results[(results["user"] == user) & (results["seed"] == seed) & (results["iteration"] == 0)]
+        for strategy, rows in start.groupby("strategy"):
+            got = rows.set_index("model")["f1"]
+            for model, value in expected.items():
+                assert got[model] == pytest.approx(value, abs=1e-12), (user, seed, strategy, model)
+
+
+def test_summary_and_curves_agree_with_results(report: Path) -> None:
+    results = pd.read_csv(report / "results.csv", dtype={"user": str})
+    summary = (report / "summary.md").read_text()
+    table = [line.split("|")[1:-1] for line in summary.splitlines()
+             if re.match(r"\| (mc|hc|mix|rand) \|", line)]
+    assert len(table) == len(STRATEGIES) * 4
+    for cells in table:
+        strategy, model, users, start, end, _, positive = (c.strip() for c in cells)
+        rows = results[(results["strategy"] == strategy) & (results["model"] == model)]
+        curves = rows.groupby(["user", "iteration"])["f1"].mean().unstack()
+        assert int(users) == len(curves) == 2
+        assert start.startswith(f"{curves[0].mean():.3f} ± ")
+        assert end.startswith(f"{curves[ITERATIONS].mean():.3f} ± ")
+        rising = sum(np.polyfit(curves.columns, curve, 1)[0] > 1e-12 for curve in curves.to_numpy())
+        assert positive == f"{100 * rising / len(curves):.0f} %"
+    for model in ("gnb", "sgd", "xgb", "committee"):
+        png = report / f"curve_{model}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png.name})" in summary
+
+
+def test_reproducible_on_two_processes(report: Path, data: dict) -> None:
+    again = data["root"] / "again"
+    assert simulate.main(argv(data, again, "-j", "2")) == 0
+    for name in ("results.csv", "queries.csv", "splits.csv", "summary.md"):
+        assert (again / name).read_bytes() == (report / name).read_bytes(), name
+
+
+def test_refuses_what_leaves_nothing_to_simulate(data: dict, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    assert simulate.main(argv(data, tmp_path / "a", "--min-annotations", "41")) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: no user has 41 labelled songs with features (the most any has is 40): "
+        "lower --min-annotations")
+    assert simulate.main(argv(data, tmp_path / "b", "--iterations", "12")) == 1
+    assert "fewer than the 36 that 12 iterations × 3 queries ask" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        simulate.main(argv(data, tmp_path / "c", "--strategies", "mc,best"))
+    assert usage.value.code == 2
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
