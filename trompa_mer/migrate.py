@@ -233,6 +233,9 @@ def read_legacy_state(folder: Path, strategy: str) -> tuple[user.UserState, list
     answered_last = bool(queried) and set(batches.get(iteration, {})) == set(queried)
     pending = bool(queried) and not answered_last
     answered = set().union(*batches.values()) - (set(queried) if pending else set())
+    if not has_log and iteration > 0:
+        notes.append(f"{path} keeps no record of the songs asked in iterations 0 to {iteration - 1}: "
+                     "they may be asked again")
     if pending:
         notes.append(f"the original's last query (iteration {iteration}) has no recorded answers: it "
                      "is pending; answer it with retrain_model.py")
