@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import sklearn
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -96,7 +97,10 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
 
     def score(chunk: list[str]) -> np.ndarray:
         X, offsets = pool.windows(chunk)
-        return query.consensus_entropy(query.song_probabilities(predictors.proba(transform(X)), offsets))
+        # Pool rows are finite (CSVs with NaN or inf are refused): skip sklearn's checks per member.
+        with sklearn.config_context(assume_finite=True):
+            proba = predictors.proba(transform(X))
+        return query.consensus_entropy(query.song_probabilities(proba, offsets))
 
     with threadpool_limits(limits=1 if jobs > 1 else None), ThreadPoolExecutor(jobs) as executor:
         scores = list(executor.map(score, chunks(pool, order, chunk_songs)))

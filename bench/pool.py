@@ -1,0 +1,135 @@
+"""Pool store at catalogue scale: a synthetic pool of N songs × 60 windows (feature CSVs, no audio),
+then a cold store build, an update adding 1 % more songs, and a warm `get_hard_tracks.py -q 10`
+with a 15-member committee; each step is a fresh process, timed, with its peak RSS.
+
+python bench/pool.py --songs 2000 [--cold-query] [--workdir DIR] [--keep]
+
+The committee is models/pretrained when it has 15 members, else one made like the tests'
+(gnb, sgd, xgb × 5 folds, 100 rounds). Peak RSS is ru_maxrss of the step's process as wait4
+reports it: the largest of that process and the processes it waited for, not their sum.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.committees import make_committee, quadrant_windows  # noqa: E402
+from trompa_mer import committee  # noqa: E402
+from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN  # noqa: E402
+
+WINDOWS = 60
+BANK_ROWS = 1024
+"""Formatted rows per quadrant that songs draw their windows from (formatting is the slow part)."""
+MEMBERS = 15
+USER = "bench"
+GIB = 1024 ** 3
+
+
+def write_pool(folder: Path, first: int, count: int, seed: int) -> None:
+    """CSVs `song_<i>.csv` for i in first..first+count-1: 60 windows each, drawn from quadrant banks."""
+    rng = np.random.default_rng(seed)
+    banks = [[";".join(row) for row in np.char.mod("%.7g", quadrant_windows(q, BANK_ROWS, rng))]
+             for q in range(4)]
+    times = [f"{t:g};" for t in np.arange(WINDOWS) * 0.5]
+    header = ";".join((TIME_COLUMN, *FEATURE_NAMES)) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(first, first + count):
+        rows = banks[i % 4]
+        picks = rng.integers(0, BANK_ROWS, WINDOWS)
+        body = "\n".join(t + rows[k] for t, k in zip(times, picks, strict=True))
+        (folder / f"song_{i:06d}.csv").write_text(header + body + "\n")
+
+
+def bench_committee(work: Path) -> Path:
+    pretrained = ROOT / "models" / "pretrained"
+    if len(committee.member_paths(pretrained)) == MEMBERS:
+        return pretrained
+    folder = work / "pretrained"
+    if not folder.is_dir():
+        make_committee(folder, kinds=("gnb", "sgd", "xgb"), folds=5, rounds=100)
+    return folder
+
+
+def measure(argv: list[str], env: dict) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in GiB, and stdout of one process (its failure stops the benchmark)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"failed ({process.returncode}): {' '.join(argv)}")
+    return seconds, usage.ru_maxrss * 1024 / GIB, out
+
+
+def load_pool_command(work: Path) -> list[str]:
+    """A process that brings the store up to date and prints how many CSVs it read."""
+    feats, cache = str(work / "data" / "feats"), str(work / "data" / "pool_cache")
+    code = ("from pathlib import Path; from trompa_mer.pool import load_pool; "
+            f"print(len(load_pool(Path({feats!r}), Path({cache!r})).update.read))")
+    return [sys.executable, "-c", code]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--songs", type=int, default=2000)
+    parser.add_argument("--cold-query", action="store_true",
+                        help="also time get_hard_tracks on an empty store (build + query)")
+    parser.add_argument("--workdir", type=Path, help="where the pool goes (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-pool."))
+    feats, extra = work / "data" / "feats", work / "extra"
+    added = max(1, args.songs // 100)
+    env = {**os.environ, "TPL_INTERNAL_DATA_DIRECTORY": str(work)}
+    rows = []
+    try:
+        start = time.perf_counter()
+        if not feats.is_dir():
+            write_pool(feats, 0, args.songs, seed=1)
+        write_pool(extra, args.songs, added, seed=2)
+        written = time.perf_counter() - start
+        env["TPL_PRETRAINED_DIRECTORY"] = str(bench_committee(work))
+        shutil.rmtree(work / "models" / "users" / USER, ignore_errors=True)
+        measure([sys.executable, "create_user.py", "-i", USER], env)
+        query = [sys.executable, "get_hard_tracks.py", "-i", USER, "-q", "10", "--requery", "--json"]
+        shutil.rmtree(work / "data" / "pool_cache", ignore_errors=True)
+        if args.cold_query:
+            rows.append(("cold query (build + score)", *measure(query, env)[:2]))
+            shutil.rmtree(work / "data" / "pool_cache")
+        seconds, rss, out = measure(load_pool_command(work), env)
+        rows.append((f"cold build ({out.split()[0]} CSVs)", seconds, rss))
+        for path in sorted(extra.iterdir()):
+            path.rename(feats / path.name)
+        seconds, rss, out = measure(load_pool_command(work), env)
+        rows.append((f"update (+{out.split()[0]} CSVs)", seconds, rss))
+        seconds, rss, out = measure(query, env)
+        rows.append(("warm query -q 10", seconds, rss))
+        store = sum(p.stat().st_size for p in (work / "data" / "pool_cache").iterdir())
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"cores {len(os.sched_getaffinity(0))}; songs {args.songs} + {added}, {WINDOWS} windows each; "
+          f"{MEMBERS} members from {env['TPL_PRETRAINED_DIRECTORY']}; CSVs written in {written:.1f} s; "
+          f"store {store / GIB:.2f} GiB")
+    print(f"queried: {', '.join(json.loads(out)['queried'])}")
+    print(f"{'step':<30} {'seconds':>9} {'peak RSS GiB':>13}")
+    for name, seconds, rss in rows:
+        print(f"{name:<30} {seconds:>9.2f} {rss:>13.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
