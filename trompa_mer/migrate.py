@@ -3,9 +3,10 @@
 The original's layouts (all read-only here):
 - a committee: `classifier_<kind>.it_<k>.pkl` pickles of xgboost 1.3.3 / scikit-learn 0.24.1;
 - a seed-era user: the models beside `pool_data.json` {"iteration", "next_pool", "queried"};
-- a later-era user: the same in a strategy subfolder (`mc/`, `hc/`, `mix/`, `rand/`), whose
-  `pool_data.json` adds "log": [{"<iteration>": {song: "Q1", ...}}, ...] (every answered batch),
-  beside `last_anno.json` (the last answers sent) and, for hc and mix, `consensus.csv`.
+- a later-era user: the same in a subfolder named after its query strategy (`mc/`, `hc/`, `mix/`,
+  `rand/`, names this port's strategies keep), whose `pool_data.json` adds
+  "log": [{"<iteration>": {song: "Q1", ...}}, ...] (every answered batch), beside `last_anno.json`
+  (the last answers sent) and, for hc and mix, `consensus.csv`.
 
 The original's `iteration` numbers queries: it is the iteration of the last query. Ours counts
 answered batches, i.e. it is the iteration the next answers will be recorded under.
@@ -34,11 +35,8 @@ from trompa_mer.columns import QUADRANTS, quadrant_index
 from trompa_mer.committee import Committee
 from trompa_mer.errors import LegacyError, UserError
 from trompa_mer.legacy import LegacyModel, load_legacy_model
+from trompa_mer.strategies import CROWD_STRATEGIES, STRATEGIES
 
-STRATEGIES = ("mc", "hc", "mix", "rand")
-"""The original's modes: the subfolder holding a later-era user's files, kept as the user's strategy."""
-CROWD_STRATEGIES = ("hc", "mix")
-"""Modes whose queries use crowd annotations (the original kept them per user in consensus.csv)."""
 ORIGINAL_VERSIONS = {"python": "3.6-3.8", "xgboost": "1.3.3", "scikit-learn": "0.24.1"}
 """The library versions that wrote the original pickles."""
 LEGACY_STATE_FILE = "pool_data.json"
@@ -246,7 +244,8 @@ def read_legacy_state(folder: Path, strategy: str) -> tuple[user.UserState, list
                      f"TROMPA study's JSON); the original's {CONSENSUS_FILE} is kept in the user's folder")
     state = user.UserState(iteration=iteration + 1 if answered_last else iteration, queried=queried,
                            next_pool=next_pool, pending=pending, answered=sorted(answered),
-                           strategy=strategy, time=user.now())
+                           strategy=strategy, query_strategy=strategy if queried else "",
+                           time=user.now())
     history = [{"iteration": k, "time": times.get(k), "labels": batches[k],
                 "source": str(last_path if k in times else path)} for k in sorted(batches)]
     return state, history, notes
