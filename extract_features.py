@@ -2,6 +2,7 @@
 
 One file:  python3 extract_features.py -i song.mp3 -o song.csv
 A folder:  python3 extract_features.py -i audio/ -o data/feats/ -j 4
+A cluster: python3 extract_features.py -i audio/ -o data/feats/ --dask-scheduler tcp://host:8786
 """
 
 import argparse
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hop between windows in seconds (default %(default)s)")
     parser.add_argument("-j", "--jobs", type=int, default=extract.default_jobs(),
                         help="files extracted at once in batch mode (default: all cores)")
+    parser.add_argument("--dask-scheduler", metavar="ADDRESS",
+                        help="run the batch on the workers of this Dask scheduler (tcp://host:8786) "
+                             "instead of -j local threads; workers must see the same paths")
     parser.add_argument("--overwrite", action="store_true",
                         help="re-extract files whose CSV already exists (batch mode)")
     return parser
@@ -37,13 +41,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {windows} windows to {args.output}")
         return 0
     report = extract.extract_batch(extract.audio_files(inputs), args.output, command,
-                                   args.window, args.hop, args.jobs, args.overwrite)
+                                   args.window, args.hop, args.jobs, args.overwrite,
+                                   scheduler=args.dask_scheduler)
     print(report.summary(), file=sys.stderr)
     return 1 if report.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.dask_scheduler and len(args.input) == 1 and not args.input[0].is_dir():
+        parser.error("--dask-scheduler runs batches: give a folder or several files")
     return cli.run(lambda: run(args))
 
 

@@ -37,3 +37,5 @@ JOBS = int(os.environ.get("TPL_JOBS") or len(os.sched_getaffinity(0)))
 POOL_CHUNK_SONGS = int(os.environ.get("TPL_POOL_CHUNK_SONGS") or 100)
 """Songs scored at once per core: peak memory grows with this, not with the pool. Around 6,000
 windows keeps GaussianNB's temporaries in cache; larger chunks are slower, not faster."""
+DASK_CONNECT_SECONDS = float(os.environ.get("TPL_DASK_CONNECT_SECONDS") or 10)
+"""How long extract_features.py --dask-scheduler waits for the scheduler to answer."""

@@ -47,3 +47,7 @@ class CrowdError(TrompaError):
 
 class SimulationError(TrompaError):
     """Simulation settings or data that leave nothing to simulate."""
+
+
+class ClusterError(TrompaError):
+    """A Dask scheduler that cannot be reached."""

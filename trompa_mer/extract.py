@@ -1,9 +1,10 @@
 """Audio → openSMILE frames → window statistics → feature CSV, for one file or a whole folder."""
 
+import contextlib
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 import settings
 from trompa_mer import audio, smile, storage, windows
 from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN
-from trompa_mer.errors import AudioError, FeatureError, TrompaError
+from trompa_mer.errors import AudioError, ClusterError, FeatureError, TrompaError
 
 FEATURE_SUFFIX = ".csv"
 CSV_SEPARATOR = ";"
@@ -59,6 +60,15 @@ def extract_file(source: Path, output: Path, command: smile.SmileCommand,
     return len(times)
 
 
+def extract_missing(source: Path, output: Path, command: smile.SmileCommand, window: float, hop: float,
+                    overwrite: bool) -> int | None:
+    """extract_file, unless `output` exists and `overwrite` is off (None). On a cluster a task runs
+    again when its worker dies; a file that worker already finished is not made twice."""
+    if output.exists() and not overwrite:
+        return None
+    return extract_file(source, output, command, window, hop)
+
+
 @dataclass
 class BatchReport:
     """What a batch extraction did, file by file."""
@@ -88,12 +98,38 @@ def audio_files(inputs: Sequence[Path]) -> list[Path]:
     return found
 
 
+@contextlib.contextmanager
+def executor_for(jobs: int, scheduler: str | None) -> Iterator[Executor]:
+    """`jobs` local threads, or the workers of the Dask scheduler at `scheduler` (tcp://host:port).
+
+    Each thread drives one SMILExtract process, so `jobs` threads keep `jobs` cores busy.
+    """
+    if scheduler is None:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as executor:
+            yield executor
+        return
+    from distributed import Client
+    from distributed.comm import get_address_host_port
+
+    try:
+        get_address_host_port(scheduler)
+        client = Client(scheduler, timeout=settings.DASK_CONNECT_SECONDS, set_as_default=False)
+    except (OSError, ValueError) as exc:  # a connection timeout is an OSError
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        with client.get_executor(pure=False) as executor:
+            yield executor
+    finally:
+        client.close()
+
+
 def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCommand,
                   window: float, hop: float, jobs: int = 1, overwrite: bool = False,
-                  progress: bool = True) -> BatchReport:
+                  progress: bool = True, scheduler: str | None = None) -> BatchReport:
     """One `<stem>.csv` per audio file in `out_dir`; a failing file is reported, the others go on.
 
-    Each job drives one SMILExtract process, so `jobs` threads keep `jobs` cores busy.
+    Files run on `jobs` local threads, or on a Dask cluster when `scheduler` is its address; every
+    CSV is written atomically, so a file is either complete or absent and a rerun redoes only those.
     """
     from tqdm import tqdm
 
@@ -108,14 +144,15 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
             report.skipped.append(source)
         else:
             todo.append((source, target))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+    with executor_for(jobs, scheduler) as executor, \
             tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr) as bar:
-        futures = {pool.submit(extract_file, s, t, command, window, hop): s for s, t in todo}
+        futures = {executor.submit(extract_missing, s, t, command, window, hop, overwrite): s
+                   for s, t in todo}
         for future in as_completed(futures):
             source = futures[future]
             try:
-                future.result()
-                report.done.append(source)
+                windows_written = future.result()
+                (report.skipped if windows_written is None else report.done).append(source)
             except TrompaError as exc:
                 report.failed[source] = str(exc)
                 bar.write(f"error: {source}: {exc}", file=sys.stderr)
