@@ -292,3 +292,14 @@ def test_members_load_in_sorted_order(tmp_path: Path) -> None:
     make_committee(tmp_path, kinds=("xgb", "gnb"), folds=3)
     names = list(committees.load_committee(tmp_path).members)
     assert names == sorted(names) and len(names) == 6
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    from trompa_mer import storage
+
+    storage.write_json(tmp_path / "a.json", {"a": 1})
+    folder = storage.staging_folder(tmp_path, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~mask

@@ -14,6 +14,22 @@ LOCK_NAME = ".lock"
 """File in a folder whose flock serialises commands on that folder."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def staging_folder(parent: Path, prefix: str) -> Path:
+    """A new hidden temporary folder in `parent`, to be renamed into place when complete.
+
+    Unlike a bare mkdtemp (mode 0700) it gets the permissions any new folder would get.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f".{prefix}.", suffix=".tmp", dir=parent))
+    folder.chmod(0o777 & ~_umask())
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is fsynced and renamed onto `path`.
@@ -22,6 +38,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make every output private
     os.close(fd)
     tmp = Path(tmp_name)
     try:
