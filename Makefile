@@ -22,3 +22,30 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py
+
+# A small study of the query strategies on simulated listeners (synthetic corpus, 8 listeners);
+# the report lands in data/simulate/report/ (summary.md, results.csv, curve_*.png).
+SIMULATE_DIR := data/simulate
+.PHONY: simulate
+simulate: $(STAMP)
+	test -f $(SIMULATE_DIR)/corpus/listeners/crowd.json || { rm -rf $(SIMULATE_DIR)/corpus && \
+	  $(BIN)/python make_synthetic_deam.py -o $(SIMULATE_DIR)/corpus -n 60 --duration 20 \
+	  --annotation-start 0 --listeners 8; }
+	$(BIN)/python extract_features.py -i $(SIMULATE_DIR)/corpus/DEAM_audio/MEMD_audio \
+	  -o $(SIMULATE_DIR)/feats -j 2
+	$(BIN)/python simulate.py --feats $(SIMULATE_DIR)/feats --labels $(SIMULATE_DIR)/corpus/listeners/labels.csv \
+	  --crowd $(SIMULATE_DIR)/corpus/listeners/crowd.json --strategies mc,hc,mix,rand --iterations 5 \
+	  --queries 5 --min-annotations 50 --test-size 0.15 --seeds 1 --rounds 20 -j 2 -o $(SIMULATE_DIR)/report
+
+# The default committee in models/pretrained: trained on a synthetic DEAM-format corpus, rebuilt from
+# scratch (the corpus and its feature cache in data/synthetic-deam are regenerated first).
+SYNTHETIC_DEAM := data/synthetic-deam
+SYNTHETIC_NOTE := synthetic DEAM-format corpus, not real music and not DEAM: 200 numpy-rendered 45 s \
+	excerpts from make_synthetic_deam.py -n 200 --seed 0 (make pretrained)
+PRETRAIN_THREADS ?= 0
+.PHONY: pretrained
+pretrained: $(STAMP)
+	rm -rf $(SYNTHETIC_DEAM)
+	$(BIN)/python make_synthetic_deam.py -o $(SYNTHETIC_DEAM) -n 200 --seed 0 --duration 45
+	$(BIN)/python deam_classifier.py --deam $(SYNTHETIC_DEAM) -cv 5 -m all -o models/pretrained \
+		--threads $(PRETRAIN_THREADS) --note "$(SYNTHETIC_NOTE)"

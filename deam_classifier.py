@@ -1,7 +1,8 @@
 """Pretrain the committee on DEAM: one model per cross-validation fold (by song) and model kind.
 
     python3 deam_classifier.py -cv 5 -m {xgb,gnb,sgd,all} [--deam DIR] [-o models/pretrained]
-                               [--source features|audio] [--cache DIR] [-j N] [--seed 1987]
+                               [--source features|audio] [--cache DIR] [-j N] [--threads N]
+                               [--seed 1987] [--note TEXT]
 """
 
 import argparse
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default <deam>/{deam.CACHE_DIR})")
     parser.add_argument("-j", "--jobs", type=int, default=extract.default_jobs(),
                         help="audio files extracted at once (default: all cores)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="xgboost's threads (default 0: all cores; 1 is faster on a busy machine)")
     parser.add_argument("--seed", type=int, default=settings.DEAM_SEED,
                         help="seed of the folds and the members (default %(default)s)")
     parser.add_argument("--note", default="",
@@ -41,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     kinds = pretrain.kinds_of(args.model)
+    pretrain.check_folds(args.folds)
     pretrain.check_output(args.output)
     deam.check_folder(args.deam)
     source, both = deam.choose_source(args.deam, args.source)
@@ -49,14 +53,16 @@ def run(args: argparse.Namespace) -> int:
     command = None
     if source == deam.SOURCE_AUDIO:
         command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
-    data = deam.load_windows(args.deam, source, args.cache, command, args.jobs)
+    data = deam.load_windows(args.deam, source, args.cache, command, args.jobs,
+                             progress=sys.stderr.isatty())
     for reason, songs in data.skipped.items():
         shown = ", ".join(songs[:5]) + (" …" if len(songs) > 5 else "")
         print(f"skipped {len(songs)} songs ({reason}): {shown}")
     print(f"training on {len(data.song_ids)} songs, {len(data.y)} windows; "
           f"{args.folds} folds × {', '.join(kinds)}")
     record = pretrain.training_record(data, args.deam, kinds, args.folds, args.seed, args.note)
-    result = pretrain.pretrain(data, kinds, args.folds, args.seed, record)
+    result = pretrain.pretrain(data, kinds, args.folds, args.seed, record, threads=args.threads,
+                               progress=sys.stderr.isatty())
     print(pretrain.format_table(result.metrics))
     pretrain.write_pretrained(args.output, result)
     print(f"wrote {len(result.committee.members)} members, {pretrain.METRICS_FILE} and confusion "

@@ -163,8 +163,7 @@ def song_order(song: str) -> tuple:
 
 def check_folder(deam: Path) -> None:
     if not deam.is_dir():
-        raise DeamError(f"DEAM folder not found: {deam} (expected {DYNAMIC_DIR} and {FEATURES_DIR}/"
-                        f" or {AUDIO_DIR} inside it; see --deam)")
+        raise DeamError(f"DEAM folder not found: {deam} (see --deam)")
 
 
 def choose_source(deam: Path, requested: str | None) -> tuple[str, bool]:
@@ -236,8 +235,9 @@ def load_windows(deam: Path, source: str, cache: Path | None = None,
     point. Our extractor's files: window i starts at i × 0.5 s. The times our extractor writes drift
     off the grid when openSMILE rounds its 10 ms frame step to whole samples (22050 Hz: 14.03, 43.1),
     so they are not looked up; window i nominally starts at frame 50·i, i.e. i × 0.5 s.
-    `cache`: folder of our extractor's CSVs (default `<deam>/features_trompa`); `command`: the
-    SMILExtract to run (needed for 'audio').
+    `cache`: folder of our extractor's CSVs (default `<deam>/features_trompa`; a CSV older than its
+    audio is extracted again); `command`: the SMILExtract to run (needed for 'audio'); `progress`:
+    tqdm bars on stderr.
     """
     check_folder(deam)
     annotations = read_annotations(deam)
@@ -256,7 +256,7 @@ def load_windows(deam: Path, source: str, cache: Path | None = None,
         files = {s: cache / f"{s}{extract.FEATURE_SUFFIX}" for s in audio
                  if s in annotations and audio[s] not in failed}
     X, y, songs = [], [], []
-    for song in _progress(sorted(files, key=song_order), progress and len(files) > 100):
+    for song in _progress(sorted(files, key=song_order), progress):
         if song not in annotations:
             skipped.setdefault(SKIP_NO_ANNOTATIONS, []).append(song)
             continue

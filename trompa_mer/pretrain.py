@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import xgboost as xgb
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
@@ -46,12 +47,16 @@ def kinds_of(choice: str) -> tuple[str, ...]:
 # --- folds and scores (pure) --------------------------------------------------------------------
 
 
+def check_folds(n_folds: int) -> None:
+    if n_folds < 2:
+        raise DeamError(f"-cv must be at least 2, not {n_folds}")
+
+
 def song_folds(songs: np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) window indices of each fold: songs (n_windows,) ids are shuffled by `seed` and
     dealt into `n_folds` groups, so no song has windows on both sides and each is tested once."""
+    check_folds(n_folds)
     n_songs = len(np.unique(songs))
-    if n_folds < 2:
-        raise DeamError(f"-cv must be at least 2, not {n_folds}")
     if n_folds > n_songs:
         raise DeamError(f"-cv {n_folds} needs at least {n_folds} songs; only {n_songs} have features"
                         " and annotations")
@@ -117,14 +122,29 @@ class Pretrained:
     metrics: dict
 
 
+DEFINITIONS = {
+    "window": "weighted precision, recall and F1 of each held-out window's most probable quadrant",
+    "song": "a held-out song's mean probability over its windows against its majority window label",
+    COMMITTEE: "on fold k, the mean probability of the fold-k members of every kind (the other folds'"
+               " members have seen fold k's songs)",
+    "std": "population standard deviation over the folds",
+    "confusion": "out-of-fold predictions of every song, true quadrant rows by predicted columns",
+}
+"""What the figures of metrics.json mean, written into it."""
+
+
 def pretrain(data: deam.LabelledWindows, kinds: tuple[str, ...], n_folds: int, seed: int,
-             trained_on: dict) -> Pretrained:
+             trained_on: dict, threads: int = 0, progress: bool = False) -> Pretrained:
     """Train one member per fold and kind on standardised windows and score it on its held-out songs.
 
     The StandardScaler is fitted once on every window of every song (the union of all folds'
     training songs; it sees no labels), and all members learn and predict on its output.
-    Member seeds are `seed + fold`; folds are dealt with `seed`.
+    Member seeds are `seed + fold`; folds are dealt with `seed`. `threads`: xgboost's threads
+    (0: all cores; on a busy machine fewer threads than cores avoid OpenMP's spinning);
+    `progress`: a tqdm bar over the members on stderr.
     """
+    from tqdm import tqdm
+
     folds = song_folds(data.songs, n_folds, seed)
     scaler = StandardScaler().fit(data.X)
     X = scaler.transform(data.X)
@@ -132,19 +152,21 @@ def pretrain(data: deam.LabelledWindows, kinds: tuple[str, ...], n_folds: int, s
     out_of_fold = {name: np.zeros((len(data.y), N_CLASSES)) for name in names}
     fold_scores: dict[str, list[dict]] = {name: [] for name in names}
     trained = {}
-    for fold, (train, test) in enumerate(folds):
-        test_proba = []
-        for kind_name in kinds:
-            kind = members.KINDS[kind_name]
-            member = kind.fit(kind.create(seed + fold), X[train], data.y[train], seed + fold)
-            trained[committee.member_file(kind_name, fold)] = member
-            test_proba.append(members.predict_proba(member, X[test]))
-            out_of_fold[kind_name][test] = test_proba[-1]
-        out_of_fold[COMMITTEE][test] = np.mean(test_proba, axis=0)
-        for name in names:
-            scores = evaluate(data.songs[test], data.y[test], out_of_fold[name][test])
-            fold_scores[name].append({"fold": fold, **scores})
-    metrics = {"folds": n_folds, "seed": seed, "classes": list(QUADRANTS), "models": {}}
+    with xgb.config_context(nthread=threads), \
+            tqdm(total=n_folds * len(kinds), unit="model", desc="training", disable=not progress) as bar:
+        for fold, (train, test) in enumerate(folds):
+            for kind_name in kinds:
+                kind = members.KINDS[kind_name]
+                member = kind.fit(kind.create(seed + fold), X[train], data.y[train], seed + fold)
+                trained[committee.member_file(kind_name, fold)] = member
+                out_of_fold[kind_name][test] = members.predict_proba(member, X[test])
+                bar.update()
+            out_of_fold[COMMITTEE][test] = np.mean([out_of_fold[k][test] for k in kinds], axis=0)
+            for name in names:
+                scores = evaluate(data.songs[test], data.y[test], out_of_fold[name][test])
+                fold_scores[name].append({"fold": fold, **scores})
+    metrics = {"folds": n_folds, "seed": seed, "classes": list(QUADRANTS), "definitions": DEFINITIONS,
+               "models": {}}
     for name in names:
         mean, std = summarize(fold_scores[name])
         metrics["models"][name] = {"mean": mean, "std": std, "folds": fold_scores[name],
@@ -176,7 +198,7 @@ def training_record(data: deam.LabelledWindows, deam_folder: Path, kinds: tuple[
         "folds": n_folds,
         "fold_seed": seed,
         "member_seed": "fold seed + fold index",
-        "members": "classifier_<kind>.it_<k>.pkl learnt from every song outside fold k",
+        "member_training": "classifier_<kind>.it_<k>.pkl learnt from every song outside fold k",
         "scaler": "StandardScaler fitted on every window of every song above (the union of all folds'"
                   " training songs; no labels)",
     }

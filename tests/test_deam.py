@@ -1,0 +1,368 @@
+"""DEAM pretraining: labels, folds, determinism, both feature sources, refusals, the shipped committee."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import settings
+from tests.committees import make_committee, quadrant_windows
+from tests.conftest import ROOT, error_line, run_script
+from trompa_mer import committee, deam, members, pretrain, smile, synth
+from trompa_mer.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, QUADRANTS, TIME_COLUMN, quadrant_of
+from trompa_mer.errors import DeamError
+
+COMMITTED = ROOT / "models" / "pretrained"
+
+# The features fixture: DEAM-like songs 1..12 with 40 feature rows (0.0 … 19.5 s) and arousal from
+# 15 s to 19.5 s; valence.csv has one column fewer (as DEAM's), song 5's arousal stops after 6
+# values, song 13 has features but no annotations, song 14 annotations but no features.
+N_SONGS = 12
+FEATURE_ROWS = 40
+AROUSAL_MS = np.arange(15000, 20000, 500)
+VALENCE_MS = AROUSAL_MS[:-1]
+SHORT_SONG, SHORT_LENGTH = 5, 6
+UNANNOTATED_SONG, FEATURELESS_SONG = 13, 14
+MOVED_WINDOWS = 2
+"""The first annotated windows of each song lie in the next quadrant, so labels move."""
+
+
+def write_dynamic(path: Path, times_ms: np.ndarray, rows: dict[int, np.ndarray]) -> None:
+    """A DEAM dynamic annotation file; a shorter row simply has fewer fields, as in DEAM."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(["song_id"] + [f"sample_{ms}ms" for ms in times_ms])]
+    lines += [",".join([str(song)] + [f"{x:.6f}" for x in values]) for song, values in rows.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def labels_of(song: int) -> np.ndarray:
+    """The fixture's quadrant of each arousal sample of a song, (10,)."""
+    labels = np.full(len(AROUSAL_MS), song % 4)
+    labels[:MOVED_WINDOWS] = (song + 1) % 4
+    return labels
+
+
+@pytest.fixture(scope="module")
+def features_deam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, np.ndarray]]:
+    """A DEAM folder with `features/` in DEAM's names; returns it and each song's expected labels."""
+    root = tmp_path_factory.mktemp("deam-features")
+    rng = np.random.default_rng(5)
+    arousal, valence, expected = {}, {}, {}
+    (root / deam.FEATURES_DIR).mkdir()
+    for song in range(1, N_SONGS + 2):
+        labels = labels_of(song)
+        signs = np.array([synth.SIGNS[synth.Quadrant(int(q))] for q in labels])  # (valence, arousal)
+        values = signs * rng.uniform(0.1, 0.9, size=signs.shape)
+        if song <= N_SONGS:
+            arousal[song] = values[:SHORT_LENGTH, 1] if song == SHORT_SONG else values[:, 1]
+            valence[song] = values[: len(VALENCE_MS), 0]
+            kept = SHORT_LENGTH if song == SHORT_SONG else len(VALENCE_MS)
+            expected[song] = labels[:kept]
+        row_labels = rng.integers(0, 4, size=FEATURE_ROWS)
+        first = AROUSAL_MS[0] // 500
+        row_labels[first:] = labels
+        X = np.concatenate([quadrant_windows(int(q), 1, rng, spread=0.5) for q in row_labels])
+        table = pd.DataFrame(X, columns=list(DEAM_FEATURE_NAMES))
+        table.insert(0, TIME_COLUMN, np.arange(FEATURE_ROWS) * 0.5)
+        table.to_csv(root / deam.FEATURES_DIR / f"{song}.csv", sep=";", index=False)
+    arousal[FEATURELESS_SONG] = valence[FEATURELESS_SONG] = np.zeros(len(VALENCE_MS))
+    write_dynamic(root / synth.DYNAMIC_DIR / deam.AROUSAL_FILE, AROUSAL_MS, arousal)
+    write_dynamic(root / synth.DYNAMIC_DIR / deam.VALENCE_FILE, VALENCE_MS, valence)
+    (root / synth.AUDIO_DIR).mkdir(parents=True)  # both sources exist; features win by default
+    return root, expected
+
+
+# --- labels ---------------------------------------------------------------------------------------
+
+
+def test_window_takes_the_annotation_at_its_start_and_zero_counts_as_positive() -> None:
+    annotation_ms = np.array([15000, 15500, 16000, 16500, 17000, 17500])
+    valence = np.array([0.0, -0.1, 0.2, 0.0, -0.1, -0.3])
+    arousal = np.array([0.0, 0.3, -0.4, -0.1, 0.0, -0.2])
+    window_ms = np.array([14500, 15000, 15500, 16000, 16500, 17000, 17500, 18000])
+    kept, labels = deam.window_labels(window_ms, annotation_ms, valence, arousal)
+    assert kept.tolist() == [1, 2, 3, 4, 5, 6]  # 14.5 s and 18.0 s have no annotation
+    assert [QUADRANTS[q] for q in labels] == ["Q1", "Q2", "Q4", "Q4", "Q2", "Q3"]
+
+
+def test_a_window_needs_both_series_so_the_shorter_wins(tmp_path: Path) -> None:
+    folder = tmp_path / synth.DYNAMIC_DIR
+    write_dynamic(folder / deam.AROUSAL_FILE, AROUSAL_MS[:4], {1: np.array([0.1, 0.2, 0.3, 0.4]),
+                                                             2: np.array([0.5, -0.5]),
+                                                             3: np.array([0.1, 0.1, 0.1, 0.1])})
+    write_dynamic(folder / deam.VALENCE_FILE, AROUSAL_MS[:3], {1: np.array([-0.1, -0.2, -0.3]),
+                                                             2: np.array([0.5, 0.5, 0.5])})
+    annotations = deam.read_annotations(tmp_path)
+    window_ms = AROUSAL_MS[:5]
+    kept = {song: deam.window_labels(window_ms, annotations.times_ms, *annotations.of(song))[0]
+            for song in ("1", "2", "3")}
+    assert kept["1"].tolist() == [0, 1, 2]  # valence ends first
+    assert kept["2"].tolist() == [0, 1]     # arousal ends first
+    assert kept["3"].tolist() == []         # no valence at all: the song is not annotated
+
+
+def test_real_deam_series_of_unequal_length_keep_the_shorter(shared: Path) -> None:
+    annotations = deam.read_annotations(shared / "data" / "mini-deam")
+    for song in ("2002", "2011", "2020", "2027", "2036", "2042", "2045"):
+        valence, arousal = annotations.of(song)
+        shorter = min(np.count_nonzero(~np.isnan(valence)), np.count_nonzero(~np.isnan(arousal)))
+        kept, _ = deam.window_labels(annotations.times_ms, annotations.times_ms, valence, arousal)
+        assert len(kept) == shorter > 0 and np.count_nonzero(~np.isnan(valence)) != np.count_nonzero(
+            ~np.isnan(arousal))
+
+
+def test_feature_songs_without_annotations_are_skipped_and_counted(features_deam) -> None:
+    root, expected = features_deam
+    data = deam.load_windows(root, deam.SOURCE_FEATURES, progress=False)
+    assert data.skipped == {deam.SKIP_NO_ANNOTATIONS: [str(UNANNOTATED_SONG)]}
+    assert data.song_ids == [str(song) for song in range(1, N_SONGS + 1)]
+    assert data.y.tolist() == np.concatenate([expected[s] for s in range(1, N_SONGS + 1)]).tolist()
+    assert data.X.shape == (len(data.y), len(FEATURE_NAMES))
+
+
+def test_song_level_is_the_mean_probability_against_the_majority_label() -> None:
+    songs = np.array(["b", "b", "b", "a", "a"], dtype=object)
+    y = np.array([2, 2, 1, 0, 3])  # song a: a tie between Q1 and Q4 goes to Q1
+    proba = np.array([[0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 1, 0], [1, 0, 0, 0], [0.5, 0, 0, 0.5]])
+    song_true, song_proba = pretrain.song_level(songs, y, proba)
+    assert song_true.tolist() == [0, 2]  # sorted ids: a, b
+    assert np.allclose(song_proba, [[0.75, 0, 0, 0.25], [0, 0, 2 / 3, 1 / 3]])
+
+
+# --- folds and determinism --------------------------------------------------------------------------
+
+
+def test_folds_never_share_a_song_and_test_every_song_once() -> None:
+    songs = np.repeat([f"s{i}" for i in range(23)], np.arange(23) % 5 + 1).astype(object)
+    folds = pretrain.song_folds(songs, 5, seed=1987)
+    assert len(folds) == 5
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(songs)))
+    for train, test in folds:
+        assert not set(songs[train]) & set(songs[test])
+        assert len(train) + len(test) == len(songs)
+    again = pretrain.song_folds(songs, 5, seed=1987)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
+    other = pretrain.song_folds(songs, 5, seed=1988)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=True))
+
+
+def test_fold_counts_are_checked() -> None:
+    songs = np.array(["1", "1", "2", "3"], dtype=object)
+    with pytest.raises(DeamError, match="-cv must be at least 2, not 1"):
+        pretrain.song_folds(songs, 1, seed=0)
+    with pytest.raises(DeamError, match="-cv 4 needs at least 4 songs; only 3 have"):
+        pretrain.song_folds(songs, 4, seed=0)
+
+
+def test_two_runs_give_identical_members_and_the_seed_matters(features_deam) -> None:
+    data = deam.load_windows(features_deam[0], deam.SOURCE_FEATURES, progress=False)
+    kinds = pretrain.kinds_of("all")
+    runs = [pretrain.pretrain(data, kinds, 3, seed, {}, threads=1) for seed in (1987, 1987, 7)]
+    X = runs[0].committee.scaler.transform(data.X)
+    probas = [run.committee.proba(X) for run in runs]
+    assert list(runs[0].committee.members) == [committee.member_file(k, f) for k in sorted(kinds)
+                                               for f in range(3)]
+    assert np.array_equal(probas[0], probas[1])
+    assert runs[0].metrics == runs[1].metrics
+    assert not np.array_equal(probas[0], probas[2])
+
+
+# --- the script -------------------------------------------------------------------------------------
+
+
+def test_features_path_writes_a_whole_committee(features_deam, tmp_path: Path) -> None:
+    root, expected = features_deam
+    out = tmp_path / "committee"
+    result = run_script("deam_classifier.py", "--deam", root, "-cv", 3, "-m", "all", "-o", out,
+                        "--threads", 1, check=True)
+    assert "source: features (both exist: --source audio for the other)" in result.stdout
+    assert f"skipped 1 songs (no annotations): {UNANNOTATED_SONG}" in result.stdout
+    made = committee.load_committee(out)
+    assert list(made.members) == made.manifest["members"] == [
+        committee.member_file(kind, fold) for kind in ("gnb", "sgd", "xgb") for fold in range(3)]
+    trained_on = made.manifest["trained_on"]
+    all_labels = np.concatenate(list(expected.values()))
+    assert trained_on["source"] == "features" and trained_on["songs"] == N_SONGS
+    assert trained_on["windows"] == len(all_labels) == 11 * len(VALENCE_MS) + SHORT_LENGTH
+    assert trained_on["windows_per_quadrant"] == dict(zip(QUADRANTS, np.bincount(all_labels).tolist(),
+                                                          strict=True))
+    assert trained_on["skipped"] == {deam.SKIP_NO_ANNOTATIONS: 1}
+    metrics = json.loads((out / pretrain.METRICS_FILE).read_text())
+    assert list(metrics["models"]) == ["xgb", "gnb", "sgd", "committee"]
+    for name, model in metrics["models"].items():
+        assert sum(fold["songs"] for fold in model["folds"]) == N_SONGS
+        assert np.asarray(model["confusion"]["window"]).sum() == len(all_labels)
+        assert made.manifest["metrics"]["models"][name]["mean"] == model["mean"]
+        assert (out / pretrain.CONFUSION_FILE.format(model=name)).read_bytes()[:4] == b"\x89PNG"
+        for level in pretrain.LEVELS:
+            assert f"{name:<10} {level:<7} {model['mean'][level]['precision']:.3f} ±" in result.stdout
+    assert metrics["models"]["committee"]["mean"]["window"]["f1"] > 0.8  # the fixture is separable
+
+
+def test_a_new_run_replaces_the_committee_whole(features_deam, tmp_path: Path) -> None:
+    out = tmp_path / "committee"
+    make_committee(out, kinds=("xgb",), folds=4, rounds=2)
+    run_script("deam_classifier.py", "--deam", features_deam[0], "-cv", 2, "-m", "gnb", "-o", out,
+               check=True)
+    assert sorted(p.name for p in committee.member_paths(out)) == ["classifier_gnb.it_0.pkl",
+                                                                  "classifier_gnb.it_1.pkl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["committee"]  # no staging or old folder left
+
+
+def annotated_only(folder: Path) -> Path:
+    """A DEAM folder with annotations of three songs and no features or audio."""
+    rows = {song: np.full(len(AROUSAL_MS), 0.5) for song in (1, 2, 3)}
+    for name in (deam.AROUSAL_FILE, deam.VALENCE_FILE):
+        write_dynamic(folder / synth.DYNAMIC_DIR / name, AROUSAL_MS, rows)
+    return folder
+
+
+def make_refusal(tmp_path: Path, features_root: Path, case: str) -> tuple[list, str]:
+    """Arguments for one refused run and the error it must print."""
+    out = tmp_path / "committee"
+    if case == "no folder":
+        return ["--deam", tmp_path / "nowhere"], f"DEAM folder not found: {tmp_path / 'nowhere'} (see --deam)"
+    if case == "no annotations":
+        (tmp_path / "bare" / deam.FEATURES_DIR).mkdir(parents=True)
+        path = tmp_path / "bare" / synth.DYNAMIC_DIR / deam.AROUSAL_FILE
+        return ["--deam", tmp_path / "bare"], f"DEAM annotations not found: {path}"
+    if case == "no features or audio":
+        root = annotated_only(tmp_path / "deam")
+        return ["--deam", root], f"{root} has neither features/ nor {synth.AUDIO_DIR}/"
+    if case == "source absent":
+        root = annotated_only(tmp_path / "deam")
+        (root / synth.AUDIO_DIR).mkdir(parents=True)
+        return (["--deam", root, "--source", "features"],
+                f"--source features: {root / deam.FEATURES_DIR} not found")
+    if case == "one fold":
+        return ["--deam", features_root, "-cv", 1], "-cv must be at least 2, not 1"
+    if case == "more folds than songs":
+        return (["--deam", features_root, "-cv", 13],
+                f"-cv 13 needs at least 13 songs; only {N_SONGS} have features and annotations")
+    if case == "not a committee":
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+        return (["--deam", features_root, "-o", out],
+                f"output folder {out} is not a committee folder: refusing to replace it")
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case", ["no folder", "no annotations", "no features or audio", "source absent",
+                                  "one fold", "more folds than songs", "not a committee"])
+def test_refusals_are_one_error_line_and_change_nothing(features_deam, tmp_path: Path, case: str) -> None:
+    args, message = make_refusal(tmp_path, features_deam[0], case)
+    out = tmp_path / "committee"
+    if not out.exists():
+        make_committee(out, kinds=("gnb",), folds=2)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = run_script("deam_classifier.py", *args, *([] if "-o" in args else ["-o", out]))
+    assert error_line(result) == f"error: {message}"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("committee")) == ["committee"]
+
+
+# --- audio ------------------------------------------------------------------------------------------
+
+
+def smile_command() -> smile.SmileCommand:
+    return smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
+
+
+def quadrant_counts(dynamic: Path, songs: list[str]) -> dict[str, int]:
+    """Windows per quadrant of `songs`, straight from DEAM's CSVs: both values present, sign rule."""
+    arousal = pd.read_csv(dynamic / deam.AROUSAL_FILE, index_col="song_id")
+    valence = pd.read_csv(dynamic / deam.VALENCE_FILE, index_col="song_id")
+    counts = dict.fromkeys(QUADRANTS, 0)
+    for song in map(int, songs):
+        for column in arousal.columns.intersection(valence.columns):
+            a, v = arousal.at[song, column], valence.at[song, column]
+            if not (np.isnan(a) or np.isnan(v)):
+                counts[QUADRANTS[quadrant_of(v, a)]] += 1
+    return counts
+
+
+def test_audio_path_on_mini_deam_extracts_once_into_the_cache(shared: Path, tmp_path: Path) -> None:
+    mini = shared / "data" / "mini-deam"
+    cache, out = tmp_path / "cache", tmp_path / "committee"
+    result = run_script("deam_classifier.py", "--deam", mini, "--cache", cache, "-cv", 2, "-m", "all",
+                        "-o", out, "-j", 2, "--threads", 1, check=True)
+    assert result.stdout.startswith("source: audio\n")
+    songs = sorted((p.stem for p in (mini / synth.AUDIO_DIR).glob("*.mp3")), key=int)
+    assert sorted((p.stem for p in cache.glob("*.csv")), key=int) == songs
+    made = committee.load_committee(out)
+    trained_on = made.manifest["trained_on"]
+    expected = quadrant_counts(mini / synth.DYNAMIC_DIR, songs)
+    assert trained_on["windows_per_quadrant"] == expected and expected["Q2"] == 0
+    assert trained_on["songs"] == len(songs) and trained_on["source"] == "audio"
+    X = made.scaler.transform(deam.read_timed_features(cache / f"{songs[0]}.csv")[1])
+    for member in made.members.values():  # no fold saw Q2, every member still gives four columns
+        proba = members.predict_proba(member, X)
+        assert proba.shape == (len(X), 4) and np.allclose(proba.sum(axis=1), 1)
+    extracted = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    run_script("deam_classifier.py", "--deam", mini, "--cache", cache, "-cv", 4, "-m", "gnb", "-o", out,
+               check=True)
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == extracted
+    assert len(committee.load_committee(out).members) == 4
+
+
+@pytest.fixture(scope="module")
+def heldout(tmp_path_factory: pytest.TempPathFactory) -> deam.LabelledWindows:
+    """Labelled windows of a synthetic corpus no test trains on (seed 1)."""
+    root = tmp_path_factory.mktemp("heldout") / "deam"
+    synth.write_corpus(root, 8, seed=1, duration=20.0, annotation_start=0.0)
+    return deam.load_windows(root, deam.SOURCE_AUDIO, command=smile_command(), jobs=2, progress=False)
+
+
+def committee_scores(made: committee.Committee, data: deam.LabelledWindows) -> dict:
+    """Scores of a committee's mean probability on labelled windows."""
+    proba = made.proba(made.scaler.transform(data.X)).mean(axis=0)
+    return pretrain.evaluate(data.songs, data.y, proba)
+
+
+CHANCE_F1 = 0.25
+"""Weighted F1 of guessing among four balanced quadrants."""
+
+
+def test_a_committee_trained_on_a_synthetic_corpus_beats_chance_on_another(
+        tmp_path: Path, heldout: deam.LabelledWindows) -> None:
+    root = tmp_path / "deam"
+    synth.write_corpus(root, 12, seed=0, duration=20.0, annotation_start=0.0)
+    data = deam.load_windows(root, deam.SOURCE_AUDIO, command=smile_command(), jobs=2, progress=False)
+    made = pretrain.pretrain(data, pretrain.kinds_of("all"), 3, 1987, {}, threads=1).committee
+    scores = committee_scores(made, heldout)
+    print(f"held-out synthetic F1: window {scores['window']['f1']:.3f}, song {scores['song']['f1']:.3f}")
+    assert scores["window"]["f1"] > CHANCE_F1 + 0.2
+
+
+# --- the committed default committee ------------------------------------------------------------------
+
+
+def test_committed_committee_loads_and_matches_its_manifest() -> None:
+    made = committee.load_committee(COMMITTED)
+    manifest = made.manifest
+    assert list(made.members) == manifest["members"] == [
+        committee.member_file(kind, fold) for kind in sorted(members.KINDS) for fold in range(5)]
+    assert manifest["feature_names"] == list(FEATURE_NAMES)
+    assert manifest["classes"] == {name: index for index, name in enumerate(QUADRANTS)}
+    installed = committee.library_versions()
+    for library in ("xgboost", "scikit-learn"):
+        assert manifest["versions"][library] == installed[library], "rebuild it: make pretrained"
+    assert made.scaler.n_features_in_ == len(FEATURE_NAMES)
+    for name, member in made.members.items():
+        assert members.kind_of(member) == committee.MEMBER_PATTERN.match(name)["kind"]
+        assert member.n_features_in_ == len(FEATURE_NAMES)
+    assert "synthetic" in manifest["trained_on"]["note"]
+    metrics = json.loads((COMMITTED / pretrain.METRICS_FILE).read_text())
+    assert {name: {k: m[k] for k in ("mean", "std")} for name, m in metrics["models"].items()} \
+        == manifest["metrics"]["models"]
+
+
+def test_committed_committee_beats_chance_on_a_held_out_synthetic_corpus(
+        heldout: deam.LabelledWindows) -> None:
+    scores = committee_scores(committee.load_committee(COMMITTED), heldout)
+    print(f"committed committee on held-out synthetic songs: window F1 {scores['window']['f1']:.3f},"
+          f" song F1 {scores['song']['f1']:.3f}")
+    assert scores["window"]["f1"] > CHANCE_F1 + 0.2
