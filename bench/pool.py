@@ -19,36 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.committees import make_committee, quadrant_windows  # noqa: E402
+from tests.committees import make_committee, write_quadrant_pool  # noqa: E402
 from trompa_mer import committee  # noqa: E402
-from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN  # noqa: E402
 
 WINDOWS = 60
-BANK_ROWS = 1024
-"""Formatted rows per quadrant that songs draw their windows from (formatting is the slow part)."""
 MEMBERS = 15
 USER = "bench"
 GIB = 1024 ** 3
-
-
-def write_pool(folder: Path, first: int, count: int, seed: int) -> None:
-    """CSVs `song_<i>.csv` for i in first..first+count-1: 60 windows each, drawn from quadrant banks."""
-    rng = np.random.default_rng(seed)
-    banks = [[";".join(row) for row in np.char.mod("%.7g", quadrant_windows(q, BANK_ROWS, rng))]
-             for q in range(4)]
-    times = [f"{t:g};" for t in np.arange(WINDOWS) * 0.5]
-    header = ";".join((TIME_COLUMN, *FEATURE_NAMES)) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(first, first + count):
-        rows = banks[i % 4]
-        picks = rng.integers(0, BANK_ROWS, WINDOWS)
-        body = "\n".join(t + rows[k] for t, k in zip(times, picks, strict=True))
-        (folder / f"song_{i:06d}.csv").write_text(header + body + "\n")
 
 
 def bench_committee(work: Path) -> Path:
@@ -98,8 +78,8 @@ def main() -> int:
     try:
         start = time.perf_counter()
         if not feats.is_dir():
-            write_pool(feats, 0, args.songs, seed=1)
-        write_pool(extra, args.songs, added, seed=2)
+            write_quadrant_pool(feats, 0, args.songs, WINDOWS, seed=1)
+        write_quadrant_pool(extra, args.songs, added, WINDOWS, seed=2)
         written = time.perf_counter() - start
         env["TPL_PRETRAINED_DIRECTORY"] = str(bench_committee(work))
         shutil.rmtree(work / "models" / "users" / USER, ignore_errors=True)

@@ -373,5 +373,5 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool
             update.written.append(name)
         if index is None or update.read or update.removed or update.distrusted:
             _write_index(cache_dir, _index_of(files, locations, identities, next_segment))
-            _collect_garbage(cache_dir, identities)
+        _collect_garbage(cache_dir, identities)
         return Pool(feats_dir, cache_dir, files, locations, update)

@@ -1,0 +1,229 @@
+"""The pool store (incremental, never trusting a damaged file) and scoring streamed over it in chunks."""
+
+import os
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from tests.committees import (
+    make_committee,
+    make_pool,
+    quadrant_windows,
+    write_feature_csv,
+    write_quadrant_pool,
+)
+from trompa_mer import committee as committees
+from trompa_mer import query, scoring
+from trompa_mer.errors import FeatureError
+from trompa_mer.features import read_feature_csv
+from trompa_mer.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool, song_id_of
+
+
+def csv_rows(path: Path) -> np.ndarray:
+    return read_feature_csv(path).astype(np.float32)
+
+
+def assert_pool_holds(pool: Pool, feats: Path, but: tuple[str, ...] = ()) -> None:
+    """The pool has exactly the CSVs of `feats`, each song's rows equal to its CSV's."""
+    paths = {song_id_of(p): p for p in feats.glob("*.csv")}
+    assert pool.song_ids == sorted(paths)
+    rows, offsets = pool.rows(pool.song_ids)
+    for i, song in enumerate(pool.song_ids):
+        if song not in but:
+            np.testing.assert_array_equal(rows[offsets[i]:offsets[i + 1]], csv_rows(paths[song]), song)
+
+
+def segments(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.glob("seg-*.f32"))
+
+
+@pytest.fixture
+def feats(tmp_path: Path) -> Path:
+    make_pool(tmp_path / "feats", n_songs=12, n_windows=6)
+    return tmp_path / "feats"
+
+
+def test_store_holds_every_csv_and_a_second_load_reads_nothing(feats: Path, tmp_path: Path) -> None:
+    pool = load_pool(feats, tmp_path / "cache")
+    assert pool.update.read == pool.song_ids and len(pool.song_ids) == 12
+    assert_pool_holds(pool, feats)
+    X, offsets = pool.windows(["song_03", "song_01"])
+    assert X.dtype == np.float64 and list(offsets) == [0, 6, 12]
+    np.testing.assert_array_equal(X[:6], csv_rows(feats / "song_03.csv"))
+    again = load_pool(feats, tmp_path / "cache")
+    assert again.update == Update()
+    assert_pool_holds(again, feats)
+
+
+def test_only_added_and_changed_csvs_are_read(feats: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_pool(feats, cache)
+    rng = np.random.default_rng(5)
+    # An unchanged CSV garbled behind the store's back, size and mtime kept: reading it would show.
+    sneaky = feats / "song_05.csv"
+    kept, stat = csv_rows(sneaky), sneaky.stat()
+    sneaky.write_bytes(b"x" * stat.st_size)
+    os.utime(sneaky, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    write_feature_csv(feats / "new_a.csv", quadrant_windows(0, 4, rng))
+    write_feature_csv(feats / "New_B-sample.csv", quadrant_windows(1, 9, rng))
+    changed = feats / "song_02.csv"
+    write_feature_csv(changed, quadrant_windows(2, 7, rng))
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    (feats / "song_07.csv").unlink()
+
+    pool = load_pool(feats, cache)
+    assert pool.update.read == ["new_a", "new_b", "song_02"]
+    assert pool.update.removed == ["song_07"]
+    assert "song_07" not in pool and "new_b" in pool
+    assert_pool_holds(pool, feats, but=("song_05",))
+    np.testing.assert_array_equal(pool.rows(["song_05"])[0], kept)
+    assert list(pool.n_windows(["song_02", "new_a"])) == [7, 4]
+
+
+def test_damage_found_on_reading_falls_back_to_the_csv_and_is_rebuilt(feats: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    pool = load_pool(feats, cache)
+    [segment] = segments(cache)
+    with open(cache / segment, "r+b") as handle:  # inside song_01's rows (6 rows per song)
+        handle.seek(7 * ROW_BYTES + 12)
+        handle.write(b"\x7f\x7f\x7f\x7f")
+    assert_pool_holds(pool, feats)  # read through the already open store
+    assert segments(cache) == []  # the damaged segment is gone ...
+    again = load_pool(feats, cache)  # ... and rebuilt from the CSVs
+    assert again.update.read == again.song_ids
+    assert_pool_holds(again, feats)
+
+
+def _truncate_segment(cache: Path) -> None:
+    path = cache / "seg-000000.f32"
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _garble_segment(cache: Path) -> None:
+    with open(cache / "seg-000000.f32", "r+b") as handle:
+        handle.seek(8 * 6 * ROW_BYTES + 100)  # inside song_08's rows
+        handle.write(b"\x00\x01\x02\x03")
+
+
+def _garble_index(cache: Path) -> None:
+    raw = bytearray((cache / INDEX_FILE).read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    (cache / INDEX_FILE).write_bytes(bytes(raw))
+
+
+FIRST_SEGMENT = [f"song_{i:02d}" for i in range(12)]
+EVERY_SONG = [*FIRST_SEGMENT, "song_12", "song_13"]
+
+
+@pytest.mark.parametrize(("damage", "reread"), [
+    (_truncate_segment, FIRST_SEGMENT[6:]),
+    (_garble_segment, ["song_08"]),
+    (lambda cache: (cache / "seg-000000.f32").unlink(), FIRST_SEGMENT),
+    (_garble_index, EVERY_SONG),
+    (lambda cache: os.truncate(cache / INDEX_FILE, 100), EVERY_SONG),
+], ids=["truncated segment", "garbled segment", "missing segment", "garbled index", "truncated index"])
+def test_damaged_store_is_detected_and_only_what_it_lost_is_read_again(
+        damage, reread: list[str], feats: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_pool(feats, cache)
+    write_feature_csv(feats / "song_12.csv", quadrant_windows(0, 5, np.random.default_rng(1)))
+    write_feature_csv(feats / "song_13.csv", quadrant_windows(1, 5, np.random.default_rng(2)))
+    load_pool(feats, cache)
+    assert segments(cache) == ["seg-000000.f32", "seg-000001.f32"]
+    damage(cache)
+    (cache / ".seg-000007.f32.abc.tmp").write_bytes(b"left by a killed update")
+    (cache / "seg-000042.f32").write_bytes(b"named by no index")
+    pool = load_pool(feats, cache)
+    assert pool.update.read == reread
+    assert_pool_holds(pool, feats)
+    assert load_pool(feats, cache).update == Update()
+    assert sorted(p.name for p in cache.iterdir()) == sorted([".lock", INDEX_FILE, *segments(cache)])
+    assert len(segments(cache)) <= 3
+
+
+def test_updates_keep_few_segments_and_drop_dead_rows(tmp_path: Path) -> None:
+    feats, cache = tmp_path / "feats", tmp_path / "cache"
+    write_quadrant_pool(feats, 0, 24, 3, bank_rows=8)
+    load_pool(feats, cache)
+    for i in range(24, 40):
+        write_quadrant_pool(feats, i, 1, 3, seed=i, bank_rows=8)
+        assert load_pool(feats, cache).update.read == [f"song_{i:06d}"]
+        assert len(segments(cache)) <= 1 + int(np.log2(i - 22)) + 1
+    for i in range(0, 24):
+        (feats / f"song_{i:06d}.csv").unlink()
+    assert load_pool(feats, cache).update.removed == [f"song_{i:06d}" for i in range(24)]
+    write_quadrant_pool(feats, 40, 1, 3, seed=40, bank_rows=8)
+    pool = load_pool(feats, cache)
+    assert_pool_holds(pool, feats)
+    stored = sum((cache / name).stat().st_size for name in segments(cache))
+    assert stored == 17 * 3 * ROW_BYTES  # the first segment, all dead rows, is gone
+
+
+def test_two_files_for_one_song_is_an_error(feats: Path, tmp_path: Path) -> None:
+    (feats / "song_03-sample.csv").write_bytes((feats / "song_03.csv").read_bytes())
+    with pytest.raises(FeatureError, match="for song song_03: song_03-sample.csv, song_03.csv"):
+        load_pool(feats, tmp_path / "cache")
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pool, committees.Committee]:
+    """96 songs of 250 and 350 windows and 3 of 1-3 windows (29,000 rows), and a 6-member committee."""
+    root = tmp_path_factory.mktemp("scored")
+    write_quadrant_pool(root / "feats", 0, 48, 250, seed=1)
+    write_quadrant_pool(root / "feats", 48, 48, 350, seed=2)
+    for i, n in enumerate([1, 2, 3]):
+        write_quadrant_pool(root / "feats", 96 + i, 1, n, seed=3 + i, bank_rows=4)
+    committee = make_committee(root / "committee")
+    return load_pool(root / "feats", root / "cache"), committee
+
+
+def in_memory_scores(committee: committees.Committee, pool: Pool, songs: list[str],
+                     scaling: str) -> np.ndarray:
+    """The computation before streaming: every window of `songs` at once, scaled on the whole pool."""
+    X, offsets = pool.windows(songs)
+    reference = pool.windows(pool.song_ids)[0] if scaling == committees.SCALING_ORIGINAL else None
+    proba = committee.proba(committees.scale(committee, X, scaling, reference))
+    return query.consensus_entropy(query.song_probabilities(proba, offsets))
+
+
+def test_chunked_scores_equal_the_in_memory_computation_exactly(scored: tuple) -> None:
+    pool, committee = scored
+    songs = list(np.random.default_rng(0).permutation(pool.song_ids)[:90])
+    expected = in_memory_scores(committee, pool, songs, committees.SCALING_COMMITTEE)
+    assert len(scoring.chunks(pool, pool.storage_order(songs), 1)) >= 5
+    for chunk_songs, jobs in [(1, 1), (1, 2), (20, 2), (10_000, 1)]:
+        got = scoring.consensus_scores(committee, pool, songs, committees.SCALING_COMMITTEE,
+                                       chunk_songs, jobs)
+        np.testing.assert_array_equal(got, expected, f"chunk {chunk_songs}, jobs {jobs}")
+
+
+def test_original_scaling_streams_the_pool_statistics(scored: tuple) -> None:
+    pool, committee = scored
+    fitted = StandardScaler().fit(pool.windows(pool.song_ids)[0])
+    streamed = scoring.pool_scaler(pool, chunk_songs=1)
+    np.testing.assert_allclose(streamed.mean_, fitted.mean_, rtol=1e-13)
+    np.testing.assert_allclose(streamed.var_, fitted.var_, rtol=1e-12)
+    songs = pool.song_ids[::3]
+    expected = in_memory_scores(committee, pool, songs, committees.SCALING_ORIGINAL)
+    got = scoring.consensus_scores(committee, pool, songs, committees.SCALING_ORIGINAL, chunk_songs=1, jobs=2)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_peak_memory_follows_the_chunk_not_the_pool(scored: tuple) -> None:
+    pool, committee = scored
+
+    def peak(chunk_songs: int) -> int:
+        tracemalloc.start()
+        try:
+            scoring.consensus_scores(committee, pool, pool.song_ids, committees.SCALING_COMMITTEE,
+                                     chunk_songs, 1)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    biggest_chunk = max(pool.n_windows(c).sum() for c in scoring.chunks(pool, pool.song_ids, 1))
+    bound = 8 * biggest_chunk * ROW_BYTES * 2  # eight float64 copies of the largest chunk
+    assert peak(1) < bound < peak(len(pool.song_ids))
