@@ -1,12 +1,13 @@
 """Pool store at catalogue scale: a synthetic pool of N songs × 60 windows (feature CSVs, no audio),
 then a cold store build, an update adding 1 % more songs, and a warm `get_hard_tracks.py -q 10`
-with a 15-member committee; each step is a fresh process, timed, with its peak RSS.
+with a 15-member committee; each step is a fresh process, timed, with its CPU time and peak RSS.
 
 python bench/pool.py --songs 2000 [--cold-query] [--workdir DIR] [--keep]
 
 The committee is models/pretrained when it has 15 members, else one made like the tests'
-(gnb, sgd, xgb × 5 folds, 100 rounds). Peak RSS is ru_maxrss of the step's process as wait4
-reports it: the largest of that process and the processes it waited for, not their sum.
+(gnb, sgd, xgb × 5 folds, 100 rounds). CPU seconds (user + system, the step's processes together)
+do not grow when other programs share the cores; wall seconds do. Peak RSS is ru_maxrss as wait4
+reports it: the largest of the step's process and the processes it waited for, not their sum.
 """
 
 import argparse
@@ -41,8 +42,9 @@ def bench_committee(work: Path) -> Path:
     return folder
 
 
-def measure(argv: list[str], env: dict) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in GiB, and stdout of one process (its failure stops the benchmark)."""
+def measure(argv: list[str], env: dict) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak RSS in GiB, and stdout of one process (its failure stops
+    the benchmark)."""
     start = time.perf_counter()
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     out = process.stdout.read()
@@ -51,7 +53,7 @@ def measure(argv: list[str], env: dict) -> tuple[float, float, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"failed ({process.returncode}): {' '.join(argv)}")
-    return seconds, usage.ru_maxrss * 1024 / GIB, out
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / GIB, out
 
 
 def load_pool_command(work: Path) -> list[str]:
@@ -87,16 +89,16 @@ def main() -> int:
         query = [sys.executable, "get_hard_tracks.py", "-i", USER, "-q", "10", "--requery", "--json"]
         shutil.rmtree(work / "data" / "pool_cache", ignore_errors=True)
         if args.cold_query:
-            rows.append(("cold query (build + score)", *measure(query, env)[:2]))
+            rows.append(("cold query (build + score)", *measure(query, env)[:3]))
             shutil.rmtree(work / "data" / "pool_cache")
-        seconds, rss, out = measure(load_pool_command(work), env)
-        rows.append((f"cold build ({out.split()[0]} CSVs)", seconds, rss))
+        *figures, out = measure(load_pool_command(work), env)
+        rows.append((f"cold build ({out.split()[0]} CSVs)", *figures))
         for path in sorted(extra.iterdir()):
             path.rename(feats / path.name)
-        seconds, rss, out = measure(load_pool_command(work), env)
-        rows.append((f"update (+{out.split()[0]} CSVs)", seconds, rss))
-        seconds, rss, out = measure(query, env)
-        rows.append(("warm query -q 10", seconds, rss))
+        *figures, out = measure(load_pool_command(work), env)
+        rows.append((f"update (+{out.split()[0]} CSVs)", *figures))
+        *figures, out = measure(query, env)
+        rows.append(("warm query -q 10", *figures))
         store = sum(p.stat().st_size for p in (work / "data" / "pool_cache").iterdir())
     finally:
         if not args.keep:
@@ -105,9 +107,10 @@ def main() -> int:
           f"{MEMBERS} members from {env['TPL_PRETRAINED_DIRECTORY']}; CSVs written in {written:.1f} s; "
           f"store {store / GIB:.2f} GiB")
     print(f"queried: {', '.join(json.loads(out)['queried'])}")
-    print(f"{'step':<30} {'seconds':>9} {'peak RSS GiB':>13}")
-    for name, seconds, rss in rows:
-        print(f"{name:<30} {seconds:>9.2f} {rss:>13.2f}")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'step':<30} {'wall s':>9} {'CPU s':>9} {'peak RSS GiB':>13}")
+    for name, seconds, cpu, rss in rows:
+        print(f"{name:<30} {seconds:>9.2f} {cpu:>9.2f} {rss:>13.2f}")
     return 0
 
 
