@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feats", type=Path, required=True, help="folder of per-song feature CSVs")
     parser.add_argument("--labels", type=Path, required=True,
-                        help="CSV user_id,song_id,quadrant: each listener's own labels (Q1..Q4)")
+                        help="each listener's own labels: CSV user_id,song_id,quadrant (Q1..Q4) or a "
+                             "TROMPA study JSON")
     parser.add_argument("--crowd", type=Path, default=None,
                         help="crowd annotations for hc and mix: TROMPA study JSON or CSV "
                              "song_id,user_id,quadrant (default: the labels; a user's own are left out)")

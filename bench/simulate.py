@@ -18,25 +18,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 import settings  # noqa: E402
 from tests.committees import make_committee, make_pool  # noqa: E402
 from trompa_mer import committee as committees  # noqa: E402
+from trompa_mer.columns import QUADRANTS  # noqa: E402
 from trompa_mer.errors import CommitteeError  # noqa: E402
+from trompa_mer.personalize import learn_answers  # noqa: E402
 from trompa_mer.pool import load_pool  # noqa: E402
-from trompa_mer.simulate import Plan, simulate  # noqa: E402
+from trompa_mer.simulate import Plan, simulate, single_threaded  # noqa: E402
+from trompa_mer.strategies import read_crowd  # noqa: E402
 
 TARGET_SECONDS = 30.0
 USER = "bench"
+DISAGREEMENT = 0.25
+"""Share of the listener's labels drawn at random instead of the song's true quadrant."""
 
 
 def prepare(work: Path, songs: int, windows: int) -> tuple[Path, Path]:
-    """Feature CSVs and one listener who labels every song with its true quadrant."""
+    """Feature CSVs and one listener who labels every song, a quarter of them not by its quadrant."""
     feats, labels = work / f"feats_{songs}x{windows}", work / f"labels_{songs}x{windows}.csv"
     if not labels.is_file():
         start = time.perf_counter()
         truth = make_pool(feats, n_songs=songs, n_windows=windows)
-        rows = "".join(f"{USER},{song},{quadrant}\n" for song, quadrant in truth.items())
-        labels.write_text("user_id,song_id,quadrant\n" + rows)
+        rng = np.random.default_rng(0)
+        rows = [f"{USER},{song},{q if rng.random() > DISAGREEMENT else QUADRANTS[rng.integers(4)]}\n"
+                for song, q in truth.items()]
+        labels.write_text("user_id,song_id,quadrant\n" + "".join(rows))
         print(f"generated {songs} songs × {windows} windows in {time.perf_counter() - start:.1f} s")
     return feats, labels
 
@@ -70,13 +79,21 @@ def main() -> int:
     feats, labels = prepare(args.work, args.songs, args.windows)
     cache = args.work / f"cache_{args.songs}x{args.windows}"
     start = time.perf_counter()
-    load_pool(feats, cache)
+    pool = load_pool(feats, cache)
     print(f"pool cache ready in {time.perf_counter() - start:.1f} s")
     folder = committee_dir(args.work, args.committee)
     committee = committees.load_committee(folder)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; committee {folder} "
           f"({len(committee.members)} members); {args.songs} songs × {args.windows} windows; "
           f"{args.iterations} iterations × {args.queries} queries, {args.rounds} xgb rounds per update")
+    listener = read_crowd(labels)
+    first = slice(args.queries)
+    batch = dict(zip(listener.song_ids[first], listener.quadrants[first].tolist(), strict=True))
+    with single_threaded():
+        wall, cpu = time.perf_counter(), time.process_time()
+        learn_answers(committee, pool, batch, committee.default_scaling(), args.rounds, seed=0)
+    print(f"one committee update on {args.queries} songs: {time.perf_counter() - wall:.1f} s wall, "
+          f"{time.process_time() - cpu:.1f} s CPU; the simulation makes {args.iterations}")
     for strategy in args.strategies.split(","):
         plan = Plan((strategy,), args.iterations, args.queries, min_annotations=args.songs, test_size=0.15,
                     seeds=1, rounds=args.rounds)

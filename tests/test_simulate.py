@@ -1,6 +1,7 @@
 """simulate.py on a generated pool and listeners: no leakage, iteration 0 = the pretrained committee,
 reproducible (also on two processes), and a report that agrees with results.csv."""
 
+import json
 import re
 from pathlib import Path
 
@@ -144,11 +145,26 @@ def test_summary_and_curves_agree_with_results(report: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png.name})" in summary
 
 
-def test_reproducible_on_two_processes(report: Path, data: dict) -> None:
+def test_reproducible_on_two_processes_and_from_trompa_json_labels(report: Path, data: dict) -> None:
+    labels = pd.read_csv(data["root"] / "labels.csv", dtype=str)
+    signs = {"Q1": ("1", "1"), "Q2": ("-1", "1"), "Q3": ("-1", "-1"), "Q4": ("1", "-1")}
+    study = {"annotations": [{"externalID": row.song_id.upper(), "userid": row.user_id,
+                              "valenceValue": signs[row.quadrant][0], "arousalValue": signs[row.quadrant][1]}
+                             for row in labels.itertuples()]}
+    as_json = data["root"] / "labels.json"
+    as_json.write_text(json.dumps(study))
     again = data["root"] / "again"
-    assert simulate.main(argv(data, again, "-j", "2")) == 0
-    for name in ("results.csv", "queries.csv", "splits.csv", "summary.md"):
+    arguments = argv(data, again, "-j", "2")
+    arguments[arguments.index("--labels") + 1] = str(as_json)
+    assert simulate.main(arguments) == 0
+    for name in ("results.csv", "queries.csv", "splits.csv"):
         assert (again / name).read_bytes() == (report / name).read_bytes(), name
+
+    def table(folder: Path) -> list[str]:
+        return [line for line in (folder / "summary.md").read_text().splitlines()
+                if not line.startswith(("- labels", "- crowd"))]
+
+    assert table(again) == table(report)
 
 
 def test_refuses_what_leaves_nothing_to_simulate(data: dict, tmp_path: Path,

@@ -20,12 +20,13 @@ import xgboost as xgb
 from scipy import stats
 from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from trompa_mer import committee as committees
 from trompa_mer import personalize, query, storage, strategies
 from trompa_mer.columns import QUADRANTS
 from trompa_mer.committee import Committee
-from trompa_mer.errors import CrowdError, SimulationError
+from trompa_mer.errors import SimulationError
 from trompa_mer.pool import Pool, load_pool
 from trompa_mer.scoring import scaled_windows
 from trompa_mer.strategies import Crowd
@@ -97,14 +98,11 @@ class World:
 
 
 def labels_by_user(labels: Crowd) -> dict[str, dict[str, int]]:
-    """User → song → class index; one song labelled twice differently by a user is an error."""
+    """User → song → class index; a song a user labelled more than once takes their last label."""
     by_user: dict[str, dict[str, int]] = {}
     for song, user, quadrant in zip(labels.song_ids, labels.user_ids, labels.quadrants.tolist(),
                                     strict=True):
-        own = by_user.setdefault(user, {})
-        if own.get(song, quadrant) != quadrant:
-            raise CrowdError(f"user {user} labels song {song} twice, differently")
-        own[song] = quadrant
+        by_user.setdefault(user, {})[song] = quadrant
     return by_user
 
 
@@ -252,8 +250,6 @@ def run_all(runs: list[Run], world: World, plan: Plan, jobs: int, world_args: tu
             progress: bool = True) -> tuple[list[tuple], list[tuple]]:
     """Every run, on `jobs` processes (each loading the world from `world_args`) or in this one;
     rows come back in the order of `runs` whatever finishes first."""
-    from tqdm import tqdm
-
     outcomes: list[tuple[list[tuple], list[tuple]] | None] = [None] * len(runs)
     with tqdm(total=len(runs) * plan.iterations, unit="it", desc="simulate", disable=not progress) as bar:
         if jobs == 1:
@@ -423,7 +419,7 @@ def simulate(feats_dir: Path, labels_file: Path, crowd_file: Path | None, commit
         raise SimulationError(f"-j must be at least 1, not {jobs}")
     if not labels_file.is_file():
         raise SimulationError(f"labels file not found: {labels_file}")
-    label_rows = strategies.read_crowd_csv(labels_file)
+    label_rows = strategies.read_crowd(labels_file)
     labels = labels_by_user(label_rows)
     crowd = label_rows if crowd_file is None else strategies.read_crowd(crowd_file)
     cache_dir = cache_dir or out_dir / "pool_cache"
