@@ -6,6 +6,7 @@ windows, so chunk size and thread count never change a result.
 """
 
 import copy
+import ctypes
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +25,27 @@ MIN_CHUNK_WINDOWS = 4096
 """A chunk holds at least this many windows: OpenBLAS multiplies matrices of up to ~300 rows (by the
 SGD members' 260×4 weights) with a small-matrix kernel that rounds differently, which would make a
 song's score depend on the chunk it falls in."""
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+"""glibc's mallopt parameters."""
+MMAP_THRESHOLD_BYTES = 32 << 20
+"""The most glibc allows on 64-bit: above a chunk's temporaries (6,000 windows × 260 × 8 B)."""
+
+
+def keep_freed_memory() -> None:
+    """Make glibc keep freed blocks for reuse instead of handing them back to the kernel.
+
+    Members allocate several chunk-sized temporaries per chunk (GaussianNB a dozen); by default
+    each comes fresh from the kernel, which zeroes its pages: a third of a query's time went there.
+    Memory then stays at its high-water mark, which the chunk bounds. No-op off glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    mallopt(M_TRIM_THRESHOLD, 4 * MMAP_THRESHOLD_BYTES)
 
 
 def chunks(pool: Pool, song_ids: list[str], songs: int) -> list[list[str]]:
@@ -49,6 +71,7 @@ def chunks(pool: Pool, song_ids: list[str], songs: int) -> list[list[str]]:
 def pool_scaler(pool: Pool, chunk_songs: int | None = None) -> StandardScaler:
     """A StandardScaler fitted on every window of the pool, as the original tool's `original`
     scaling, streamed over the store chunk by chunk (equal to a fit in memory to rounding)."""
+    keep_freed_memory()
     scaler = StandardScaler()
     for chunk in chunks(pool, pool.storage_order(pool.song_ids), chunk_songs or settings.POOL_CHUNK_SONGS):
         scaler.partial_fit(pool.windows(chunk)[0])
@@ -91,6 +114,7 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
     (default settings.JOBS)."""
     chunk_songs = chunk_songs or settings.POOL_CHUNK_SONGS
     jobs = jobs or settings.JOBS
+    keep_freed_memory()
     transform = scaler_of(committee, pool, scaling, chunk_songs)
     predictors = single_threaded(committee) if jobs > 1 else committee
     order = pool.storage_order(song_ids)
