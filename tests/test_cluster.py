@@ -22,7 +22,7 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scheduler() -> str:
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
