@@ -1,0 +1,85 @@
+"""The README's commands and the Dockerfile cannot rot: every documented command is checked here."""
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+README = ROOT / "README.md"
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def fenced_commands() -> list[list[str]]:
+    """Every command line of the README's ```bash blocks, split like a shell would."""
+    blocks = re.findall(r"```(\w*)\n(.*?)```", README.read_text(), flags=re.S)
+    lines = [line.strip() for lang, block in blocks if lang in {"bash", "sh"}
+             for line in block.replace("\\\n", " ").splitlines()]
+    return [shlex.split(line) for line in lines if line and not line.startswith("#")]
+
+
+def script_calls() -> list[tuple[str, list[str]]]:
+    """(script, arguments) of every `python3 X.py …` in the README, also inside `docker run` lines."""
+    calls = []
+    for words in fenced_commands():
+        if "python3" in words:
+            start = words.index("python3") + 1
+            if start < len(words) and words[start].endswith(".py"):
+                calls.append((words[start], words[start + 1:]))
+    return calls
+
+
+def parser_of(script: str):
+    spec = importlib.util.spec_from_file_location(Path(script).stem, ROOT / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_parser()
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    commands = [" ".join(words) for words in fenced_commands()]
+    assert commands[:2] == ["make demo", "make test"]
+
+
+def test_every_make_target_in_the_readme_exists() -> None:
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
+    used = {words[1] for words in fenced_commands() if words[0] == "make" and len(words) > 1}
+    assert used and used <= targets
+
+
+@pytest.mark.parametrize("script,args", script_calls(), ids=lambda value: str(value)[:60])
+def test_every_readme_script_call_parses(script: str, args: list[str]) -> None:
+    assert (ROOT / script).is_file(), script
+    parser_of(script).parse_args(args)  # argparse exits (SystemExit) on an unknown flag
+
+
+def test_readme_documents_every_script_and_a_docker_line_for_each() -> None:
+    scripts = {path.name for path in ROOT.glob("*.py") if path.name not in {"settings.py", "demo.py"}}
+    documented = {script for script, _ in script_calls()}
+    assert scripts <= documented
+    docker = {words[words.index("python3") + 1] for words in fenced_commands()
+              if words[:2] == ["docker", "run"] and "python3" in words}
+    core = {"create_user.py", "extract_features.py", "predict_emotion.py", "get_hard_tracks.py",
+            "retrain_model.py", "deam_classifier.py"}
+    assert core <= docker
+
+
+def test_dockerfile_installs_requirements_and_runs_every_script() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM python:3\.11-slim", text, flags=re.M)
+    assert "pip install --no-cache-dir -r requirements.txt" in text
+    assert re.search(r"^COPY requirements\.txt", text, flags=re.M)
+    assert re.search(r"^COPY \. \.", text, flags=re.M)
+    assert re.search(r"^WORKDIR /code", text, flags=re.M)
+    assert "ffmpeg" in text
+    user = re.findall(r"^USER (\S+)", text, flags=re.M)
+    assert user and user[-1] not in {"root", "0"}
+    helped = re.search(r"for script in ([\w ]+);", text)
+    assert helped, "the default command prints every script's help"
+    for name in helped.group(1).split():
+        assert (ROOT / f"{name}.py").is_file(), name
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "data/", "models/users/"} <= set(ignored)
