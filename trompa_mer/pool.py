@@ -43,7 +43,8 @@ N_FEATURES = len(FEATURE_NAMES)
 DTYPE = np.dtype("<f4")
 ROW_BYTES = N_FEATURES * DTYPE.itemsize
 MERGE_FACTOR = 2
-"""An older segment is merged into the new one unless it holds MERGE_FACTOR times its live rows."""
+"""Walking back from the newest, an older segment is merged into the new one unless it holds
+MERGE_FACTOR times the songs carried so far."""
 PARALLEL_READ_MIN = 64
 """Below this many CSVs to read, processes cost more than they save."""
 
