@@ -61,11 +61,11 @@ def state(world: dict, user: str) -> dict:
 
 
 def test_create_query_retrain_query_again(world: dict) -> None:
+    (world["pretrained"] / "confusion_xgb.png").write_bytes(b"not part of the committee")
     script(world, "create_user.py", "-i", "827", check=True)
     folder = world["user"] / "827"
-    assert sorted(p.name for p in folder.glob("*.pkl")) == sorted(
-        p.name for p in world["pretrained"].glob("*.pkl"))
-    assert (folder / "manifest.json").is_file()
+    committee_files = sorted(p.name for p in world["pretrained"].glob("*") if p.suffix != ".png")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*committee_files, "pool_data.json"])
     first = query(world, "827", 4)
     assert len(first) == 4 and state(world, "827")["iteration"] == 0
     assert len(state(world, "827")["next_pool"]) == 20
@@ -298,8 +298,9 @@ def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
     from trompa_mer import storage
 
     storage.write_json(tmp_path / "a.json", {"a": 1})
-    folder = storage.staging_folder(tmp_path, "x")
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
-    assert folder.stat().st_mode & 0o777 == 0o777 & ~mask
+    with storage.staging_folder(tmp_path, "x") as folder:
+        assert folder.stat().st_mode & 0o777 == 0o777 & ~mask
+    assert not folder.exists()

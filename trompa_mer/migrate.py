@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -269,12 +268,8 @@ def read_legacy_folder(src: Path, with_state: bool) -> LegacyFolder:
 @contextlib.contextmanager
 def _staging(dest: Path) -> Iterator[Path]:
     """A temporary folder beside `dest`; removed on failure (after a successful rename, it is gone)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.import-", dir=dest.parent))
-    try:
+    with storage.staging_folder(dest.parent, f"{dest.name}.import") as staging:
         yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _free(dest: Path) -> bool:

@@ -7,7 +7,6 @@ other folds' members have seen those songs.
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,15 +264,13 @@ def write_pretrained(out: Path, result: Pretrained) -> None:
     between the two renames leaves the old committee as `<out>.<random>.old` beside it.
     """
     check_output(out)
-    staging = Path(tempfile.mkdtemp(prefix=f"{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with storage.staging_folder(out.parent, out.name) as staging:
         committee.save_committee(staging, result.committee)
         storage.write_json(staging / METRICS_FILE, result.metrics)
         n_folds = result.metrics["folds"]
         for name, model in result.metrics["models"].items():
             plot_confusion(staging / CONFUSION_FILE.format(model=name), model["confusion"],
                            f"{name}: held-out songs of {n_folds} folds")
-        os.chmod(staging, 0o755)
         if out.exists():
             old = staging.with_suffix(".old")
             os.replace(out, old)
@@ -281,5 +278,3 @@ def write_pretrained(out: Path, result: Pretrained) -> None:
             shutil.rmtree(old)
         else:
             os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

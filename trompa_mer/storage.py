@@ -20,14 +20,20 @@ def _umask() -> int:
     return mask
 
 
-def staging_folder(parent: Path, prefix: str) -> Path:
-    """A new hidden temporary folder in `parent`, to be renamed into place when complete.
+@contextlib.contextmanager
+def staging_folder(parent: Path, prefix: str) -> Iterator[Path]:
+    """A new hidden temporary folder in `parent`, to be renamed into place once complete; whatever
+    is left of it afterwards (a failure) is removed.
 
     Unlike a bare mkdtemp (mode 0700) it gets the permissions any new folder would get.
     """
+    parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{prefix}.", suffix=".tmp", dir=parent))
-    folder.chmod(0o777 & ~_umask())
-    return folder
+    try:
+        folder.chmod(0o777 & ~_umask())
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

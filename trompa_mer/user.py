@@ -3,7 +3,6 @@
 import contextlib
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -63,18 +62,17 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path,
     if folder.exists():
         raise UserError(f"user {user_id} already exists: {folder}")
     committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
-    users_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{user_id}.", dir=users_dir))
-    try:
-        for path in pretrained.iterdir():
-            if path.is_file() and not path.name.startswith("."):
+    files = [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
+                       pretrained / committee.SCALER_FILE]
+    with storage.staging_folder(users_dir, user_id) as staging:
+        for path in files:
+            if path.is_file():
                 shutil.copy2(path, staging / path.name)
         write_state(staging, UserState(strategy=strategy, time=now()))
-        staging.rename(folder)
-    except FileExistsError:
-        raise UserError(f"user {user_id} already exists: {folder}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staging.rename(folder)
+        except OSError:
+            raise UserError(f"user {user_id} already exists: {folder}") from None
     return folder
 
 
