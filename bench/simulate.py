@@ -27,7 +27,7 @@ from trompa_mer.columns import QUADRANTS  # noqa: E402
 from trompa_mer.errors import CommitteeError  # noqa: E402
 from trompa_mer.personalize import learn_answers  # noqa: E402
 from trompa_mer.pool import load_pool  # noqa: E402
-from trompa_mer.simulate import Plan, simulate, single_threaded  # noqa: E402
+from trompa_mer.simulate import Plan, simulate, thread_share  # noqa: E402
 from trompa_mer.strategies import read_crowd  # noqa: E402
 
 TARGET_SECONDS = 30.0
@@ -89,7 +89,7 @@ def main() -> int:
     listener = read_crowd(labels)
     first = slice(args.queries)
     batch = dict(zip(listener.song_ids[first], listener.quadrants[first].tolist(), strict=True))
-    with single_threaded():
+    with thread_share(1):
         wall, cpu = time.perf_counter(), time.process_time()
         learn_answers(committee, pool, batch, committee.default_scaling(), args.rounds, seed=0)
     print(f"one committee update on {args.queries} songs: {time.perf_counter() - wall:.1f} s wall, "

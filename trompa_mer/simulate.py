@@ -22,6 +22,7 @@ from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+import settings
 from trompa_mer import committee as committees
 from trompa_mer import personalize, query, storage, strategies
 from trompa_mer.columns import QUADRANTS
@@ -220,10 +221,11 @@ def simulate_run(run: Run, world: World, plan: Plan,
 
 
 @contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """xgboost and BLAS on one thread: parallelism comes from running users side by side, and
-    results do not depend on thread counts."""
-    with xgb.config_context(nthread=1), threadpool_limits(limits=1):
+def thread_share(jobs: int) -> Iterator[None]:
+    """BLAS on one thread and xgboost on this run's share of the cores: `jobs` users run side by
+    side, and a lone user's xgboost updates (nearly all of a run's time) use every core. Neither
+    changes a result: exact trees do not depend on xgboost's thread count."""
+    with xgb.config_context(nthread=max(1, settings.JOBS // jobs)), threadpool_limits(limits=1):
         yield
 
 
@@ -241,8 +243,8 @@ def _init_worker(*args: object) -> None:
     _WORLD = load_world(*args)
 
 
-def _work(run: Run, plan: Plan) -> tuple[list[tuple], list[tuple]]:
-    with single_threaded():
+def _work(run: Run, plan: Plan, jobs: int) -> tuple[list[tuple], list[tuple]]:
+    with thread_share(jobs):
         return simulate_run(run, _WORLD, plan)
 
 
@@ -253,13 +255,13 @@ def run_all(runs: list[Run], world: World, plan: Plan, jobs: int, world_args: tu
     outcomes: list[tuple[list[tuple], list[tuple]] | None] = [None] * len(runs)
     with tqdm(total=len(runs) * plan.iterations, unit="it", desc="simulate", disable=not progress) as bar:
         if jobs == 1:
-            with single_threaded():
+            with thread_share(jobs):
                 for i, run in enumerate(runs):
                     outcomes[i] = simulate_run(run, world, plan, lambda: bar.update(1))
         else:
             with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
                                      initargs=world_args) as executor:
-                futures = {executor.submit(_work, run, plan): i for i, run in enumerate(runs)}
+                futures = {executor.submit(_work, run, plan, jobs): i for i, run in enumerate(runs)}
                 for future in as_completed(futures):
                     outcomes[futures[future]] = future.result()
                     bar.update(plan.iterations)
