@@ -304,3 +304,18 @@ def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
     with storage.staging_folder(tmp_path, "x") as folder:
         assert folder.stat().st_mode & 0o777 == 0o777 & ~mask
     assert not folder.exists()
+
+
+def test_update_leaves_the_starting_member_as_it_was(tmp_path: Path) -> None:
+    """simulate starts every run from one in-memory committee, so an update must not touch it."""
+    make_committee(tmp_path / "c", kinds=("gnb", "sgd", "xgb"), folds=1)
+    committee = committees.load_committee(tmp_path / "c")
+    rng = np.random.default_rng(3)
+    X = committee.scaler.transform(np.concatenate([quadrant_windows(q, 10, rng) for q in (1, 3)]))
+    y = np.repeat([1, 3], 10)
+    before = committee.proba(X)
+    for member in committee.members.values():
+        updated = members.KINDS[members.kind_of(member)].update(member, X, y, 5, seed=0)
+        assert updated is not member
+        assert not np.array_equal(members.predict_proba(updated, X), members.predict_proba(member, X))
+    assert np.array_equal(committee.proba(X), before)

@@ -1,8 +1,10 @@
 """One entry per model kind: how a member is created, trained from scratch and updated.
 
 Labels are always class indices 0..3 (Q1..Q4); a batch lacking some quadrants still trains all four.
+An update returns a new member and leaves the one it started from as it was.
 """
 
+import copy
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,12 +38,15 @@ def create_xgb(seed: int) -> xgb.XGBClassifier:
 
 def _boost(member: xgb.XGBClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
            start: xgb.Booster | None) -> xgb.XGBClassifier:
-    """Boost `rounds` more trees with the native API (num_class=4 whatever classes y holds)."""
+    """A shallow copy of `member` holding `start` boosted `rounds` more trees with the native API
+    (num_class=4 whatever classes y holds). xgb.train copies `start`, so it is left as it was, and
+    the copy of the wrapper is cheap where a deep copy would serialise every tree."""
     booster = xgb.train(xgb_params(member), xgb.DMatrix(X, label=y), num_boost_round=rounds,
                         xgb_model=start)
-    member._Booster = booster
-    member.n_classes_ = N_CLASSES
-    return member
+    boosted = copy.copy(member)
+    boosted._Booster = booster
+    boosted.n_classes_ = N_CLASSES
+    return boosted
 
 
 def fit_xgb(member: xgb.XGBClassifier, X: np.ndarray, y: np.ndarray, seed: int) -> xgb.XGBClassifier:
@@ -62,7 +67,7 @@ def fit_gnb(member: GaussianNB, X: np.ndarray, y: np.ndarray, seed: int) -> Gaus
 
 
 def update_gnb(member: GaussianNB, X: np.ndarray, y: np.ndarray, rounds: int, seed: int) -> GaussianNB:
-    return member.partial_fit(X, y, classes=ALL_CLASSES)
+    return copy.deepcopy(member).partial_fit(X, y, classes=ALL_CLASSES)
 
 
 def create_sgd(seed: int) -> SGDClassifier:
@@ -79,13 +84,13 @@ def fit_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, seed: int) -> S
 
 def update_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
                seed: int) -> SGDClassifier:
-    member.set_params(random_state=seed)
-    return member.partial_fit(X, y, classes=ALL_CLASSES)
+    return copy.deepcopy(member).set_params(random_state=seed).partial_fit(X, y, classes=ALL_CLASSES)
 
 
 @dataclass(frozen=True)
 class Kind:
-    """What a model kind can do: create(seed), fit(member, X, y, seed), update(member, X, y, rounds, seed)."""
+    """What a model kind can do: create(seed), fit(member, X, y, seed) in place, and
+    update(member, X, y, rounds, seed) into a new member."""
 
     estimator: type
     create: Callable

@@ -4,7 +4,6 @@
 and state, and `simulate` calls them as they are.
 """
 
-import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +124,7 @@ def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds:
     updated = {}
     for name, member in committee.members.items():
         kind = members.KINDS[members.kind_of(member)]
-        updated[name] = kind.update(copy.deepcopy(member), X, y, rounds, seed)
+        updated[name] = kind.update(member, X, y, rounds, seed)
     return Committee(updated, committee.scaler, committee.manifest)
 
 

@@ -5,19 +5,19 @@ on all cores, one thread each with single-threaded members. A song's score depen
 windows, so chunk size and thread count never change a result.
 """
 
-import copy
 import ctypes
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import sklearn
+import xgboost as xgb
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import settings
 from trompa_mer import committee as committees
-from trompa_mer import members, query
+from trompa_mer import query
 from trompa_mer.committee import Committee
 from trompa_mer.pool import Pool
 
@@ -94,19 +94,6 @@ def scaled_windows(committee: Committee, pool: Pool, song_ids: list[str], scalin
     return scaler_of(committee, pool, scaling, chunk_songs)(X), offsets
 
 
-def single_threaded(committee: Committee) -> Committee:
-    """The committee with xgboost members copied to predict on one thread (the others already do)."""
-    def one_thread(member: object) -> object:
-        if members.kind_of(member) != "xgb":
-            return member
-        twin = copy.deepcopy(member)
-        twin.get_booster().set_param({"nthread": 1})
-        return twin
-
-    return Committee({name: one_thread(m) for name, m in committee.members.items()},
-                     committee.scaler, committee.manifest)
-
-
 def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
                      chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
     """Consensus entropy (n_songs,) of the committee on each song of `song_ids`, computed
@@ -116,17 +103,19 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
     jobs = jobs or settings.JOBS
     keep_freed_memory()
     transform = scaler_of(committee, pool, scaling, chunk_songs)
-    predictors = single_threaded(committee) if jobs > 1 else committee
+    # xgboost's thread count is per thread, and a new thread starts from "all cores".
+    xgb_threads = 1 if jobs > 1 else xgb.get_config()["nthread"]
     order = pool.storage_order(song_ids)
 
     def score(chunk: list[str]) -> np.ndarray:
         X, offsets = pool.windows(chunk)
         # Pool rows are finite (CSVs with NaN or inf are refused): skip sklearn's checks per member.
-        with sklearn.config_context(assume_finite=True):
-            proba = predictors.proba(transform(X))
+        with sklearn.config_context(assume_finite=True), xgb.config_context(nthread=xgb_threads):
+            proba = committee.proba(transform(X))
         return query.consensus_entropy(query.song_probabilities(proba, offsets))
 
-    with threadpool_limits(limits=1 if jobs > 1 else None), ThreadPoolExecutor(jobs) as executor:
+    with (threadpool_limits(limits=1 if jobs > 1 else None, user_api="blas"),
+          ThreadPoolExecutor(jobs) as executor):
         scores = list(executor.map(score, chunks(pool, order, chunk_songs)))
     by_song = dict(zip(order, np.concatenate(scores).tolist() if scores else [], strict=True))
     return np.array([by_song[song] for song in song_ids], dtype=np.float64)

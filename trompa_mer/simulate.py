@@ -223,9 +223,11 @@ def simulate_run(run: Run, world: World, plan: Plan,
 @contextlib.contextmanager
 def thread_share(jobs: int) -> Iterator[None]:
     """BLAS on one thread and xgboost on this run's share of the cores: `jobs` users run side by
-    side, and a lone user's xgboost updates (nearly all of a run's time) use every core. Neither
-    changes a result: exact trees do not depend on xgboost's thread count."""
-    with xgb.config_context(nthread=max(1, settings.JOBS // jobs)), threadpool_limits(limits=1):
+    side, and a lone user's xgboost updates (most of a run's time) use every core. Only BLAS is
+    limited: xgboost's OpenMP threads would obey a limit on every thread pool. Neither changes a
+    result: exact trees do not depend on xgboost's thread count."""
+    with (xgb.config_context(nthread=max(1, settings.JOBS // jobs)),
+          threadpool_limits(limits=1, user_api="blas")):
         yield
 
 
