@@ -16,9 +16,10 @@ from tests.committees import (
     write_quadrant_pool,
 )
 from trompa_mer import committee as committees
-from trompa_mer import query, scoring
+from trompa_mer import personalize, query, scoring
 from trompa_mer.errors import FeatureError
 from trompa_mer.features import read_feature_csv
+from trompa_mer.margins import MarginMemo
 from trompa_mer.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool, song_id_of
 
 
@@ -199,6 +200,28 @@ def test_chunked_scores_equal_the_in_memory_computation_exactly(scored: tuple) -
                                        chunk_songs, jobs)
         np.testing.assert_array_equal(got, expected, f"chunk {chunk_songs}, jobs {jobs}")
 
+
+
+def test_memo_rescores_a_growing_committee_exactly(scored: tuple, tmp_path: Path) -> None:
+    """As in a simulated run: score, update on some answers, score the rest again, with songs new to
+    the memo mixed in; every score is bitwise the full computation's."""
+    pool, committee = scored
+    memo = MarginMemo()
+    songs = pool.song_ids[:60]
+    for iteration in range(3):
+        expected = scoring.consensus_scores(committee, pool, songs, committees.SCALING_COMMITTEE, 20, 2)
+        got = scoring.consensus_scores(committee, pool, songs, committees.SCALING_COMMITTEE, 20, 2, memo=memo)
+        np.testing.assert_array_equal(got, expected, f"iteration {iteration}")
+        answers = {song: i % 4 for i, song in enumerate(songs[:5])}
+        committee = personalize.learn_answers(committee, pool, answers, committees.SCALING_COMMITTEE,
+                                              rounds=5, seed=iteration)
+        songs = songs[5:] + pool.song_ids[60 + 3 * iteration:63 + 3 * iteration]
+    # Kept margins are what the memo adds to: a committee not grown from the scored ones goes wrong.
+    stranger = personalize.learn_answers(make_committee(tmp_path / "stranger", seed=9), pool, answers,
+                                         committees.SCALING_COMMITTEE, rounds=15, seed=0)
+    X, offsets = pool.windows(songs[:20])
+    X = committees.scale(stranger, X, committees.SCALING_COMMITTEE)
+    assert not np.array_equal(memo.proba(stranger, X, offsets, songs[:20]), stranger.proba(X))
 
 def test_original_scaling_streams_the_pool_statistics(scored: tuple) -> None:
     pool, committee = scored

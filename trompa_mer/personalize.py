@@ -16,6 +16,7 @@ from trompa_mer import members, query, storage, strategies, user
 from trompa_mer.columns import QUADRANTS, quadrant_index
 from trompa_mer.committee import Committee
 from trompa_mer.errors import AnnotationError, CrowdError, QueryError
+from trompa_mer.margins import MarginMemo
 from trompa_mer.pool import Pool, load_pool
 from trompa_mer.scoring import scaled_windows
 
@@ -29,10 +30,10 @@ class QueryResult:
 
 def choose_songs(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
                  crowd: strategies.Crowd | None, user_id: str, iteration: int, n: int,
-                 seed: int = 0) -> dict[str, float]:
+                 seed: int = 0, *, memo: MarginMemo | None = None) -> dict[str, float]:
     """The `n` candidates `strategy` ranks highest, in rank order, with their scores."""
     scores = strategies.strategy_scores(strategy, committee, pool, candidates, scaling, crowd, user_id,
-                                        iteration, seed)
+                                        iteration, seed, memo=memo)
     by_song = dict(zip(candidates, scores.tolist(), strict=True))
     return {song: by_song[song] for song in query.select_top(candidates, scores, n)}
 

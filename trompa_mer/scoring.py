@@ -19,6 +19,7 @@ import settings
 from trompa_mer import committee as committees
 from trompa_mer import query
 from trompa_mer.committee import Committee
+from trompa_mer.margins import MarginMemo
 from trompa_mer.pool import Pool
 
 MIN_CHUNK_WINDOWS = 4096
@@ -95,10 +96,12 @@ def scaled_windows(committee: Committee, pool: Pool, song_ids: list[str], scalin
 
 
 def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
-                     chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
+                     chunk_songs: int | None = None, jobs: int | None = None, *,
+                     memo: MarginMemo | None = None) -> np.ndarray:
     """Consensus entropy (n_songs,) of the committee on each song of `song_ids`, computed
     `chunk_songs` songs at a time (default settings.POOL_CHUNK_SONGS) on `jobs` threads
-    (default settings.JOBS)."""
+    (default settings.JOBS); a `memo` of the committee's earlier scoring spares its xgb members
+    the trees they had then."""
     chunk_songs = chunk_songs or settings.POOL_CHUNK_SONGS
     jobs = jobs or settings.JOBS
     keep_freed_memory()
@@ -111,7 +114,8 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
         X, offsets = pool.windows(chunk)
         # Pool rows are finite (CSVs with NaN or inf are refused): skip sklearn's checks per member.
         with sklearn.config_context(assume_finite=True), xgb.config_context(nthread=xgb_threads):
-            proba = committee.proba(transform(X))
+            X = transform(X)
+            proba = committee.proba(X) if memo is None else memo.proba(committee, X, offsets, chunk)
         return query.consensus_entropy(query.song_probabilities(proba, offsets))
 
     with (threadpool_limits(limits=1 if jobs > 1 else None, user_api="blas"),

@@ -28,6 +28,7 @@ from trompa_mer import personalize, query, storage, strategies
 from trompa_mer.columns import QUADRANTS
 from trompa_mer.committee import Committee
 from trompa_mer.errors import SimulationError
+from trompa_mer.margins import MarginMemo
 from trompa_mer.pool import Pool, load_pool
 from trompa_mer.scoring import scaled_windows
 from trompa_mer.strategies import Crowd
@@ -164,10 +165,11 @@ def weighted_f1(y_true: np.ndarray, proba: np.ndarray) -> float:
     return float(f1_score(y_true, proba.argmax(axis=1), average="weighted", zero_division=0))
 
 
-def evaluate(committee: Committee, X: np.ndarray, offsets: np.ndarray,
-             y_true: np.ndarray) -> dict[str, float]:
-    """F1 per model on test songs: X (n_windows, 260) scaled, offsets (n_songs + 1,), y_true (n_songs,)."""
-    song_proba = query.song_probabilities(committee.proba(X), offsets)
+def evaluate(committee: Committee, X: np.ndarray, offsets: np.ndarray, y_true: np.ndarray,
+             memo: MarginMemo, song_ids: list[str]) -> dict[str, float]:
+    """F1 per model on test songs `song_ids`: X (n_windows, 260) scaled, offsets (n_songs + 1,),
+    y_true (n_songs,)."""
+    song_proba = query.song_probabilities(memo.proba(committee, X, offsets, song_ids), offsets)
     return {model: weighted_f1(y_true, proba)
             for model, proba in model_probabilities(list(committee.members), song_proba).items()}
 
@@ -191,10 +193,11 @@ def simulate_run(run: Run, world: World, plan: Plan,
     test = set(run.test_songs)
     X_test, offsets = scaled_windows(committee, world.pool, list(run.test_songs), scaling)
     y_test = np.array([labels[s] for s in run.test_songs])
+    memo = MarginMemo()  # this run's committees only grow from the pretrained one
     results, queries = [], []
 
     def record(iteration: int) -> None:
-        for model, f1 in evaluate(committee, X_test, offsets, y_test).items():
+        for model, f1 in evaluate(committee, X_test, offsets, y_test, memo, list(run.test_songs)).items():
             results.append((run.user, run.strategy, run.seed, iteration, iteration * plan.queries, model, f1))
 
     record(0)
@@ -202,7 +205,8 @@ def simulate_run(run: Run, world: World, plan: Plan,
     for iteration in range(plan.iterations):
         candidates = [song for song in run.pool_songs if song not in asked]
         chosen = personalize.choose_songs(run.strategy, committee, world.pool, candidates, scaling,
-                                          world.crowd, run.user, iteration, plan.queries, run.seed)
+                                          world.crowd, run.user, iteration, plan.queries, run.seed,
+                                          memo=memo)
         _check_no_leak(list(chosen), test, "query")
         answers = {song: labels[song] for song in chosen}
         _check_no_leak(list(answers), test, "update")

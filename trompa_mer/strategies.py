@@ -17,6 +17,7 @@ from trompa_mer import query, storage
 from trompa_mer.columns import N_CLASSES, quadrant_index, quadrant_of
 from trompa_mer.committee import Committee
 from trompa_mer.errors import CrowdError, QueryError
+from trompa_mer.margins import MarginMemo
 from trompa_mer.pool import Pool
 from trompa_mer.scoring import consensus_scores
 
@@ -153,15 +154,16 @@ def check_strategy(strategy: str, crowd: Crowd | None) -> None:
 
 
 def strategy_scores(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
-                    crowd: Crowd | None, user_id: str, iteration: int, seed: int = 0) -> np.ndarray:
+                    crowd: Crowd | None, user_id: str, iteration: int, seed: int = 0, *,
+                    memo: MarginMemo | None = None) -> np.ndarray:
     """One score (n_candidates,) per candidate song under `strategy`; the committee is only asked
-    for mc and mix, the crowd only for hc and mix."""
+    for mc and mix (through `memo` when given), the crowd only for hc and mix."""
     check_strategy(strategy, crowd)
     if strategy == RAND:
         return rand_scores(len(candidates), user_id, iteration, seed)
     if strategy == MC:
-        return consensus_scores(committee, pool, candidates, scaling)
+        return consensus_scores(committee, pool, candidates, scaling, memo=memo)
     human = hc_scores(quadrant_counts(crowd, candidates, user_id))
     if strategy == HC:
         return human
-    return np.maximum(consensus_scores(committee, pool, candidates, scaling), human)
+    return np.maximum(consensus_scores(committee, pool, candidates, scaling, memo=memo), human)
