@@ -16,9 +16,11 @@ from trompa_mer.committee import Committee
 
 
 def _growable(member: object) -> bool:
-    """An xgb member whose probabilities xgboost computes from its margins (4-class softprob)."""
+    """An xgb member whose probabilities xgboost computes from all its trees' margins (4-class
+    softprob, no early-stopping limit); anything else predicts in full."""
     return (members.kind_of(member) == "xgb" and getattr(member, "objective", None) == "multi:softprob"
-            and getattr(member, "n_classes_", None) == N_CLASSES)
+            and getattr(member, "n_classes_", None) == N_CLASSES
+            and member.get_booster().attr("best_iteration") is None)
 
 
 class MarginMemo:
