@@ -201,7 +201,6 @@ def test_chunked_scores_equal_the_in_memory_computation_exactly(scored: tuple) -
         np.testing.assert_array_equal(got, expected, f"chunk {chunk_songs}, jobs {jobs}")
 
 
-
 def test_memo_rescores_a_growing_committee_exactly(scored: tuple, tmp_path: Path) -> None:
     """As in a simulated run: score, update on some answers, score the rest again, with songs new to
     the memo mixed in; every score is bitwise the full computation's."""
@@ -222,6 +221,7 @@ def test_memo_rescores_a_growing_committee_exactly(scored: tuple, tmp_path: Path
     X, offsets = pool.windows(songs[:20])
     X = committees.scale(stranger, X, committees.SCALING_COMMITTEE)
     assert not np.array_equal(memo.proba(stranger, X, offsets, songs[:20]), stranger.proba(X))
+
 
 def test_original_scaling_streams_the_pool_statistics(scored: tuple) -> None:
     pool, committee = scored

@@ -110,23 +110,21 @@ def test_rand_is_reproducible_per_user_and_iteration() -> None:
     assert int(other.stdout) == strategies.stable_seed("827", 3, 0)
 
 
-def test_bad_crowd_files_are_refused_with_their_reason(tmp_path: Path) -> None:
-    bad_csv = tmp_path / "bad.csv"
-    bad_csv.write_text("song_id,user,quadrant\n1,2,Q1\n")
-    with pytest.raises(CrowdError, match="lacks the column.*user_id"):
-        strategies.read_crowd(bad_csv)
-    bad_csv.write_text("song_id,user_id,quadrant\n1,2,Q1\n1,3,Q5\n")
-    with pytest.raises(CrowdError, match="line 3: not a quadrant: 'Q5'"):
-        strategies.read_crowd(bad_csv)
-    no_list = tmp_path / "crowd.json"
-    no_list.write_text('{"users": []}')
-    with pytest.raises(CrowdError, match="no `annotations` list"):
-        strategies.read_crowd(no_list)
-    no_list.write_text('{"annotations": [{"externalID": "a", "userid": "1", "valenceValue": "1"}]}')
-    with pytest.raises(CrowdError, match="annotation 0 lacks"):
-        strategies.read_crowd(no_list)
-    with pytest.raises(CrowdError, match="not found"):
-        strategies.read_crowd(tmp_path / "absent.json")
+@pytest.mark.parametrize(("name", "text", "reason"), [
+    ("bad.csv", "song_id,user,quadrant\n1,2,Q1\n", "lacks the column.*user_id"),
+    ("bad.csv", "song_id,user_id,quadrant\n1,2,Q1\n1,3,Q5\n", "line 3: not a quadrant: 'Q5'"),
+    ("crowd.json", '{"users": []}', "no `annotations` list"),
+    ("crowd.json", '{"annotations": [{"externalID": "a", "userid": "1", "valenceValue": "1"}]}',
+     "annotation 0 lacks"),
+    ("absent.json", None, "not found"),
+])
+def test_bad_crowd_files_are_refused_with_their_reason(tmp_path: Path, name: str, text: str | None,
+                                                       reason: str) -> None:
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(CrowdError, match=reason):
+        strategies.read_crowd(path)
 
 
 def test_reads_the_trompa_study_file(shared: Path) -> None:

@@ -190,14 +190,15 @@ def simulate_run(run: Run, world: World, plan: Plan,
     committee = world.committee
     labels = world.labels[run.user]
     scaling = plan.scaling or committee.default_scaling()
-    test = set(run.test_songs)
-    X_test, offsets = scaled_windows(committee, world.pool, list(run.test_songs), scaling)
-    y_test = np.array([labels[s] for s in run.test_songs])
+    test_songs = list(run.test_songs)
+    test = set(test_songs)
+    X_test, offsets = scaled_windows(committee, world.pool, test_songs, scaling)
+    y_test = np.array([labels[s] for s in test_songs])
     memo = MarginMemo()  # this run's committees only grow from the pretrained one
     results, queries = [], []
 
     def record(iteration: int) -> None:
-        for model, f1 in evaluate(committee, X_test, offsets, y_test, memo, list(run.test_songs)).items():
+        for model, f1 in evaluate(committee, X_test, offsets, y_test, memo, test_songs).items():
             results.append((run.user, run.strategy, run.seed, iteration, iteration * plan.queries, model, f1))
 
     record(0)
