@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from tests.committees import (
     make_committee,
@@ -183,10 +184,12 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pool, committees.C
 
 def in_memory_scores(committee: committees.Committee, pool: Pool, songs: list[str],
                      scaling: str) -> np.ndarray:
-    """The computation before streaming: every window of `songs` at once, scaled on the whole pool."""
+    """The computation before streaming: every window of `songs` at once, scaled on the whole pool,
+    with one BLAS thread as scoring uses (OpenBLAS rounds differently with more on some CPUs)."""
     X, offsets = pool.windows(songs)
     reference = pool.windows(pool.song_ids)[0] if scaling == committees.SCALING_ORIGINAL else None
-    proba = committee.proba(committees.scale(committee, X, scaling, reference))
+    with threadpool_limits(limits=1, user_api="blas"):
+        proba = committee.proba(committees.scale(committee, X, scaling, reference))
     return query.consensus_entropy(query.song_probabilities(proba, offsets))
 
 

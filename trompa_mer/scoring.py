@@ -118,8 +118,8 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
             proba = committee.proba(X) if memo is None else memo.proba(committee, X, offsets, chunk)
         return query.consensus_entropy(query.song_probabilities(proba, offsets))
 
-    with (threadpool_limits(limits=1 if jobs > 1 else None, user_api="blas"),
-          ThreadPoolExecutor(jobs) as executor):
+    # One BLAS thread whatever `jobs`: OpenBLAS rounds differently with more threads on some CPUs.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(jobs) as executor:
         scores = list(executor.map(score, chunks(pool, order, chunk_songs)))
     by_song = dict(zip(order, np.concatenate(scores).tolist() if scores else [], strict=True))
     return np.array([by_song[song] for song in song_ids], dtype=np.float64)
