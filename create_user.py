@@ -7,7 +7,9 @@ import argparse
 import sys
 
 import settings
-from trompa_mer import cli, strategies, user
+from trompa_mer import cli
+from trompa_mer.learning import strategies
+from trompa_mer.users import folder as user
 
 
 def build_parser() -> argparse.ArgumentParser:

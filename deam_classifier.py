@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli, deam, extract, pretrain, smile
+from trompa_mer import cli
+from trompa_mer.datasets import deam
+from trompa_mer.features import extract, smile
+from trompa_mer.training import pretrain
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 import settings
-from trompa_mer import committee as committees
-from trompa_mer import query, synth
-from trompa_mer.columns import QUADRANTS
-from trompa_mer.pool import load_pool
+from trompa_mer.committee import folder as committees
+from trompa_mer.datasets import synth
+from trompa_mer.learning import query
+from trompa_mer.learning.pool import load_pool
+from trompa_mer.names import QUADRANTS
 
 DEMO = settings.DATA_DIRECTORY / "demo"
 AUDIO = DEMO / "audio"

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli, extract, smile
+from trompa_mer import cli
+from trompa_mer.features import extract, smile
 
 
 def build_parser() -> argparse.ArgumentParser:

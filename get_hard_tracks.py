@@ -8,7 +8,9 @@ import json
 import sys
 
 import settings
-from trompa_mer import cli, personalize, strategies
+from trompa_mer import cli
+from trompa_mer.learning import strategies
+from trompa_mer.users import personalize
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli, migrate
+from trompa_mer import cli
+from trompa_mer.legacy import migrate
 
 
 def build_parser() -> argparse.ArgumentParser:

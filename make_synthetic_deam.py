@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from trompa_mer import cli
-from trompa_mer.synth import write_corpus
+from trompa_mer.datasets.synth import write_corpus
 
 
 def build_parser() -> argparse.ArgumentParser:

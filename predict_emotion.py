@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli, storage, user
-from trompa_mer import committee as committees
+from trompa_mer import cli, storage
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee.predict import predict
 from trompa_mer.errors import FeatureError
-from trompa_mer.predict import predict
+from trompa_mer.users import folder as user
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli, personalize
+from trompa_mer import cli
+from trompa_mer.users import personalize
 
 
 def build_parser() -> argparse.ArgumentParser:

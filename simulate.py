@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli, strategies
-from trompa_mer.simulate import Plan, simulate
+from trompa_mer import cli
+from trompa_mer.learning import strategies
+from trompa_mer.simulation.simulate import Plan, simulate
 
 
 def strategy_list(text: str) -> tuple[str, ...]:

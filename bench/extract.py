@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import settings  # noqa: E402
-from tests import signals  # noqa: E402
-from tests.test_windows import loop_reference  # noqa: E402
-from trompa_mer import smile, windows  # noqa: E402
+import settings
+from tests import signals
+from tests.test_windows import loop_reference
+from trompa_mer.features import smile, windows
 
 RATE = 44100
 CLIP_SECONDS = 30

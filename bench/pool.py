@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.committees import make_committee, write_quadrant_pool  # noqa: E402
-from trompa_mer import committee  # noqa: E402
+from tests.committees import make_committee, write_quadrant_pool
+from trompa_mer.committee import folder as committee
 
 WINDOWS = 60
 MEMBERS = 15
@@ -59,7 +59,7 @@ def measure(argv: list[str], env: dict) -> tuple[float, float, float, str]:
 def load_pool_command(work: Path) -> list[str]:
     """A process that brings the store up to date and prints how many CSVs it read."""
     feats, cache = str(work / "data" / "feats"), str(work / "data" / "pool_cache")
-    code = ("from pathlib import Path; from trompa_mer.pool import load_pool; "
+    code = ("from pathlib import Path; from trompa_mer.learning.pool import load_pool; "
             f"print(len(load_pool(Path({feats!r}), Path({cache!r})).update.read))")
     return [sys.executable, "-c", code]
 

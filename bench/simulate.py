@@ -18,17 +18,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import settings  # noqa: E402
-from tests.committees import make_committee, make_pool  # noqa: E402
-from trompa_mer import committee as committees  # noqa: E402
-from trompa_mer.columns import QUADRANTS  # noqa: E402
-from trompa_mer.errors import CommitteeError  # noqa: E402
-from trompa_mer.personalize import learn_answers  # noqa: E402
-from trompa_mer.pool import load_pool  # noqa: E402
-from trompa_mer.simulate import Plan, simulate, thread_share  # noqa: E402
-from trompa_mer.strategies import read_crowd  # noqa: E402
+import settings
+from tests.committees import make_committee, make_pool
+from trompa_mer.committee import folder as committees
+from trompa_mer.errors import CommitteeError
+from trompa_mer.learning.pool import load_pool
+from trompa_mer.learning.strategies import read_crowd
+from trompa_mer.names import QUADRANTS
+from trompa_mer.simulation.simulate import Plan, simulate, thread_share
+from trompa_mer.users.personalize import learn_answers
 
 TARGET_SECONDS = 30.0
 USER = "bench"

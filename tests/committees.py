@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-from trompa_mer import committee, members
-from trompa_mer.columns import FEATURE_NAMES, QUADRANTS, TIME_COLUMN
+from trompa_mer.committee import folder as committee
+from trompa_mer.committee import members
+from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
+from trompa_mer.names import QUADRANTS
 
 N_FEATURES = len(FEATURE_NAMES)
 

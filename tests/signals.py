@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trompa_mer.audio import ffmpeg_executable
+from trompa_mer.features.audio import ffmpeg_executable
 
 RATE = 16000
 

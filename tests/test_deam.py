@@ -10,9 +10,14 @@ import pytest
 import settings
 from tests.committees import make_committee, quadrant_windows
 from tests.conftest import ROOT, error_line, run_script
-from trompa_mer import committee, deam, members, pretrain, smile, synth
-from trompa_mer.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, QUADRANTS, TIME_COLUMN, quadrant_of
+from trompa_mer.committee import folder as committee
+from trompa_mer.committee import members
+from trompa_mer.datasets import deam, synth
 from trompa_mer.errors import DeamError
+from trompa_mer.features import smile
+from trompa_mer.features.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, TIME_COLUMN
+from trompa_mer.names import QUADRANTS, quadrant_of
+from trompa_mer.training import pretrain
 
 COMMITTED = ROOT / "models" / "pretrained"
 

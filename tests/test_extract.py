@@ -12,8 +12,8 @@ import pytest
 
 from tests import signals
 from tests.conftest import ROOT, error_line, run_script
-from trompa_mer import smile
-from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN
+from trompa_mer.features import smile
+from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
 
 
 def extract(audio: Path, out: Path, *extra: object, env: dict | None = None) -> pd.DataFrame:
@@ -98,7 +98,8 @@ def test_external_smilextract_on_path_gives_identical_csv(clips: dict[str, Path]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "SMILExtract"
-    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "trompa_mer" / "smilextract.py"}" "$@"\n')
+    builtin = ROOT / "trompa_mer" / "features" / "smilextract.py"
+    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{builtin}" "$@"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     assert smile.find_smilextract("", ROOT / "nowhere").argv[0] != str(fake)

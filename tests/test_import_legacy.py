@@ -16,11 +16,12 @@ import settings
 from tests.committees import make_committee, write_feature_csv
 from tests.conftest import error_line, run_script
 from tests.test_loop import folder_digest
-from trompa_mer import committee as committees
-from trompa_mer import members
-from trompa_mer.columns import FEATURE_NAMES, QUADRANTS
-from trompa_mer.features import read_feature_csv
-from trompa_mer.legacy import load_legacy_model
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee import members
+from trompa_mer.features.columns import FEATURE_NAMES
+from trompa_mer.features.table import read_feature_csv
+from trompa_mer.legacy.pickles import load_legacy_model
+from trompa_mer.names import QUADRANTS
 
 TOLERANCE = 1e-6
 ROUNDS = 10

@@ -14,8 +14,8 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 
 from trompa_mer.errors import LegacyError
-from trompa_mer.legacy import load_legacy_model, read_legacy_pickle
-from trompa_mer.xgb_legacy_format import (
+from trompa_mer.legacy.pickles import load_legacy_model, read_legacy_pickle
+from trompa_mer.legacy.xgb_format import (
     SNAPSHOT_HEADER,
     LegacyBooster,
     load_booster,

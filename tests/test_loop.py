@@ -16,10 +16,11 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.committees import make_committee, make_pool, quadrant_windows, write_feature_csv
 from tests.conftest import ROOT, error_line, run_script
-from trompa_mer import committee as committees
-from trompa_mer import members
-from trompa_mer.columns import FEATURE_NAMES, QUADRANTS, deam_name
-from trompa_mer.features import read_feature_csv
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee import members
+from trompa_mer.features.columns import FEATURE_NAMES, deam_name
+from trompa_mer.features.table import read_feature_csv
+from trompa_mer.names import QUADRANTS
 
 
 @pytest.fixture

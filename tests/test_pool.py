@@ -16,12 +16,13 @@ from tests.committees import (
     write_feature_csv,
     write_quadrant_pool,
 )
-from trompa_mer import committee as committees
-from trompa_mer import personalize, query, scoring
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import FeatureError
-from trompa_mer.features import read_feature_csv
-from trompa_mer.margins import MarginMemo
-from trompa_mer.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool, song_id_of
+from trompa_mer.features.table import read_feature_csv
+from trompa_mer.learning import query, scoring
+from trompa_mer.learning.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool, song_id_of
+from trompa_mer.users import personalize
 
 
 def csv_rows(path: Path) -> np.ndarray:

@@ -13,12 +13,12 @@ from sklearn.metrics import f1_score
 
 import simulate
 from tests.committees import make_committee, make_pool
-from trompa_mer import committee as committees
-from trompa_mer import members
-from trompa_mer.columns import QUADRANTS, quadrant_index
-from trompa_mer.features import read_feature_csv
-from trompa_mer.simulate import Plan, Run, load_world, simulate_run
-from trompa_mer.strategies import read_crowd_csv
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee import members
+from trompa_mer.features.table import read_feature_csv
+from trompa_mer.learning.strategies import read_crowd_csv
+from trompa_mer.names import QUADRANTS, quadrant_index
+from trompa_mer.simulation.simulate import Plan, Run, load_world, simulate_run
 
 ITERATIONS, QUERIES, SEEDS = 2, 3, 2
 STRATEGIES = ("mc", "hc", "mix", "rand")

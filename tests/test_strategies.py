@@ -17,9 +17,10 @@ import retrain_model
 import settings
 from tests.committees import make_committee, make_pool
 from tests.conftest import ROOT, error_line, run_script
-from trompa_mer import personalize, strategies
 from trompa_mer.errors import CrowdError
-from trompa_mer.pool import load_pool
+from trompa_mer.learning import strategies
+from trompa_mer.learning.pool import load_pool
+from trompa_mer.users import personalize
 
 SIGNS = {"Q1": ("1", "1"), "Q2": ("-1", "1"), "Q3": ("-1", "-1"), "Q4": ("1", "-1")}
 # (song as the study spells it, user, quadrant); user 827 is the one being queried.
@@ -104,7 +105,7 @@ def test_rand_is_reproducible_per_user_and_iteration() -> None:
     assert len({tuple(pick("827", 3)), tuple(pick("827", 4)), tuple(pick("828", 3)),
                 tuple(pick("827", 3, seed=1))}) == 4
     # The seed comes from the ids' text, not Python's salted hash(): another process agrees.
-    code = "from trompa_mer.strategies import stable_seed; print(stable_seed('827', 3, 0))"
+    code = "from trompa_mer.learning.strategies import stable_seed; print(stable_seed('827', 3, 0))"
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env={"PYTHONHASHSEED": "12345", "PATH": ""}, check=True)
     assert int(other.stdout) == strategies.stable_seed("827", 3, 0)

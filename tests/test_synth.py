@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import error_line, run_script
-from trompa_mer import synth
-from trompa_mer.columns import QUADRANTS, Quadrant, quadrant_of
+from trompa_mer.datasets import synth
 from trompa_mer.errors import TrompaError
+from trompa_mer.names import QUADRANTS, Quadrant, quadrant_of
 
 N_SONGS = 8
 N_LISTENERS = 5

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from trompa_mer.windows import window_starts, window_statistics, window_times
+from trompa_mer.features.windows import window_starts, window_statistics, window_times
 
 
 def loop_reference(frames: np.ndarray, length: int, hop: int) -> np.ndarray:

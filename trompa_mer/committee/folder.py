@@ -10,9 +10,11 @@ import joblib
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from trompa_mer import members, storage
-from trompa_mer.columns import FEATURE_NAMES, QUADRANTS
+from trompa_mer import storage
+from trompa_mer.committee import members
 from trompa_mer.errors import CommitteeError
+from trompa_mer.features.columns import FEATURE_NAMES
+from trompa_mer.names import QUADRANTS
 
 MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\.pkl$")
 """Member file names: `classifier_<kind>.it_<k>.pkl`, k the cross-validation fold."""

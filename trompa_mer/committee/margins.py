@@ -10,9 +10,9 @@ full; they are cheap.
 
 import numpy as np
 
-from trompa_mer import members
-from trompa_mer.columns import N_CLASSES
-from trompa_mer.committee import Committee
+from trompa_mer.committee import members
+from trompa_mer.committee.folder import Committee
+from trompa_mer.names import N_CLASSES
 
 
 def _growable(member: object) -> bool:

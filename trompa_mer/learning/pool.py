@@ -28,9 +28,9 @@ import numpy as np
 
 import settings
 from trompa_mer import storage
-from trompa_mer.columns import FEATURE_NAMES
 from trompa_mer.errors import FeatureError
-from trompa_mer.features import read_feature_csv
+from trompa_mer.features.columns import FEATURE_NAMES
+from trompa_mer.features.table import read_feature_csv
 
 SAMPLE_SUFFIX = "-sample"
 FEATURE_SUFFIX = ".csv"

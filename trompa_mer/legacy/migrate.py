@@ -28,13 +28,15 @@ from typing import Any
 import pandas as pd
 import xgboost
 
-from trompa_mer import committee as committees
-from trompa_mer import members, storage, user
-from trompa_mer.columns import QUADRANTS, quadrant_index
-from trompa_mer.committee import Committee
+from trompa_mer import storage
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee import members
+from trompa_mer.committee.folder import Committee
 from trompa_mer.errors import LegacyError, UserError
-from trompa_mer.legacy import LegacyModel, load_legacy_model
-from trompa_mer.strategies import CROWD_STRATEGIES, STRATEGIES
+from trompa_mer.learning.strategies import CROWD_STRATEGIES, STRATEGIES
+from trompa_mer.legacy.pickles import LegacyModel, load_legacy_model
+from trompa_mer.names import QUADRANTS, quadrant_index
+from trompa_mer.users import folder as user
 
 ORIGINAL_VERSIONS = {"python": "3.6-3.8", "xgboost": "1.3.3", "scikit-learn": "0.24.1"}
 """The library versions that wrote the original pickles."""

@@ -20,9 +20,9 @@ from numpy._core import multiarray
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 
-from trompa_mer.columns import N_CLASSES
 from trompa_mer.errors import LegacyError
-from trompa_mer.xgb_legacy_format import load_booster
+from trompa_mer.legacy.xgb_format import load_booster
+from trompa_mer.names import N_CLASSES
 
 LegacyModel = xgboost.XGBClassifier | GaussianNB | SGDClassifier
 """What `load_legacy_model` returns: a fitted estimator of the pinned versions."""

@@ -16,10 +16,13 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from trompa_mer import committee, deam, members, storage
-from trompa_mer.columns import N_CLASSES, QUADRANTS
-from trompa_mer.committee import Committee
+from trompa_mer import storage
+from trompa_mer.committee import folder as committee
+from trompa_mer.committee import members
+from trompa_mer.committee.folder import Committee
+from trompa_mer.datasets import deam
 from trompa_mer.errors import DeamError
+from trompa_mer.names import N_CLASSES, QUADRANTS
 
 KIND_ALL = "all"
 KIND_CHOICES: tuple[str, ...] = (*members.KINDS, KIND_ALL)

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trompa_mer.columns import FEATURE_NAMES, deam_name
 from trompa_mer.errors import FeatureError
+from trompa_mer.features.columns import FEATURE_NAMES, deam_name
 
 CSV_SEPARATOR = ";"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trompa_mer import smilextract
-from trompa_mer.columns import DESCRIPTOR_NAMES, TIME_COLUMN
 from trompa_mer.errors import AudioError, SmileError
-from trompa_mer.programs import run_program
+from trompa_mer.features import smilextract
+from trompa_mer.features.columns import DESCRIPTOR_NAMES, TIME_COLUMN
+from trompa_mer.features.programs import run_program
 
 CONFIG_IN_FOLDER = Path("is09-13") / "IS13_ComParE.conf"
 """The IS13_ComParE configuration, relative to an openSMILE config folder."""

@@ -23,15 +23,17 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import settings
-from trompa_mer import committee as committees
-from trompa_mer import personalize, query, storage, strategies
-from trompa_mer.columns import QUADRANTS
-from trompa_mer.committee import Committee
+from trompa_mer import storage
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import SimulationError
-from trompa_mer.margins import MarginMemo
-from trompa_mer.pool import Pool, load_pool
-from trompa_mer.scoring import scaled_windows
-from trompa_mer.strategies import Crowd
+from trompa_mer.learning import query, strategies
+from trompa_mer.learning.pool import Pool, load_pool
+from trompa_mer.learning.scoring import scaled_windows
+from trompa_mer.learning.strategies import Crowd
+from trompa_mer.names import QUADRANTS
+from trompa_mer.users import personalize
 
 COMMITTEE_MODEL = "committee"
 """`model` of the whole committee's rows in results.csv (members' probabilities averaged)."""

@@ -14,7 +14,7 @@ import xgboost as xgb
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 
-from trompa_mer.columns import N_CLASSES
+from trompa_mer.names import N_CLASSES
 
 ALL_CLASSES = np.arange(N_CLASSES)
 SGD_EPOCHS = 20

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from trompa_mer.columns import N_CLASSES, QUADRANTS, Quadrant, quadrant_of
 from trompa_mer.errors import TrompaError
+from trompa_mer.names import N_CLASSES, QUADRANTS, Quadrant, quadrant_of
 from trompa_mer.storage import atomic_open, atomic_path, write_json
 
 AUDIO_DIR = Path("DEAM_audio", "MEMD_audio")

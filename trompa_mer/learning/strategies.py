@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trompa_mer import query, storage
-from trompa_mer.columns import N_CLASSES, quadrant_index, quadrant_of
-from trompa_mer.committee import Committee
+from trompa_mer import storage
+from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import CrowdError, QueryError
-from trompa_mer.margins import MarginMemo
-from trompa_mer.pool import Pool
-from trompa_mer.scoring import consensus_scores
+from trompa_mer.learning import query
+from trompa_mer.learning.pool import Pool
+from trompa_mer.learning.scoring import consensus_scores
+from trompa_mer.names import N_CLASSES, quadrant_index, quadrant_of
 
 MC, HC, MIX, RAND = "mc", "hc", "mix", "rand"
 STRATEGIES: tuple[str, ...] = (MC, HC, MIX, RAND)

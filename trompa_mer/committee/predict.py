@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
-from trompa_mer import committee as committees
-from trompa_mer import query
-from trompa_mer.columns import QUADRANTS
-from trompa_mer.committee import Committee
-from trompa_mer.features import read_feature_csv
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee.folder import Committee
+from trompa_mer.features.table import read_feature_csv
+from trompa_mer.learning import query
+from trompa_mer.names import QUADRANTS
 
 
 def predict(committee: Committee, features_csv: Path, scaling: str, model: str) -> dict:

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 import settings
-from trompa_mer import audio, smile, storage, windows
-from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN
+from trompa_mer import storage
 from trompa_mer.errors import AudioError, ClusterError, FeatureError, TrompaError
+from trompa_mer.features import audio, smile, windows
+from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
 
 FEATURE_SUFFIX = ".csv"
 CSV_SEPARATOR = ";"

@@ -11,14 +11,17 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from trompa_mer import committee as committees
-from trompa_mer import members, query, storage, strategies, user
-from trompa_mer.columns import QUADRANTS, quadrant_index
-from trompa_mer.committee import Committee
+from trompa_mer import storage
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee import members
+from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import AnnotationError, CrowdError, QueryError
-from trompa_mer.margins import MarginMemo
-from trompa_mer.pool import Pool, load_pool
-from trompa_mer.scoring import scaled_windows
+from trompa_mer.learning import query, strategies
+from trompa_mer.learning.pool import Pool, load_pool
+from trompa_mer.learning.scoring import scaled_windows
+from trompa_mer.names import QUADRANTS, quadrant_index
+from trompa_mer.users import folder as user
 
 
 @dataclass

@@ -16,11 +16,11 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import settings
-from trompa_mer import committee as committees
-from trompa_mer import query
-from trompa_mer.committee import Committee
-from trompa_mer.margins import MarginMemo
-from trompa_mer.pool import Pool
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.learning import query
+from trompa_mer.learning.pool import Pool
 
 MIN_CHUNK_WINDOWS = 4096
 """A chunk holds at least this many windows: OpenBLAS multiplies matrices of up to ~300 rows (by the

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from trompa_mer import committee, storage
+from trompa_mer import storage
+from trompa_mer.committee import folder as committee
 from trompa_mer.errors import UserError
-from trompa_mer.strategies import MC, STRATEGIES
+from trompa_mer.learning.strategies import MC, STRATEGIES
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 STATE_FILE = "pool_data.json"

@@ -1,6 +1,6 @@
 """The built-in SMILExtract: the same arguments and `-lldcsvoutput` CSV, on the `opensmile` package.
 
-`python -m trompa_mer.smilextract -C IS13_ComParE.conf -I in.wav -lldcsvoutput out.csv`
+`python -m trompa_mer.features.smilextract -C IS13_ComParE.conf -I in.wav -lldcsvoutput out.csv`
 The package's config writes LLDs and deltas to two sinks; they are joined row by row into one
 `name;frameTime;<65 LLDs>;<65 deltas>` file, keeping only frames present in both.
 """

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trompa_mer import extract, smile
-from trompa_mer.columns import FEATURE_NAMES, TIME_COLUMN, quadrant_of
+from trompa_mer.datasets.synth import AUDIO_DIR, DYNAMIC_DIR
 from trompa_mer.errors import DeamError
-from trompa_mer.features import read_feature_csv
-from trompa_mer.synth import AUDIO_DIR, DYNAMIC_DIR
+from trompa_mer.features import extract, smile
+from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
+from trompa_mer.features.table import read_feature_csv
+from trompa_mer.names import quadrant_of
 
 FEATURES_DIR = "features"
 """DEAM's own openSMILE features, `<song_id>.csv`, relative to the DEAM folder."""
