@@ -7,15 +7,14 @@ import argparse
 import sys
 
 import settings
-from trompa_mer import cli
-from trompa_mer.learning import strategies
+from trompa_mer import cli, names
 from trompa_mer.users import folder as user
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--user_id", required=True, help="1-64 characters of A-Z a-z 0-9 _ -")
-    parser.add_argument("-m", "--strategy", choices=strategies.STRATEGIES, default=user.DEFAULT_STRATEGY,
+    parser.add_argument("-m", "--strategy", choices=names.STRATEGIES, default=names.DEFAULT_STRATEGY,
                         help="how the user's queries are chosen: mc machine consensus (committee "
                              "entropy), hc human consensus (crowd entropy), mix the larger of both, "
                              "rand random (default %(default)s)")

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 import settings
+from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.datasets import synth
-from trompa_mer.learning import query
 from trompa_mer.learning.pool import load_pool
 from trompa_mer.names import QUADRANTS
 
@@ -68,7 +68,7 @@ def accuracy(folder: Path, truth: dict[str, str]) -> float:
     pool = load_pool(FEATS, DEMO / "pool_cache")
     X, offsets = pool.windows(pool.song_ids)
     window_proba = committee.proba(committees.scale(committee, X, committee.default_scaling()))
-    songs = query.song_probabilities(window_proba, offsets).mean(axis=0).argmax(axis=1)
+    songs = consensus.song_probabilities(window_proba, offsets).mean(axis=0).argmax(axis=1)
     return float(np.mean([QUADRANTS[q] == truth[s] for s, q in zip(pool.song_ids, songs, strict=True)]))
 
 

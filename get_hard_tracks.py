@@ -8,8 +8,7 @@ import json
 import sys
 
 import settings
-from trompa_mer import cli
-from trompa_mer.learning import strategies
+from trompa_mer import cli, names
 from trompa_mer.users import personalize
 
 
@@ -20,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--requery", action="store_true",
                         help="replace a query that is still waiting for annotations")
     parser.add_argument("--json", action="store_true", help="print the query as JSON")
-    parser.add_argument("--strategy", choices=strategies.STRATEGIES, default=None,
+    parser.add_argument("--strategy", choices=names.STRATEGIES, default=None,
                         help="use this strategy for this query instead of the user's own; hc and mix "
                              f"read crowd annotations from {settings.CROWD_ANNOTATIONS} "
                              "(TPL_CROWD_ANNOTATIONS)")

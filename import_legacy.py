@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli
+from trompa_mer import cli, names
 from trompa_mer.legacy import migrate
 
 
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path, metavar="SRC",
                         help="an original folder: classifier_*.pkl models, with pool_data.json for a "
-                             f"user, or a user folder with a {'/'.join(migrate.STRATEGIES)} subfolder")
+                             f"user, or a user folder with a {'/'.join(names.STRATEGIES)} subfolder")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("-o", "--output", type=Path, metavar="DEST", help="a new committee folder")
     where.add_argument("--user", metavar="USER_ID",

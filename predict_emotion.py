@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli, storage
+from trompa_mer import cli, names, storage
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.predict import predict
 from trompa_mer.errors import FeatureError
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> None:
         raise FeatureError(f"output folder does not exist: {args.output.parent}")
     committee, model = load(args)
     scaling = args.scaling or committee.default_scaling()
-    if scaling == committees.SCALING_ORIGINAL and args.scaling is None:
+    if scaling == names.SCALING_ORIGINAL and args.scaling is None:
         print(f"note: no {committees.SCALER_FILE} beside {model}: scaling as the original tool "
               "(a StandardScaler fitted on this file's rows)", file=sys.stderr)
     result = predict(committee, args.input, scaling, model)

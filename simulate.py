@@ -10,19 +10,18 @@ import sys
 from pathlib import Path
 
 import settings
-from trompa_mer import cli
-from trompa_mer.learning import strategies
+from trompa_mer import cli, names
 from trompa_mer.simulation.simulate import Plan, simulate
 
 
 def strategy_list(text: str) -> tuple[str, ...]:
     """`mc,hc,mix,rand` → ('mc', 'hc', 'mix', 'rand'), each once, in the order given."""
-    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    unknown = [name for name in names if name not in strategies.STRATEGIES]
-    if unknown or not names:
+    chosen = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in chosen if name not in names.STRATEGIES]
+    if unknown or not chosen:
         raise argparse.ArgumentTypeError(f"invalid strategies {text!r}: use a comma-separated list of "
-                                         f"{','.join(strategies.STRATEGIES)}")
-    return names
+                                         f"{','.join(names.STRATEGIES)}")
+    return chosen
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crowd", type=Path, default=None,
                         help="crowd annotations for hc and mix: TROMPA study JSON or CSV "
                              "song_id,user_id,quadrant (default: the labels; a user's own are left out)")
-    parser.add_argument("--strategies", type=strategy_list, default=strategies.STRATEGIES,
+    parser.add_argument("--strategies", type=strategy_list, default=names.STRATEGIES,
                         help="comma-separated query strategies (default mc,hc,mix,rand)")
     parser.add_argument("--iterations", type=int, default=10, help="updates per user (default 10)")
     parser.add_argument("--queries", type=int, default=10, help="songs asked per iteration (default 10)")

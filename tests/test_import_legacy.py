@@ -16,6 +16,7 @@ import settings
 from tests.committees import make_committee, write_feature_csv
 from tests.conftest import error_line, run_script
 from tests.test_loop import folder_digest
+from trompa_mer import names
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.features.columns import FEATURE_NAMES
@@ -70,8 +71,8 @@ def test_imported_pretrained_reproduces_the_original_probabilities(tmp_path: Pat
     committee = committees.load_committee(dest)
     assert sorted(committee.members) == sorted(p.name for p in (legacy / "pretrained").glob("*.pkl"))
     assert committee.scaler is None and not (dest / committees.SCALER_FILE).exists()
-    assert committee.default_scaling() == committees.SCALING_ORIGINAL
-    assert committee.manifest["scaling"] == committees.SCALING_ORIGINAL
+    assert committee.default_scaling() == names.SCALING_ORIGINAL
+    assert committee.manifest["scaling"] == names.SCALING_ORIGINAL
     trained_on = committee.manifest["trained_on"]
     assert trained_on["source"] == str((legacy / "pretrained").resolve())
     assert trained_on["original_versions"] == {"python": "3.6-3.8", "xgboost": "1.3.3",

@@ -16,11 +16,13 @@ from tests.committees import (
     write_feature_csv,
     write_quadrant_pool,
 )
+from trompa_mer import names
+from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.table import read_feature_csv
-from trompa_mer.learning import query, scoring
+from trompa_mer.learning import scoring
 from trompa_mer.learning.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool, song_id_of
 from trompa_mer.users import personalize
 
@@ -188,19 +190,19 @@ def in_memory_scores(committee: committees.Committee, pool: Pool, songs: list[st
     """The computation before streaming: every window of `songs` at once, scaled on the whole pool,
     with one BLAS thread as scoring uses (OpenBLAS rounds differently with more on some CPUs)."""
     X, offsets = pool.windows(songs)
-    reference = pool.windows(pool.song_ids)[0] if scaling == committees.SCALING_ORIGINAL else None
+    reference = pool.windows(pool.song_ids)[0] if scaling == names.SCALING_ORIGINAL else None
     with threadpool_limits(limits=1, user_api="blas"):
         proba = committee.proba(committees.scale(committee, X, scaling, reference))
-    return query.consensus_entropy(query.song_probabilities(proba, offsets))
+    return consensus.consensus_entropy(consensus.song_probabilities(proba, offsets))
 
 
 def test_chunked_scores_equal_the_in_memory_computation_exactly(scored: tuple) -> None:
     pool, committee = scored
     songs = list(np.random.default_rng(0).permutation(pool.song_ids)[:90])
-    expected = in_memory_scores(committee, pool, songs, committees.SCALING_COMMITTEE)
+    expected = in_memory_scores(committee, pool, songs, names.SCALING_COMMITTEE)
     assert len(scoring.chunks(pool, pool.storage_order(songs), 1)) >= 5
     for chunk_songs, jobs in [(1, 1), (1, 2), (20, 2), (10_000, 1)]:
-        got = scoring.consensus_scores(committee, pool, songs, committees.SCALING_COMMITTEE,
+        got = scoring.consensus_scores(committee, pool, songs, names.SCALING_COMMITTEE,
                                        chunk_songs, jobs)
         np.testing.assert_array_equal(got, expected, f"chunk {chunk_songs}, jobs {jobs}")
 
@@ -212,18 +214,18 @@ def test_memo_rescores_a_growing_committee_exactly(scored: tuple, tmp_path: Path
     memo = MarginMemo()
     songs = pool.song_ids[:60]
     for iteration in range(3):
-        expected = scoring.consensus_scores(committee, pool, songs, committees.SCALING_COMMITTEE, 20, 2)
-        got = scoring.consensus_scores(committee, pool, songs, committees.SCALING_COMMITTEE, 20, 2, memo=memo)
+        expected = scoring.consensus_scores(committee, pool, songs, names.SCALING_COMMITTEE, 20, 2)
+        got = scoring.consensus_scores(committee, pool, songs, names.SCALING_COMMITTEE, 20, 2, memo=memo)
         np.testing.assert_array_equal(got, expected, f"iteration {iteration}")
         answers = {song: i % 4 for i, song in enumerate(songs[:5])}
-        committee = personalize.learn_answers(committee, pool, answers, committees.SCALING_COMMITTEE,
+        committee = personalize.learn_answers(committee, pool, answers, names.SCALING_COMMITTEE,
                                               rounds=5, seed=iteration)
         songs = songs[5:] + pool.song_ids[60 + 3 * iteration:63 + 3 * iteration]
     # Kept margins are what the memo adds to: a committee not grown from the scored ones goes wrong.
     stranger = personalize.learn_answers(make_committee(tmp_path / "stranger", seed=9), pool, answers,
-                                         committees.SCALING_COMMITTEE, rounds=15, seed=0)
+                                         names.SCALING_COMMITTEE, rounds=15, seed=0)
     X, offsets = pool.windows(songs[:20])
-    X = committees.scale(stranger, X, committees.SCALING_COMMITTEE)
+    X = committees.scale(stranger, X, names.SCALING_COMMITTEE)
     assert not np.array_equal(memo.proba(stranger, X, offsets, songs[:20]), stranger.proba(X))
 
 
@@ -234,8 +236,8 @@ def test_original_scaling_streams_the_pool_statistics(scored: tuple) -> None:
     np.testing.assert_allclose(streamed.mean_, fitted.mean_, rtol=1e-13)
     np.testing.assert_allclose(streamed.var_, fitted.var_, rtol=1e-12)
     songs = pool.song_ids[::3]
-    expected = in_memory_scores(committee, pool, songs, committees.SCALING_ORIGINAL)
-    got = scoring.consensus_scores(committee, pool, songs, committees.SCALING_ORIGINAL, chunk_songs=1, jobs=2)
+    expected = in_memory_scores(committee, pool, songs, names.SCALING_ORIGINAL)
+    got = scoring.consensus_scores(committee, pool, songs, names.SCALING_ORIGINAL, chunk_songs=1, jobs=2)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
@@ -245,7 +247,7 @@ def test_peak_memory_follows_the_chunk_not_the_pool(scored: tuple) -> None:
     def peak(chunk_songs: int) -> int:
         tracemalloc.start()
         try:
-            scoring.consensus_scores(committee, pool, pool.song_ids, committees.SCALING_COMMITTEE,
+            scoring.consensus_scores(committee, pool, pool.song_ids, names.SCALING_COMMITTEE,
                                      chunk_songs, 1)
             return tracemalloc.get_traced_memory()[1]
         finally:

@@ -17,6 +17,7 @@ import retrain_model
 import settings
 from tests.committees import make_committee, make_pool
 from tests.conftest import ROOT, error_line, run_script
+from trompa_mer import names
 from trompa_mer.errors import CrowdError
 from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import load_pool
@@ -182,7 +183,7 @@ def state(world: dict, user: str) -> dict:
     return json.loads((world["users"] / user / "pool_data.json").read_text())
 
 
-@pytest.mark.parametrize("strategy", strategies.STRATEGIES)
+@pytest.mark.parametrize("strategy", names.STRATEGIES)
 def test_every_strategy_query_is_answered_and_retrained(world: dict, strategy: str,
                                                         capsys: pytest.CaptureFixture) -> None:
     call(create_user.main, "-i", "827", "-m", strategy)

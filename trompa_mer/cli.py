@@ -5,6 +5,7 @@ import sys
 from collections.abc import Callable
 
 from trompa_mer.errors import TrompaError
+from trompa_mer.names import SCALINGS
 
 
 def run(action: Callable[[], int | None]) -> int:
@@ -25,6 +26,6 @@ def run(action: Callable[[], int | None]) -> int:
 
 def add_scaling_option(parser: argparse.ArgumentParser) -> None:
     """`--scaling committee|original`; unset means the committee's own (its scaler.pkl if it has one)."""
-    parser.add_argument("--scaling", choices=["committee", "original"], default=None,
+    parser.add_argument("--scaling", choices=SCALINGS, default=None,
                         help="committee: standardise with the committee's scaler.pkl (default when it has "
                              "one); original: fit a StandardScaler on the data at hand, as the original tool")

@@ -1,5 +1,6 @@
-"""Fixed names shared by every layer: the quadrants and their class indices."""
+"""Fixed names shared by every layer: quadrants and classes, query strategies, scalings, the time format."""
 
+import time
 from enum import IntEnum
 
 
@@ -31,3 +32,28 @@ def quadrant_of(valence: float, arousal: float) -> int:
     if arousal >= 0:
         return Quadrant.Q1 if valence >= 0 else Quadrant.Q2
     return Quadrant.Q4 if valence >= 0 else Quadrant.Q3
+
+
+CLASSES: tuple[int, ...] = tuple(range(N_CLASSES))
+"""Class indices 0..3, the labels every member is trained on whatever a batch holds."""
+
+MC, HC, MIX, RAND = "mc", "hc", "mix", "rand"
+STRATEGIES: tuple[str, ...] = (MC, HC, MIX, RAND)
+"""Query strategies, as named on the command line and in `pool_data.json`: machine consensus, human
+consensus, the larger of both, random."""
+CROWD_STRATEGIES = frozenset({HC, MIX})
+"""Strategies that need crowd annotations."""
+DEFAULT_STRATEGY = MC
+
+SCALING_COMMITTEE, SCALING_ORIGINAL = "committee", "original"
+SCALINGS: tuple[str, ...] = (SCALING_COMMITTEE, SCALING_ORIGINAL)
+"""`committee`: the committee's fitted scaler.pkl; `original`: a StandardScaler fitted on the data at
+hand, as the original tool did."""
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+"""Local time with its UTC offset, in every state file and manifest."""
+
+
+def timestamp(seconds: float | None = None) -> str:
+    """`seconds` since the epoch (default: now) in TIME_FORMAT."""
+    return time.strftime(TIME_FORMAT, time.localtime(seconds))

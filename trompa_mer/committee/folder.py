@@ -14,7 +14,7 @@ from trompa_mer import storage
 from trompa_mer.committee import members
 from trompa_mer.errors import CommitteeError
 from trompa_mer.features.columns import FEATURE_NAMES
-from trompa_mer.names import QUADRANTS
+from trompa_mer.names import QUADRANTS, SCALING_COMMITTEE, SCALING_ORIGINAL
 
 MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\.pkl$")
 """Member file names: `classifier_<kind>.it_<k>.pkl`, k the cross-validation fold."""
@@ -24,9 +24,6 @@ MANIFEST_FILE = "manifest.json"
 DEFAULT_MEMBER = "classifier_xgb.it_0.pkl"
 """What `predict_emotion.py -m default` uses, as the original."""
 
-SCALING_COMMITTEE = "committee"
-SCALING_ORIGINAL = "original"
-"""`committee`: the fitted scaler.pkl; `original`: a StandardScaler fitted on the data at hand."""
 
 
 def member_file(kind: str, fold: int) -> str:

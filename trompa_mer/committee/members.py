@@ -14,9 +14,9 @@ import xgboost as xgb
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 
-from trompa_mer.names import N_CLASSES
+from trompa_mer.names import CLASSES, N_CLASSES
 
-ALL_CLASSES = np.arange(N_CLASSES)
+ALL_CLASSES = np.array(CLASSES)
 SGD_EPOCHS = 20
 """Passes over the pretraining data for SGD (partial_fit keeps all four classes even if one is absent)."""
 

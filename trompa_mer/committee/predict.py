@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
+from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.features.table import read_feature_csv
-from trompa_mer.learning import query
 from trompa_mer.names import QUADRANTS
 
 
@@ -32,5 +32,5 @@ def predict(committee: Committee, features_csv: Path, scaling: str, model: str) 
     }
     if len(committee.members) > 1:
         song_proba = member_proba.mean(axis=1)  # (members, 4)
-        result["entropy"] = float(query.consensus_entropy(song_proba[:, None, :])[0])
+        result["entropy"] = float(consensus.consensus_entropy(song_proba[:, None, :])[0])
     return result

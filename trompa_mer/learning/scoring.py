@@ -16,10 +16,11 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import settings
+from trompa_mer import names
+from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
-from trompa_mer.learning import query
 from trompa_mer.learning.pool import Pool
 
 MIN_CHUNK_WINDOWS = 4096
@@ -82,7 +83,7 @@ def pool_scaler(pool: Pool, chunk_songs: int | None = None) -> StandardScaler:
 def scaler_of(committee: Committee, pool: Pool, scaling: str,
               chunk_songs: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """How rows are standardised: the committee's scaler, or one fitted on the whole pool."""
-    if scaling == committees.SCALING_ORIGINAL:
+    if scaling == names.SCALING_ORIGINAL:
         return pool_scaler(pool, chunk_songs).transform
     return lambda X: committees.scale(committee, X, scaling)
 
@@ -116,7 +117,7 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
         with sklearn.config_context(assume_finite=True), xgb.config_context(nthread=xgb_threads):
             X = transform(X)
             proba = committee.proba(X) if memo is None else memo.proba(committee, X, offsets, chunk)
-        return query.consensus_entropy(query.song_probabilities(proba, offsets))
+        return consensus.consensus_entropy(consensus.song_probabilities(proba, offsets))
 
     # One BLAS thread whatever `jobs`: OpenBLAS rounds differently with more threads on some CPUs.
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(jobs) as executor:

@@ -2,11 +2,12 @@
 
 `mc` machine consensus (the committee's consensus entropy), `hc` human consensus (entropy of the
 crowd's quadrant frequencies, the user's own annotations left out), `mix` the larger of the two,
-`rand` seeded random numbers. `query.select_top` then picks, ties going to the smaller song id.
+`rand` seeded random numbers. `select_top` then picks, ties going to the smaller song id.
 Crowd annotations come from the TROMPA study's JSON or a CSV `song_id,user_id,quadrant`.
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,19 +15,23 @@ import numpy as np
 import pandas as pd
 
 from trompa_mer import storage
+from trompa_mer.committee import consensus
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import CrowdError, QueryError
-from trompa_mer.learning import query
 from trompa_mer.learning.pool import Pool
 from trompa_mer.learning.scoring import consensus_scores
-from trompa_mer.names import N_CLASSES, quadrant_index, quadrant_of
+from trompa_mer.names import (
+    CROWD_STRATEGIES,
+    HC,
+    MC,
+    N_CLASSES,
+    RAND,
+    STRATEGIES,
+    quadrant_index,
+    quadrant_of,
+)
 
-MC, HC, MIX, RAND = "mc", "hc", "mix", "rand"
-STRATEGIES: tuple[str, ...] = (MC, HC, MIX, RAND)
-"""Query strategies, as named on the command line and in `pool_data.json`."""
-CROWD_STRATEGIES = frozenset({HC, MIX})
-"""Strategies that need crowd annotations."""
 NO_CROWD_SCORE = -1.0
 """`hc` score of a song no other user annotated: below every entropy (≥ 0), so it ranks last."""
 CSV_COLUMNS = ("song_id", "user_id", "quadrant")
@@ -132,7 +137,7 @@ def hc_scores(counts: np.ndarray) -> np.ndarray:
     """Human-consensus entropy (n_songs,) of quadrant counts (n_songs, 4); NO_CROWD_SCORE for a song
     without annotations."""
     annotated = counts.sum(axis=1) > 0
-    return np.where(annotated, query.entropy(frequencies(counts)), NO_CROWD_SCORE)
+    return np.where(annotated, consensus.entropy(frequencies(counts)), NO_CROWD_SCORE)
 
 
 def stable_seed(*parts: object) -> int:
@@ -168,3 +173,9 @@ def strategy_scores(strategy: str, committee: Committee, pool: Pool, candidates:
     if strategy == HC:
         return human
     return np.maximum(consensus_scores(committee, pool, candidates, scaling, memo=memo), human)
+
+
+def select_top(song_ids: Sequence[str], scores: np.ndarray, n: int) -> list[str]:
+    """The `n` songs of highest score; ties go to the smaller song id, whatever numpy's sort does."""
+    order = sorted(range(len(song_ids)), key=lambda i: (-float(scores[i]), song_ids[i]))
+    return [song_ids[i] for i in order[:n]]

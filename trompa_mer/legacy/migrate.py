@@ -33,9 +33,16 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
 from trompa_mer.errors import LegacyError, UserError
-from trompa_mer.learning.strategies import CROWD_STRATEGIES, STRATEGIES
 from trompa_mer.legacy.pickles import LegacyModel, load_legacy_model
-from trompa_mer.names import QUADRANTS, quadrant_index
+from trompa_mer.names import (
+    CROWD_STRATEGIES,
+    DEFAULT_STRATEGY,
+    QUADRANTS,
+    SCALING_ORIGINAL,
+    STRATEGIES,
+    quadrant_index,
+    timestamp,
+)
 from trompa_mer.users import folder as user
 
 ORIGINAL_VERSIONS = {"python": "3.6-3.8", "xgboost": "1.3.3", "scikit-learn": "0.24.1"}
@@ -77,7 +84,7 @@ def locate_models(src: Path) -> tuple[Path, str]:
     if not src.is_dir():
         raise LegacyError(f"not a folder: {src}")
     if any(path.suffix == ".pkl" for path in src.iterdir()):
-        return src, src.name if src.name in STRATEGIES else user.DEFAULT_STRATEGY
+        return src, src.name if src.name in STRATEGIES else DEFAULT_STRATEGY
     found = [src / name for name in STRATEGIES if (src / name).is_dir()]
     if len(found) > 1:
         raise LegacyError(f"{src} holds several strategy folders ({', '.join(p.name for p in found)}): "
@@ -128,8 +135,8 @@ def legacy_manifest(src: Path) -> dict:
     return committees.new_manifest(
         trained_on={"provenance": "the original TROMPA-MER (imported by import_legacy.py)",
                     "source": str(src.resolve()), "original_versions": dict(ORIGINAL_VERSIONS),
-                    "imported": user.now()},
-        scaling=committees.SCALING_ORIGINAL)
+                    "imported": timestamp()},
+        scaling=SCALING_ORIGINAL)
 
 
 def _read_json(path: Path) -> Any:
@@ -177,7 +184,7 @@ def _log_batches(log: Any, path: Path) -> dict[int, dict[str, str]]:
 
 
 def _mtime(path: Path) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(path.stat().st_mtime))
+    return timestamp(path.stat().st_mtime)
 
 
 def _check_consensus(path: Path) -> None:
@@ -246,7 +253,7 @@ def read_legacy_state(folder: Path, strategy: str) -> tuple[user.UserState, list
     state = user.UserState(iteration=iteration + 1 if answered_last else iteration, queried=queried,
                            next_pool=next_pool, pending=pending, answered=sorted(answered),
                            strategy=strategy, query_strategy=strategy if queried else "",
-                           time=user.now())
+                           time=timestamp())
     history = [{"iteration": k, "time": times.get(k), "labels": batches[k],
                 "source": str(last_path if k in times else path)} for k in sorted(batches)]
     return state, history, notes
@@ -263,7 +270,7 @@ def read_legacy_folder(src: Path, with_state: bool) -> LegacyFolder:
         else:
             notes.append(f"the user state in {folder} is not imported (use --user to import it)")
     elif with_state:
-        state = user.UserState(strategy=strategy, time=user.now())
+        state = user.UserState(strategy=strategy, time=timestamp())
     return LegacyFolder(folder, committee, state, history, notes)
 
 

@@ -22,13 +22,11 @@ from sklearn.naive_bayes import GaussianNB
 
 from trompa_mer.errors import LegacyError
 from trompa_mer.legacy.xgb_format import load_booster
-from trompa_mer.names import N_CLASSES
+from trompa_mer.names import CLASSES, N_CLASSES
 
 LegacyModel = xgboost.XGBClassifier | GaussianNB | SGDClassifier
 """What `load_legacy_model` returns: a fitted estimator of the pinned versions."""
 
-CLASSES = np.arange(N_CLASSES)
-"""The class labels every legacy committee member was trained on, in column order."""
 
 SGD_LOSS_RENAMES = {"log": "log_loss"}
 """scikit-learn 1.1 renamed SGDClassifier's logistic loss."""
@@ -276,8 +274,8 @@ def _params(state: dict, estimator: type) -> dict[str, Any]:
 def _classes(state: dict, name: str) -> np.ndarray:
     classes = state.get("classes_")
     if not isinstance(classes, np.ndarray) or not np.array_equal(classes, CLASSES):
-        raise LegacyError(f"{name}: classes {classes!r}, expected {CLASSES.tolist()}")
-    return CLASSES.copy()
+        raise LegacyError(f"{name}: classes {classes!r}, expected {list(CLASSES)}")
+    return np.array(CLASSES)
 
 
 def _array(state: dict, key: str, name: str, shape: tuple[int, ...]) -> np.ndarray:

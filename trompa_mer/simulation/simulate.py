@@ -23,12 +23,13 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import settings
-from trompa_mer import storage
+from trompa_mer import names, storage
+from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import SimulationError
-from trompa_mer.learning import query, strategies
+from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.learning.strategies import Crowd
@@ -66,9 +67,9 @@ class Plan:
         if not self.strategies:
             raise SimulationError("no strategy to simulate")
         for strategy in self.strategies:
-            if strategy not in strategies.STRATEGIES:
+            if strategy not in names.STRATEGIES:
                 raise SimulationError(f"unknown strategy {strategy!r} "
-                                      f"(expected some of {','.join(strategies.STRATEGIES)})")
+                                      f"(expected some of {','.join(names.STRATEGIES)})")
         for name in ("iterations", "queries", "min_annotations", "seeds", "rounds"):
             if getattr(self, name) < 1:
                 raise SimulationError(f"{name.replace('_', '-')} must be at least 1, "
@@ -171,7 +172,7 @@ def evaluate(committee: Committee, X: np.ndarray, offsets: np.ndarray, y_true: n
              memo: MarginMemo, song_ids: list[str]) -> dict[str, float]:
     """F1 per model on test songs `song_ids`: X (n_windows, 260) scaled, offsets (n_songs + 1,),
     y_true (n_songs,)."""
-    song_proba = query.song_probabilities(memo.proba(committee, X, offsets, song_ids), offsets)
+    song_proba = consensus.song_probabilities(memo.proba(committee, X, offsets, song_ids), offsets)
     return {model: weighted_f1(y_true, proba)
             for model, proba in model_probabilities(list(committee.members), song_proba).items()}
 

@@ -22,7 +22,7 @@ from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
 from trompa_mer.datasets import deam
 from trompa_mer.errors import DeamError
-from trompa_mer.names import N_CLASSES, QUADRANTS
+from trompa_mer.names import CLASSES, N_CLASSES, QUADRANTS
 
 KIND_ALL = "all"
 KIND_CHOICES: tuple[str, ...] = (*members.KINDS, KIND_ALL)
@@ -34,7 +34,6 @@ SCORES = ("precision", "recall", "f1")
 METRICS_FILE = "metrics.json"
 CONFUSION_FILE = "confusion_{model}.png"
 """Per model kind and for the committee, beside the members."""
-ALL_CLASSES = list(range(N_CLASSES))
 
 
 def kinds_of(choice: str) -> tuple[str, ...]:
@@ -87,7 +86,7 @@ def song_level(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> tuple[np.
 def weighted_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Support-weighted precision, recall and F1 over the quadrants (0 where a class is never predicted)."""
     precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=ALL_CLASSES, average="weighted", zero_division=0)
+        y_true, y_pred, labels=CLASSES, average="weighted", zero_division=0)
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
@@ -109,8 +108,8 @@ def summarize(folds: list[dict]) -> tuple[dict, dict]:
 def confusion(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> dict[str, list[list[int]]]:
     """Confusion matrices (true rows × predicted columns, Q1..Q4) at window and song level."""
     song_true, song_proba = song_level(songs, y, proba)
-    return {"window": confusion_matrix(y, proba.argmax(axis=1), labels=ALL_CLASSES).tolist(),
-            "song": confusion_matrix(song_true, song_proba.argmax(axis=1), labels=ALL_CLASSES).tolist()}
+    return {"window": confusion_matrix(y, proba.argmax(axis=1), labels=CLASSES).tolist(),
+            "song": confusion_matrix(song_true, song_proba.argmax(axis=1), labels=CLASSES).tolist()}
 
 
 # --- training -----------------------------------------------------------------------------------

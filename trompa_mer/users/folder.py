@@ -3,7 +3,6 @@
 import contextlib
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,12 +10,11 @@ from pathlib import Path
 from trompa_mer import storage
 from trompa_mer.committee import folder as committee
 from trompa_mer.errors import UserError
-from trompa_mer.learning.strategies import MC, STRATEGIES
+from trompa_mer.names import DEFAULT_STRATEGY, STRATEGIES, timestamp
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 STATE_FILE = "pool_data.json"
 ANNOTATIONS_FILE = "annotations.jsonl"
-DEFAULT_STRATEGY = MC
 
 
 @dataclass
@@ -49,10 +47,6 @@ def user_folder(users_dir: Path, user_id: str) -> Path:
     return users_dir / check_user_id(user_id)
 
 
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
 def create_user(users_dir: Path, user_id: str, pretrained: Path,
                 strategy: str = DEFAULT_STRATEGY) -> Path:
     """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
@@ -69,7 +63,7 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path,
         for path in files:
             if path.is_file():
                 shutil.copy2(path, staging / path.name)
-        write_state(staging, UserState(strategy=strategy, time=now()))
+        write_state(staging, UserState(strategy=strategy, time=timestamp()))
         try:
             staging.rename(folder)
         except OSError:

@@ -17,10 +17,10 @@ from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import AnnotationError, CrowdError, QueryError
-from trompa_mer.learning import query, strategies
+from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
-from trompa_mer.names import QUADRANTS, quadrant_index
+from trompa_mer.names import CROWD_STRATEGIES, QUADRANTS, quadrant_index, timestamp
 from trompa_mer.users import folder as user
 
 
@@ -38,12 +38,12 @@ def choose_songs(strategy: str, committee: Committee, pool: Pool, candidates: li
     scores = strategies.strategy_scores(strategy, committee, pool, candidates, scaling, crowd, user_id,
                                         iteration, seed, memo=memo)
     by_song = dict(zip(candidates, scores.tolist(), strict=True))
-    return {song: by_song[song] for song in query.select_top(candidates, scores, n)}
+    return {song: by_song[song] for song in strategies.select_top(candidates, scores, n)}
 
 
 def load_crowd(strategy: str, crowd_file: Path | None) -> strategies.Crowd | None:
     """The crowd annotations `strategy` needs (hc, mix), or None; QueryError for an unknown strategy."""
-    if strategy not in strategies.CROWD_STRATEGIES:
+    if strategy not in CROWD_STRATEGIES:
         strategies.check_strategy(strategy, None)
         return None
     if crowd_file is None or not crowd_file.is_file():
@@ -85,7 +85,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         state.next_pool = [song for song in candidates if song not in chosen]
         state.scores = chosen
         state.query_strategy = strategy
-        state.time = user.now()
+        state.time = timestamp()
         user.write_state(folder, state)
     return QueryResult(state.queried, state.scores, state)
 
@@ -159,7 +159,7 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
         songs = list(state.queried)
         updated = learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
                                 seed=state.iteration)
-        record = {"iteration": state.iteration, "time": user.now(),
+        record = {"iteration": state.iteration, "time": timestamp(),
                   "labels": {song: QUADRANTS[labels[song]] for song in songs}}
         state.answered = sorted(set(state.answered) | set(songs))
         state.pending = False

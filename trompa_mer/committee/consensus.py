@@ -1,6 +1,4 @@
-"""Pure: committee probabilities → per-song consensus entropy → the songs to ask about."""
-
-from collections.abc import Sequence
+"""A committee's agreement, pure: window probabilities → song probabilities → consensus entropy."""
 
 import numpy as np
 
@@ -26,9 +24,3 @@ def entropy(proba: np.ndarray) -> np.ndarray:
 def consensus_entropy(song_proba: np.ndarray) -> np.ndarray:
     """Entropy of the members' mean: (n_members, n_songs, 4) → (n_songs,)."""
     return entropy(song_proba.mean(axis=0))
-
-
-def select_top(song_ids: Sequence[str], scores: np.ndarray, n: int) -> list[str]:
-    """The `n` songs of highest score; ties go to the smaller song id, whatever numpy's sort does."""
-    order = sorted(range(len(song_ids)), key=lambda i: (-float(scores[i]), song_ids[i]))
-    return [song_ids[i] for i in order[:n]]
