@@ -12,7 +12,7 @@ from pathlib import Path
 import settings
 from trompa_mer import cli
 from trompa_mer.datasets import deam
-from trompa_mer.features import extract, smile
+from trompa_mer.features import smile
 from trompa_mer.training import pretrain
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, default=None,
                         help=f"folder of the features extracted from DEAM's audio, reused on re-runs "
                              f"(default <deam>/{deam.CACHE_DIR})")
-    parser.add_argument("-j", "--jobs", type=int, default=extract.default_jobs(),
+    parser.add_argument("-j", "--jobs", type=int, default=settings.JOBS,
                         help="audio files extracted at once (default: all cores)")
     parser.add_argument("--threads", type=int, default=0,
                         help="xgboost's threads (default 0: all cores; 1 is faster on a busy machine)")

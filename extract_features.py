@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="window length in seconds (default %(default)s)")
     parser.add_argument("--hop", type=float, default=settings.HOP_SECONDS,
                         help="hop between windows in seconds (default %(default)s)")
-    parser.add_argument("-j", "--jobs", type=int, default=extract.default_jobs(),
+    parser.add_argument("-j", "--jobs", type=int, default=settings.JOBS,
                         help="files extracted at once in batch mode (default: all cores)")
     parser.add_argument("--dask-scheduler", metavar="ADDRESS",
                         help="run the batch on the workers of this Dask scheduler (tcp://host:8786) "
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     report = extract.extract_batch(extract.audio_files(inputs), args.output, command,
                                    args.window, args.hop, args.jobs, args.overwrite,
-                                   scheduler=args.dask_scheduler)
+                                   scheduler=args.dask_scheduler,
+                                   connect_seconds=settings.DASK_CONNECT_SECONDS)
     print(report.summary(), file=sys.stderr)
     return 1 if report.failed else 0
 

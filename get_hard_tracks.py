@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     result = personalize.make_query(settings.USERS_DIRECTORY, args.user_id, settings.FEATS_DIRECTORY,
                                     settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
-                                    args.requery, args.strategy, settings.CROWD_ANNOTATIONS)
+                                    args.requery, args.strategy, settings.CROWD_ANNOTATIONS,
+                                    settings.JOBS, settings.POOL_CHUNK_SONGS)
     if args.json:
         print(json.dumps({"user_id": args.user_id, "iteration": result.state.iteration,
                           "strategy": result.state.query_strategy, "queried": result.songs,

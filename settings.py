@@ -1,16 +1,35 @@
-"""Paths and constants of TROMPA-MER. Every path can be overridden by an environment variable.
+"""Paths and constants of TROMPA-MER's scripts. Every path can be overridden by an environment variable.
 
 `TPL_INTERNAL_DATA_DIRECTORY` moves `models/users` and `data` together, as in the original tool.
+The scripts resolve these values and pass them to the library, which never reads them itself. A
+malformed number (`TPL_JOBS=abc`) ends the script with one `error:` line naming the variable.
 """
 
 import os
 from pathlib import Path
+
+from trompa_mer.cores import available_cores
 
 ROOT = Path(__file__).resolve().parent
 
 
 def _path(variable: str, default: Path) -> Path:
     return Path(os.environ.get(variable) or default)
+
+
+def _number(variable: str, kind: type[int] | type[float], default: int | float) -> int | float:
+    """`variable`'s value as a positive `kind`, or `default` when unset or empty."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    what = "whole number" if kind is int else "number"
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SystemExit(f"error: {variable} must be a {what} above 0, not {text!r}") from None
+    if not value > 0:
+        raise SystemExit(f"error: {variable} must be a {what} above 0, not {text!r}")
+    return value
 
 
 INTERNAL_DATA_DIRECTORY = _path("TPL_INTERNAL_DATA_DIRECTORY", ROOT)
@@ -32,10 +51,10 @@ HOP_SECONDS = 0.5
 XGB_UPDATE_ROUNDS = 100
 DEAM_SEED = 1987
 
-JOBS = int(os.environ.get("TPL_JOBS") or len(os.sched_getaffinity(0)))
+JOBS = int(_number("TPL_JOBS", int, available_cores()))
 """Cores used by batch extraction, pool building and scoring (default: all this process may use)."""
-POOL_CHUNK_SONGS = int(os.environ.get("TPL_POOL_CHUNK_SONGS") or 100)
-"""Songs scored at once per core: peak memory grows with this, not with the pool. Around 6,000
-windows keeps GaussianNB's temporaries in cache; larger chunks are slower, not faster."""
-DASK_CONNECT_SECONDS = float(os.environ.get("TPL_DASK_CONNECT_SECONDS") or 10)
+POOL_CHUNK_SONGS = int(_number("TPL_POOL_CHUNK_SONGS", int, 100))
+"""Songs scored at once per core: peak memory grows with this, not with the pool (see
+trompa_mer/learning/scoring.py)."""
+DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, 10))
 """How long extract_features.py --dask-scheduler waits for the scheduler to answer."""

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-import settings
 from trompa_mer import storage
 from trompa_mer.errors import AudioError, ClusterError, FeatureError, TrompaError
 from trompa_mer.features import audio, smile, windows
@@ -18,6 +17,8 @@ from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
 
 FEATURE_SUFFIX = ".csv"
 CSV_SEPARATOR = ";"
+DASK_CONNECT_SECONDS = 10.0
+"""How long a batch waits for a Dask scheduler to answer, unless told otherwise."""
 
 
 def features_of_frames(frame_times: np.ndarray, frames: np.ndarray,
@@ -100,8 +101,10 @@ def audio_files(inputs: Sequence[Path]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def executor_for(jobs: int, scheduler: str | None) -> Iterator[Executor]:
-    """`jobs` local threads, or the workers of the Dask scheduler at `scheduler` (tcp://host:port).
+def executor_for(jobs: int, scheduler: str | None,
+                 connect_seconds: float = DASK_CONNECT_SECONDS) -> Iterator[Executor]:
+    """`jobs` local threads, or the workers of the Dask scheduler at `scheduler` (tcp://host:port),
+    which must answer within `connect_seconds`.
 
     Each thread drives one SMILExtract process, so `jobs` threads keep `jobs` cores busy.
     """
@@ -114,7 +117,7 @@ def executor_for(jobs: int, scheduler: str | None) -> Iterator[Executor]:
 
     try:
         get_address_host_port(scheduler)
-        client = Client(scheduler, timeout=settings.DASK_CONNECT_SECONDS, set_as_default=False)
+        client = Client(scheduler, timeout=connect_seconds, set_as_default=False)
     except (OSError, ValueError) as exc:  # a connection timeout is an OSError
         raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
@@ -126,7 +129,8 @@ def executor_for(jobs: int, scheduler: str | None) -> Iterator[Executor]:
 
 def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCommand,
                   window: float, hop: float, jobs: int = 1, overwrite: bool = False,
-                  progress: bool = True, scheduler: str | None = None) -> BatchReport:
+                  progress: bool = True, scheduler: str | None = None,
+                  connect_seconds: float = DASK_CONNECT_SECONDS) -> BatchReport:
     """One `<stem>.csv` per audio file in `out_dir`; a failing file is reported, the others go on.
 
     Files run on `jobs` local threads, or on a Dask cluster when `scheduler` is its address; every
@@ -145,7 +149,7 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
             report.skipped.append(source)
         else:
             todo.append((source, target))
-    with executor_for(jobs, scheduler) as executor, \
+    with executor_for(jobs, scheduler, connect_seconds) as executor, \
             tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr) as bar:
         futures = {executor.submit(extract_missing, s, t, command, window, hop, overwrite): s
                    for s, t in todo}
@@ -160,7 +164,3 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
             bar.update()
     return report
 
-
-def default_jobs() -> int:
-    """All cores this process may use, or TPL_JOBS."""
-    return settings.JOBS

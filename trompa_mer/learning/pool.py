@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-import settings
 from trompa_mer import storage
+from trompa_mer.cores import available_cores
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.features.table import read_feature_csv
@@ -346,7 +346,7 @@ def _collect_garbage(cache_dir: Path, keep: Iterable[str]) -> None:
 
 def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool:
     """The pool of `feats_dir`, its store in `cache_dir` brought up to date: only CSVs that are new
-    or changed (size, mtime) are read, with `jobs` processes (default settings.JOBS)."""
+    or changed (size, mtime) are read, with `jobs` processes (default: every core)."""
     if not feats_dir.is_dir():
         raise FeatureError(f"features folder not found: {feats_dir}")
     files = feature_files(feats_dir)
@@ -368,7 +368,7 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool
             merged = _merged_segments(locations, identities, len(update.read))
             moved = {s: loc for s, loc in locations.items() if loc.segment in merged}
             locations.update(_write_segment(feats_dir, cache_dir, name, files, moved, update.read,
-                                            jobs or settings.JOBS))
+                                            jobs or available_cores()))
             identities = {n: i for n, i in identities.items() if n not in merged}
             identities[name] = _file_identity(cache_dir / name)
             update.written.append(name)

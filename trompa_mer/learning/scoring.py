@@ -15,14 +15,17 @@ import xgboost as xgb
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-import settings
 from trompa_mer import names
 from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.cores import available_cores
 from trompa_mer.learning.pool import Pool
 
+DEFAULT_CHUNK_SONGS = 100
+"""Songs scored at once per core: peak memory grows with this, not with the pool. Around 6,000
+windows keeps GaussianNB's temporaries in cache; larger chunks are slower, not faster."""
 MIN_CHUNK_WINDOWS = 4096
 """A chunk holds at least this many windows: OpenBLAS multiplies matrices of up to ~300 rows (by the
 SGD members' 260×4 weights) with a small-matrix kernel that rounds differently, which would make a
@@ -75,7 +78,7 @@ def pool_scaler(pool: Pool, chunk_songs: int | None = None) -> StandardScaler:
     scaling, streamed over the store chunk by chunk (equal to a fit in memory to rounding)."""
     keep_freed_memory()
     scaler = StandardScaler()
-    for chunk in chunks(pool, pool.storage_order(pool.song_ids), chunk_songs or settings.POOL_CHUNK_SONGS):
+    for chunk in chunks(pool, pool.storage_order(pool.song_ids), chunk_songs or DEFAULT_CHUNK_SONGS):
         scaler.partial_fit(pool.windows(chunk)[0])
     return scaler
 
@@ -100,11 +103,11 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
                      chunk_songs: int | None = None, jobs: int | None = None, *,
                      memo: MarginMemo | None = None) -> np.ndarray:
     """Consensus entropy (n_songs,) of the committee on each song of `song_ids`, computed
-    `chunk_songs` songs at a time (default settings.POOL_CHUNK_SONGS) on `jobs` threads
-    (default settings.JOBS); a `memo` of the committee's earlier scoring spares its xgb members
+    `chunk_songs` songs at a time (default DEFAULT_CHUNK_SONGS) on `jobs` threads
+    (default: every core); a `memo` of the committee's earlier scoring spares its xgb members
     the trees they had then."""
-    chunk_songs = chunk_songs or settings.POOL_CHUNK_SONGS
-    jobs = jobs or settings.JOBS
+    chunk_songs = chunk_songs or DEFAULT_CHUNK_SONGS
+    jobs = jobs or available_cores()
     keep_freed_memory()
     transform = scaler_of(committee, pool, scaling, chunk_songs)
     # xgboost's thread count is per thread, and a new thread starts from "all cores".

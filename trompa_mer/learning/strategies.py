@@ -161,18 +161,20 @@ def check_strategy(strategy: str, crowd: Crowd | None) -> None:
 
 def strategy_scores(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
                     crowd: Crowd | None, user_id: str, iteration: int, seed: int = 0, *,
-                    memo: MarginMemo | None = None) -> np.ndarray:
+                    memo: MarginMemo | None = None, jobs: int | None = None,
+                    chunk_songs: int | None = None) -> np.ndarray:
     """One score (n_candidates,) per candidate song under `strategy`; the committee is only asked
     for mc and mix (through `memo` when given), the crowd only for hc and mix."""
     check_strategy(strategy, crowd)
     if strategy == RAND:
         return rand_scores(len(candidates), user_id, iteration, seed)
     if strategy == MC:
-        return consensus_scores(committee, pool, candidates, scaling, memo=memo)
+        return consensus_scores(committee, pool, candidates, scaling, chunk_songs, jobs, memo=memo)
     human = hc_scores(quadrant_counts(crowd, candidates, user_id))
     if strategy == HC:
         return human
-    return np.maximum(consensus_scores(committee, pool, candidates, scaling, memo=memo), human)
+    machine = consensus_scores(committee, pool, candidates, scaling, chunk_songs, jobs, memo=memo)
+    return np.maximum(machine, human)
 
 
 def select_top(song_ids: Sequence[str], scores: np.ndarray, n: int) -> list[str]:

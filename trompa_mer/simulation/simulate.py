@@ -22,12 +22,12 @@ from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-import settings
 from trompa_mer import names, storage
 from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.cores import available_cores
 from trompa_mer.errors import SimulationError
 from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import Pool, load_pool
@@ -234,7 +234,7 @@ def thread_share(jobs: int) -> Iterator[None]:
     side, and a lone user's xgboost updates (most of a run's time) use every core. Only BLAS is
     limited: xgboost's OpenMP threads would obey a limit on every thread pool. Neither changes a
     result: exact trees do not depend on xgboost's thread count."""
-    with (xgb.config_context(nthread=max(1, settings.JOBS // jobs)),
+    with (xgb.config_context(nthread=max(1, available_cores() // jobs)),
           threadpool_limits(limits=1, user_api="blas")):
         yield
 

@@ -33,10 +33,11 @@ class QueryResult:
 
 def choose_songs(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
                  crowd: strategies.Crowd | None, user_id: str, iteration: int, n: int,
-                 seed: int = 0, *, memo: MarginMemo | None = None) -> dict[str, float]:
+                 seed: int = 0, *, memo: MarginMemo | None = None, jobs: int | None = None,
+                 chunk_songs: int | None = None) -> dict[str, float]:
     """The `n` candidates `strategy` ranks highest, in rank order, with their scores."""
     scores = strategies.strategy_scores(strategy, committee, pool, candidates, scaling, crowd, user_id,
-                                        iteration, seed, memo=memo)
+                                        iteration, seed, memo=memo, jobs=jobs, chunk_songs=chunk_songs)
     by_song = dict(zip(candidates, scores.tolist(), strict=True))
     return {song: by_song[song] for song in strategies.select_top(candidates, scores, n)}
 
@@ -54,9 +55,11 @@ def load_crowd(strategy: str, crowd_file: Path | None) -> strategies.Crowd | Non
 
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
                scaling: str | None = None, requery: bool = False, strategy: str | None = None,
-               crowd_file: Path | None = None) -> QueryResult:
+               crowd_file: Path | None = None, jobs: int | None = None,
+               chunk_songs: int | None = None) -> QueryResult:
     """Pick the `n_tracks` pool songs the strategy (default: the user's) ranks highest and record
-    them as pending."""
+    them as pending; `jobs` cores score `chunk_songs` songs at a time (defaults: every core, and
+    scoring's DEFAULT_CHUNK_SONGS)."""
     if n_tracks < 1:
         raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
     with user.open_user(users_dir, user_id) as folder:
@@ -69,7 +72,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         crowd = load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
-        pool = load_pool(feats_dir, cache_dir)
+        pool = load_pool(feats_dir, cache_dir, jobs)
         asked = state.asked()
         candidates = [song for song in pool.song_ids if song not in asked]
         if not candidates:
@@ -79,7 +82,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
                              f"pool; ask for at most {len(candidates)}")
         scaling = scaling or committee.default_scaling()
         chosen = choose_songs(strategy, committee, pool, candidates, scaling, crowd, user_id,
-                              state.iteration, n_tracks)
+                              state.iteration, n_tracks, jobs=jobs, chunk_songs=chunk_songs)
         state.queried = list(chosen)
         state.pending = True
         state.next_pool = [song for song in candidates if song not in chosen]
@@ -143,14 +146,15 @@ def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], sca
 
 
 def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_dir: Path,
-                      cache_dir: Path, rounds: int, scaling: str | None = None) -> user.UserState:
+                      cache_dir: Path, rounds: int, scaling: str | None = None,
+                      jobs: int | None = None) -> user.UserState:
     """Retrain every member on the windows of the annotated songs, then replace the committee,
     state and history together."""
     labels = read_annotations(annotations)
     with user.open_user(users_dir, user_id) as folder:
         state = user.read_state(folder)
         check_answers(state, labels)
-        pool = load_pool(feats_dir, cache_dir)
+        pool = load_pool(feats_dir, cache_dir, jobs)
         lacking = [song for song in state.queried if song not in pool]
         if lacking:
             raise AnnotationError(f"no features for annotated songs: {', '.join(lacking)}")

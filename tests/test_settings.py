@@ -1,0 +1,28 @@
+"""settings.py: a malformed environment value is one `error:` line naming the variable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(("variable", "value"), [("TPL_JOBS", "abc"), ("TPL_JOBS", "0"), ("TPL_JOBS", "-1"),
+                                                 ("TPL_POOL_CHUNK_SONGS", "1.5"),
+                                                 ("TPL_DASK_CONNECT_SECONDS", "soon")])
+def test_a_bad_number_is_one_error_line_naming_the_variable(variable: str, value: str) -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "get_hard_tracks.py"), "-i", "nobody", "-q", "1"],
+                            capture_output=True, text=True, env={**os.environ, variable: value})
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [f"error: {variable} must be a "
+                                          f"{'number' if 'SECONDS' in variable else 'whole number'} "
+                                          f"above 0, not {value!r}"]
+
+
+def test_the_library_never_imports_the_scripts_settings() -> None:
+    offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "trompa_mer").rglob("*.py")
+                 if any(line.strip() in ("import settings", "from settings import")
+                        or line.startswith("from settings ") for line in path.read_text().splitlines())]
+    assert offenders == []
