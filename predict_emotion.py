@@ -12,7 +12,6 @@ import settings
 from trompa_mer import cli, names, storage
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.predict import predict
-from trompa_mer.errors import FeatureError
 from trompa_mer.users import folder as user
 
 
@@ -40,10 +39,7 @@ def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.output.suffix.lower() != ".json":
-        raise FeatureError(f"output file must end in .json: {args.output}")
-    if not args.output.parent.is_dir():
-        raise FeatureError(f"output folder does not exist: {args.output.parent}")
+    storage.check_output_file(args.output, ".json")
     committee, model = load(args)
     scaling = args.scaling or committee.default_scaling()
     if scaling == names.SCALING_ORIGINAL and args.scaling is None:

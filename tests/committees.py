@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
 from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
+from trompa_mer.features import table
 from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
 from trompa_mer.names import QUADRANTS
 
@@ -23,9 +23,8 @@ def quadrant_windows(quadrant: int, n_windows: int, rng: np.random.Generator,
 
 
 def write_feature_csv(path: Path, X: np.ndarray) -> Path:
-    table = pd.DataFrame(X, columns=list(FEATURE_NAMES))
-    table.insert(0, TIME_COLUMN, np.arange(len(X)) * 0.5)
-    table.to_csv(path, sep=";", index=False)
+    """A feature CSV of rows X, windows 0.5 s apart, as extract_features.py writes it."""
+    table.write_feature_csv(path, np.arange(len(X)) * 0.5, X)
     return path
 
 

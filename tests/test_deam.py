@@ -14,7 +14,7 @@ from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
 from trompa_mer.datasets import deam, synth
 from trompa_mer.errors import DeamError
-from trompa_mer.features import smile
+from trompa_mer.features import smile, table
 from trompa_mer.features.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, TIME_COLUMN
 from trompa_mer.names import QUADRANTS, quadrant_of
 from trompa_mer.training import pretrain
@@ -297,7 +297,7 @@ def test_audio_path_on_mini_deam_learns_four_columns_without_q2(shared: Path, tm
     expected = quadrant_counts(mini / synth.DYNAMIC_DIR, songs)
     assert trained_on["windows_per_quadrant"] == expected and expected["Q2"] == 0
     assert trained_on["songs"] == len(songs) and trained_on["source"] == "audio"
-    X = made.scaler.transform(deam.read_timed_features(cache / f"{songs[0]}.csv")[1])
+    X = made.scaler.transform(table.read_timed_features(cache / f"{songs[0]}.csv")[1])
     for member in made.members.values():  # no fold saw Q2, every member still gives four columns
         proba = members.predict_proba(member, X)
         assert proba.shape == (len(X), 4) and np.allclose(proba.sum(axis=1), 1)

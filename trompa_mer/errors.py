@@ -51,3 +51,15 @@ class SimulationError(TrompaError):
 
 class ClusterError(TrompaError):
     """A Dask scheduler that cannot be reached."""
+
+
+class OutputError(TrompaError):
+    """An output path that cannot be used: the wrong suffix, a missing folder, a folder where a file goes."""
+
+
+class CorpusError(TrompaError):
+    """Settings of a synthetic corpus that cannot be rendered."""
+
+
+class TrainingError(TrompaError):
+    """A pretraining setting that cannot be used: the model kind, the number of folds, the output."""

@@ -10,8 +10,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from trompa_mer.errors import OutputError
+
 LOCK_NAME = ".lock"
 """File in a folder whose flock serialises commands on that folder."""
+
+
+def check_output_file(path: Path, suffix: str) -> None:
+    """OutputError unless `path` ends in `suffix` (any case) and its folder exists."""
+    if path.suffix.lower() != suffix:
+        raise OutputError(f"output file must end in {suffix}: {path}")
+    if not path.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {path.parent}")
 
 
 def _umask() -> int:

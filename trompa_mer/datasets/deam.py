@@ -16,9 +16,7 @@ import pandas as pd
 
 from trompa_mer.datasets.synth import AUDIO_DIR, DYNAMIC_DIR
 from trompa_mer.errors import DeamError
-from trompa_mer.features import extract, smile
-from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
-from trompa_mer.features.table import read_feature_csv
+from trompa_mer.features import extract, smile, table
 from trompa_mer.names import quadrant_of
 
 FEATURES_DIR = "features"
@@ -194,7 +192,7 @@ def extract_audio(sources: Iterable[Path], cache: Path, command: smile.SmileComm
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DeamError(f"cannot create the feature cache {cache}: {exc.strerror} (see --cache)") from None
-    todo = [s for s in sources if stale(s, cache / f"{s.stem}{extract.FEATURE_SUFFIX}")]
+    todo = [s for s in sources if stale(s, table.feature_file(cache, s.stem))]
     if not todo:
         return {}
     report = extract.extract_batch(todo, cache, command, WINDOW_SECONDS, HOP_SECONDS, jobs=jobs,
@@ -221,12 +219,6 @@ class LabelledWindows:
         return list(dict.fromkeys(self.songs))
 
 
-def read_timed_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Window start times (n,) s and features (n, 260) of one feature CSV (ours or DEAM's)."""
-    table = read_feature_csv(path, (TIME_COLUMN, *FEATURE_NAMES))
-    return table[:, 0], table[:, 1:]
-
-
 def load_windows(deam: Path, source: str, cache: Path | None = None,
                  command: smile.SmileCommand | None = None, jobs: int = 1,
                  progress: bool = True) -> LabelledWindows:
@@ -244,7 +236,7 @@ def load_windows(deam: Path, source: str, cache: Path | None = None,
     annotations = read_annotations(deam)
     skipped: dict[str, list[str]] = {}
     if source == SOURCE_FEATURES:
-        files = {p.stem: p for p in (deam / FEATURES_DIR).glob(f"*{extract.FEATURE_SUFFIX}")}
+        files = {p.stem: p for p in (deam / FEATURES_DIR).glob(f"*{table.FEATURE_SUFFIX}")}
     else:
         if command is None:
             raise DeamError("extracting features from DEAM's audio needs a SMILExtract command")
@@ -254,14 +246,14 @@ def load_windows(deam: Path, source: str, cache: Path | None = None,
         failed = extract_audio((audio[s] for s in sorted(audio, key=song_order) if s in annotations),
                                cache, command, jobs, progress)
         skipped[SKIP_EXTRACTION] = sorted((p.stem for p in failed), key=song_order)
-        files = {s: cache / f"{s}{extract.FEATURE_SUFFIX}" for s in audio
+        files = {s: table.feature_file(cache, s) for s in audio
                  if s in annotations and audio[s] not in failed}
     X, y, songs = [], [], []
     for song in _progress(sorted(files, key=song_order), progress):
         if song not in annotations:
             skipped.setdefault(SKIP_NO_ANNOTATIONS, []).append(song)
             continue
-        times, features = read_timed_features(files[song])
+        times, features = table.read_timed_features(files[song])
         window_ms = grid_ms(times) if source == SOURCE_FEATURES else np.arange(len(times)) * HOP_MS
         kept, labels = window_labels(window_ms, annotations.times_ms, *annotations.of(song))
         if not len(kept):

@@ -11,12 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from trompa_mer import storage
-from trompa_mer.errors import AudioError, ClusterError, FeatureError, TrompaError
-from trompa_mer.features import audio, smile, windows
-from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
+from trompa_mer.errors import AudioError, ClusterError, FeatureError, OutputError, TrompaError
+from trompa_mer.features import audio, smile, table, windows
 
-FEATURE_SUFFIX = ".csv"
-CSV_SEPARATOR = ";"
 DASK_CONNECT_SECONDS = 10.0
 """How long a batch waits for a Dask scheduler to answer, unless told otherwise."""
 
@@ -31,34 +28,17 @@ def features_of_frames(frame_times: np.ndarray, frames: np.ndarray,
     return windows.window_times(frame_times, step), np.nan_to_num(stats, nan=0.0)
 
 
-def write_feature_csv(path: Path, times: np.ndarray, features: np.ndarray) -> None:
-    """`;`-separated CSV: `frameTime` then the 260 features, no index; written atomically."""
-    table = np.column_stack([times, features]).astype(str)
-    lines = [CSV_SEPARATOR.join((TIME_COLUMN, *FEATURE_NAMES))]
-    lines.extend(CSV_SEPARATOR.join(row) for row in table)
-    with storage.atomic_open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-
-
-def check_output_csv(path: Path) -> None:
-    """The output must end in .csv and its folder must exist."""
-    if path.suffix.lower() != FEATURE_SUFFIX:
-        raise FeatureError(f"output file must end in .csv: {path}")
-    if not path.parent.is_dir():
-        raise FeatureError(f"output folder does not exist: {path.parent}")
-
-
 def extract_file(source: Path, output: Path, command: smile.SmileCommand,
                  window: float, hop: float) -> int:
     """Extract one audio file into a feature CSV; returns the number of windows written."""
     audio.check_supported(source)
-    check_output_csv(output)
+    storage.check_output_file(output, table.FEATURE_SUFFIX)
     with audio.as_wav(source) as wav, tempfile.TemporaryDirectory(prefix="trompa-lld.") as tmp:
         lld_csv = Path(tmp, "lld.csv")
         smile.run_smilextract(command, wav, lld_csv, source)
         frame_times, frames = smile.read_lld_csv(lld_csv, source)
     times, features = features_of_frames(frame_times, frames, window, hop)
-    write_feature_csv(output, times, features)
+    table.write_feature_csv(output, times, features)
     return len(times)
 
 
@@ -139,12 +119,12 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
     from tqdm import tqdm
 
     if not out_dir.parent.is_dir():
-        raise FeatureError(f"output folder's parent does not exist: {out_dir.parent}")
+        raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
     out_dir.mkdir(exist_ok=True)
     report = BatchReport()
     todo: list[tuple[Path, Path]] = []
     for source in sources:
-        target = out_dir / f"{source.stem}{FEATURE_SUFFIX}"
+        target = table.feature_file(out_dir, source.stem)
         if target.exists() and not overwrite:
             report.skipped.append(source)
         else:

@@ -1,4 +1,5 @@
-"""Feature tables on disk: a `;`-separated CSV per song, columns matched by name, never position."""
+"""The feature CSV, the one module that writes and reads it: a `;`-separated table per song,
+`frameTime` then the 260 features, columns matched by name (ours or DEAM's), never position."""
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -6,10 +7,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trompa_mer import storage
 from trompa_mer.errors import FeatureError
-from trompa_mer.features.columns import FEATURE_NAMES, deam_name
+from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN, deam_name
 
 CSV_SEPARATOR = ";"
+FEATURE_SUFFIX = ".csv"
+SAMPLE_SUFFIX = "-sample"
+"""The original tool's feature files end in `-sample.csv`; the song id leaves it out."""
+
+
+def feature_file(folder: Path, stem: str) -> Path:
+    """Where the features of the audio file or song named `stem` go in `folder`."""
+    return folder / f"{stem}{FEATURE_SUFFIX}"
+
+
+def song_id_of(path: Path) -> str:
+    """File name without `.csv` and without a `-sample` suffix, lower-cased."""
+    stem = path.stem
+    if stem.lower().endswith(SAMPLE_SUFFIX):
+        stem = stem[: -len(SAMPLE_SUFFIX)]
+    return stem.lower()
+
+
+def write_feature_csv(path: Path, times: np.ndarray, features: np.ndarray) -> None:
+    """`frameTime` then the 260 features, no index; written atomically."""
+    cells = np.column_stack([times, features]).astype(str)
+    lines = [CSV_SEPARATOR.join((TIME_COLUMN, *FEATURE_NAMES))]
+    lines.extend(CSV_SEPARATOR.join(row) for row in cells)
+    with storage.atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
 
 
 def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
@@ -53,3 +80,9 @@ def read_feature_csv(path: Path, names: Sequence[str] = FEATURE_NAMES) -> np.nda
     if table.empty:
         raise FeatureError(f"features file has no rows: {path}")
     return select_features(table, names, str(path))
+
+
+def read_timed_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Window start times (n,) s and features (n, 260) of one feature CSV (ours or DEAM's)."""
+    values = read_feature_csv(path, (TIME_COLUMN, *FEATURE_NAMES))
+    return values[:, 0], values[:, 1:]
