@@ -11,7 +11,8 @@ from pathlib import Path
 
 import settings
 from trompa_mer import cli, names
-from trompa_mer.simulation.simulate import Plan, simulate
+from trompa_mer.simulation.experiment import simulate
+from trompa_mer.simulation.plan import Plan
 
 
 def strategy_list(text: str) -> tuple[str, ...]:

@@ -27,7 +27,9 @@ from trompa_mer.errors import CommitteeError
 from trompa_mer.learning.pool import load_pool
 from trompa_mer.learning.strategies import read_crowd
 from trompa_mer.names import QUADRANTS
-from trompa_mer.simulation.simulate import Plan, simulate, thread_share
+from trompa_mer.simulation.experiment import simulate
+from trompa_mer.simulation.plan import Plan
+from trompa_mer.simulation.run import thread_share
 from trompa_mer.users.personalize import learn_answers
 
 TARGET_SECONDS = 30.0

@@ -18,7 +18,8 @@ from trompa_mer.committee import members
 from trompa_mer.features.table import read_feature_csv
 from trompa_mer.learning.strategies import read_crowd_csv
 from trompa_mer.names import QUADRANTS, quadrant_index
-from trompa_mer.simulation.simulate import Plan, Run, load_world, simulate_run
+from trompa_mer.simulation.plan import Plan, Run
+from trompa_mer.simulation.run import load_world, simulate_run
 
 ITERATIONS, QUERIES, SEEDS = 2, 3, 2
 STRATEGIES = ("mc", "hc", "mix", "rand")

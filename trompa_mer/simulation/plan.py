@@ -1,0 +1,95 @@
+"""What to simulate: the plan of runs, each user's pool and test songs per seed and strategy."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trompa_mer import names
+from trompa_mer.errors import SimulationError
+from trompa_mer.learning import strategies
+from trompa_mer.learning.pool import Pool
+from trompa_mer.learning.strategies import Crowd
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to simulate: strategies, iterations × queries per user, the test share, repetitions."""
+
+    strategies: tuple[str, ...]
+    iterations: int = 10
+    queries: int = 10
+    min_annotations: int = 150
+    test_size: float = 0.15
+    seeds: int = 3
+    rounds: int = 100
+    scaling: str | None = None
+
+    def check(self) -> None:
+        if not self.strategies:
+            raise SimulationError("no strategy to simulate")
+        for strategy in self.strategies:
+            if strategy not in names.STRATEGIES:
+                raise SimulationError(f"unknown strategy {strategy!r} "
+                                      f"(expected some of {','.join(names.STRATEGIES)})")
+        for name in ("iterations", "queries", "min_annotations", "seeds", "rounds"):
+            if getattr(self, name) < 1:
+                raise SimulationError(f"{name.replace('_', '-')} must be at least 1, "
+                                      f"not {getattr(self, name)}")
+        if not 0 < self.test_size < 1:
+            raise SimulationError(f"test-size must be between 0 and 1, not {self.test_size}")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One simulated user under one strategy and seed: the songs they may be asked, and the test."""
+
+    user: str
+    strategy: str
+    seed: int
+    pool_songs: tuple[str, ...]
+    test_songs: tuple[str, ...]
+
+
+def labels_by_user(labels: Crowd) -> dict[str, dict[str, int]]:
+    """User → song → class index; a song a user labelled more than once takes their last label."""
+    by_user: dict[str, dict[str, int]] = {}
+    for song, user, quadrant in zip(labels.song_ids, labels.user_ids, labels.quadrants.tolist(),
+                                    strict=True):
+        by_user.setdefault(user, {})[song] = quadrant
+    return by_user
+
+
+def split_songs(songs: list[str], test_size: float, seed: int) -> tuple[list[str], list[str]]:
+    """(pool, test), both sorted: a seeded shuffle of `songs`, round(test_size · n) of them (≥ 1) held
+    out."""
+    n_test = max(1, round(test_size * len(songs)))
+    order = np.random.default_rng(seed).permutation(len(songs))
+    test = sorted(songs[i] for i in order[:n_test])
+    pool = sorted(songs[i] for i in order[n_test:])
+    return pool, test
+
+
+def plan_runs(labels: dict[str, dict[str, int]], pool: Pool, plan: Plan) -> list[Run]:
+    """Runs for every user with at least `min_annotations` labelled songs that have features, every
+    seed and strategy; the split depends on user and seed only, so strategies are compared on the
+    same test songs."""
+    usable = {user: sorted(s for s in songs if s in pool) for user, songs in labels.items()}
+    eligible = sorted(user for user, songs in usable.items() if len(songs) >= plan.min_annotations)
+    if not eligible:
+        most = max((len(songs) for songs in usable.values()), default=0)
+        raise SimulationError(f"no user has {plan.min_annotations} labelled songs with features (the most "
+                              f"any has is {most}): lower --min-annotations")
+    needed = plan.iterations * plan.queries
+    runs = []
+    for user in eligible:
+        for seed in range(plan.seeds):
+            pool_songs, test_songs = split_songs(usable[user], plan.test_size,
+                                                 strategies.stable_seed("split", user, seed))
+            if len(pool_songs) < needed:
+                raise SimulationError(
+                    f"user {user} has {len(pool_songs)} songs left after holding out {len(test_songs)} "
+                    f"for testing, fewer than the {needed} that {plan.iterations} iterations × "
+                    f"{plan.queries} queries ask: lower them or raise --min-annotations")
+            runs.extend(Run(user, strategy, seed, tuple(pool_songs), tuple(test_songs))
+                        for strategy in plan.strategies)
+    return runs

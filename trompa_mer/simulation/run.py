@@ -1,0 +1,173 @@
+"""Running the plan: every run's queries, answers, updates and evaluations, in this process or many.
+
+Queries and updates go through `personalize.choose_songs` and `personalize.learn_answers`, the very
+functions behind get_hard_tracks.py and retrain_model.py; the committee stays in memory.
+"""
+
+import contextlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+from sklearn.metrics import f1_score
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from trompa_mer.committee import consensus
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.cores import available_cores
+from trompa_mer.learning.pool import Pool, load_pool
+from trompa_mer.learning.scoring import scaled_windows
+from trompa_mer.learning.strategies import Crowd
+from trompa_mer.simulation.plan import Plan, Run
+from trompa_mer.simulation.report import COMMITTEE_MODEL
+from trompa_mer.users import personalize
+
+
+@dataclass
+class World:
+    """What every run reads: the feature pool, the pretrained committee, labels and the crowd."""
+
+    pool: Pool
+    committee: Committee
+    labels: dict[str, dict[str, int]]
+    crowd: Crowd
+
+
+# --- evaluation (pure) ---------------------------------------------------------------------------
+
+
+def model_probabilities(names: list[str], song_proba: np.ndarray) -> dict[str, np.ndarray]:
+    """Song probabilities (n_songs, 4) per model: each member (its file name), each kind (mean of that
+    kind's members) and the committee (mean of all). song_proba: (n_members, n_songs, 4)."""
+    models = {name: song_proba[i] for i, name in enumerate(names)}
+    kinds: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        kinds.setdefault(committees.MEMBER_PATTERN.match(name)["kind"], []).append(i)
+    for kind, rows in kinds.items():
+        models[kind] = song_proba[rows].mean(axis=0)
+    models[COMMITTEE_MODEL] = song_proba.mean(axis=0)
+    return models
+
+
+def weighted_f1(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Weighted F1 of the most probable quadrant of each song, proba (n_songs, 4), against y_true."""
+    return float(f1_score(y_true, proba.argmax(axis=1), average="weighted", zero_division=0))
+
+
+def evaluate(committee: Committee, X: np.ndarray, offsets: np.ndarray, y_true: np.ndarray,
+             memo: MarginMemo, song_ids: list[str]) -> dict[str, float]:
+    """F1 per model on test songs `song_ids`: X (n_windows, 260) scaled, offsets (n_songs + 1,),
+    y_true (n_songs,)."""
+    song_proba = consensus.song_probabilities(memo.proba(committee, X, offsets, song_ids), offsets)
+    return {model: weighted_f1(y_true, proba)
+            for model, proba in model_probabilities(list(committee.members), song_proba).items()}
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+
+def _check_no_leak(songs: list[str], test: set[str], what: str) -> None:
+    leaked = sorted(test.intersection(songs))
+    if leaked:
+        raise AssertionError(f"test songs entered a {what}: {', '.join(leaked)}")
+
+
+def simulate_run(run: Run, world: World, plan: Plan,
+                 progress: Callable[[], None] | None = None) -> tuple[list[tuple], list[tuple]]:
+    """Result rows (RESULT_COLUMNS) and query rows of one run: evaluate the pretrained committee, then
+    `plan.iterations` times query, answer from the user's labels, retrain, evaluate."""
+    committee = world.committee
+    labels = world.labels[run.user]
+    scaling = plan.scaling or committee.default_scaling()
+    test_songs = list(run.test_songs)
+    test = set(test_songs)
+    X_test, offsets = scaled_windows(committee, world.pool, test_songs, scaling)
+    y_test = np.array([labels[s] for s in test_songs])
+    memo = MarginMemo()  # this run's committees only grow from the pretrained one
+    results, queries = [], []
+
+    def record(iteration: int) -> None:
+        for model, f1 in evaluate(committee, X_test, offsets, y_test, memo, test_songs).items():
+            results.append((run.user, run.strategy, run.seed, iteration, iteration * plan.queries, model, f1))
+
+    record(0)
+    asked: set[str] = set()
+    for iteration in range(plan.iterations):
+        candidates = [song for song in run.pool_songs if song not in asked]
+        chosen = personalize.choose_songs(run.strategy, committee, world.pool, candidates, scaling,
+                                          world.crowd, run.user, iteration, plan.queries, run.seed,
+                                          memo=memo)
+        _check_no_leak(list(chosen), test, "query")
+        answers = {song: labels[song] for song in chosen}
+        _check_no_leak(list(answers), test, "update")
+        committee = personalize.learn_answers(committee, world.pool, answers, scaling, plan.rounds,
+                                              seed=iteration)
+        asked.update(chosen)
+        queries.extend((run.user, run.strategy, run.seed, iteration + 1, rank, song, score,
+                        labels[song]) for rank, (song, score) in enumerate(chosen.items(), start=1))
+        record(iteration + 1)
+        if progress is not None:
+            progress()
+    return results, queries
+
+
+# --- running many runs ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def thread_share(jobs: int) -> Iterator[None]:
+    """BLAS on one thread and xgboost on this run's share of the cores: `jobs` users run side by
+    side, and a lone user's xgboost updates (most of a run's time) use every core. Only BLAS is
+    limited: xgboost's OpenMP threads would obey a limit on every thread pool. Neither changes a
+    result: exact trees do not depend on xgboost's thread count."""
+    with (xgb.config_context(nthread=max(1, available_cores() // jobs)),
+          threadpool_limits(limits=1, user_api="blas")):
+        yield
+
+
+_WORLD: World | None = None
+"""The world of a worker process, set once by `_init_worker`."""
+
+
+def load_world(feats_dir: Path, cache_dir: Path, committee_dir: Path, labels: dict[str, dict[str, int]],
+               crowd: Crowd) -> World:
+    return World(load_pool(feats_dir, cache_dir), committees.load_committee(committee_dir), labels, crowd)
+
+
+def _init_worker(*args: object) -> None:
+    global _WORLD
+    _WORLD = load_world(*args)
+
+
+def _work(run: Run, plan: Plan, jobs: int) -> tuple[list[tuple], list[tuple]]:
+    with thread_share(jobs):
+        return simulate_run(run, _WORLD, plan)
+
+
+def run_all(runs: list[Run], world: World, plan: Plan, jobs: int, world_args: tuple,
+            progress: bool = True) -> tuple[list[tuple], list[tuple]]:
+    """Every run, on `jobs` processes (each loading the world from `world_args`) or in this one;
+    rows come back in the order of `runs` whatever finishes first."""
+    outcomes: list[tuple[list[tuple], list[tuple]] | None] = [None] * len(runs)
+    with tqdm(total=len(runs) * plan.iterations, unit="it", desc="simulate", disable=not progress) as bar:
+        if jobs == 1:
+            with thread_share(jobs):
+                for i, run in enumerate(runs):
+                    outcomes[i] = simulate_run(run, world, plan, lambda: bar.update(1))
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
+                                     initargs=world_args) as executor:
+                futures = {executor.submit(_work, run, plan, jobs): i for i, run in enumerate(runs)}
+                for future in as_completed(futures):
+                    outcomes[futures[future]] = future.result()
+                    bar.update(plan.iterations)
+    results = [row for outcome in outcomes for row in outcome[0]]
+    queries = [row for outcome in outcomes for row in outcome[1]]
+    return results, queries
