@@ -302,9 +302,10 @@ def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
-    with storage.staging_folder(tmp_path, "x") as folder:
+    with storage.build_folder(tmp_path / "x") as folder:
         assert folder.stat().st_mode & 0o777 == 0o777 & ~mask
     assert not folder.exists()
+    assert (tmp_path / "x").stat().st_mode & 0o777 == 0o777 & ~mask
 
 
 def test_update_leaves_the_starting_member_as_it_was(tmp_path: Path) -> None:

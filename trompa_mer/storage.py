@@ -14,6 +14,8 @@ from trompa_mer.errors import OutputError
 
 LOCK_NAME = ".lock"
 """File in a folder whose flock serialises commands on that folder."""
+REPLACED_SUFFIX = ".old"
+"""A replaced folder's hidden name while its successor moves in: `.<folder>.<random>.old`."""
 
 
 def check_output_file(path: Path, suffix: str) -> None:
@@ -30,20 +32,56 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def staging_folder(parent: Path, prefix: str) -> Iterator[Path]:
-    """A new hidden temporary folder in `parent`, to be renamed into place once complete; whatever
-    is left of it afterwards (a failure) is removed.
+def is_free(folder: Path) -> bool:
+    """True when `folder` does not exist or is an empty folder (which a rename replaces)."""
+    return not folder.exists() or (folder.is_dir() and not any(folder.iterdir()))
 
-    Unlike a bare mkdtemp (mode 0700) it gets the permissions any new folder would get.
+
+def _replaced_leftovers(dest: Path) -> list[Path]:
+    return sorted(dest.parent.glob(f".{dest.name}.*{REPLACED_SUFFIX}"))
+
+
+def _recover_replaced(dest: Path) -> None:
+    """Tidy after a process killed while replacing `dest`: between its two renames the old folder
+    is the only copy and goes back into place; after them, the old folder is stale and removed."""
+    for old in _replaced_leftovers(dest):
+        if not dest.exists():
+            os.replace(old, dest)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_folder(dest: Path, *, replace: bool = False, keep_old: Path | None = None) -> Iterator[Path]:
+    """Yield a new hidden staging folder beside `dest`; when the block succeeds, it is renamed onto
+    `dest`, and whatever is left of it after a failure is removed.
+
+    A `dest` that exists (an empty folder aside) is refused with FileExistsError, unless `replace`:
+    then the old `dest` is renamed to `keep_old`, or to the hidden `.<dest>.<random>.old`, which is
+    deleted once the new folder is in place (and by the next replace, should a kill leave it).
+    Unlike a bare mkdtemp (mode 0700) the folder gets the permissions any new folder would get.
     """
-    parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{prefix}.", suffix=".tmp", dir=parent))
+    if replace:
+        _recover_replaced(dest)
+    elif not is_free(dest):
+        raise FileExistsError(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
-        folder.chmod(0o777 & ~_umask())
-        yield folder
+        staging.chmod(0o777 & ~_umask())
+        yield staging
+        if is_free(dest):
+            os.replace(staging, dest)
+        elif not replace:
+            raise FileExistsError(dest)
+        else:
+            old = keep_old or staging.with_suffix(REPLACED_SUFFIX)
+            os.replace(dest, old)
+            os.replace(staging, dest)
+            if keep_old is None:
+                shutil.rmtree(old)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextlib.contextmanager

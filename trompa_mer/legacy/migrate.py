@@ -15,12 +15,8 @@ The imported committee has no scaler.pkl: its manifest says `original` scaling, 
 standardises as the original did (per input file for prediction, per pool for queries and retraining).
 """
 
-import contextlib
-import json
-import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,38 +270,22 @@ def read_legacy_folder(src: Path, with_state: bool) -> LegacyFolder:
     return LegacyFolder(folder, committee, state, history, notes)
 
 
-@contextlib.contextmanager
-def _staging(dest: Path) -> Iterator[Path]:
-    """A temporary folder beside `dest`; removed on failure (after a successful rename, it is gone)."""
-    with storage.staging_folder(dest.parent, f"{dest.name}.import") as staging:
-        yield staging
-
-
-def _free(dest: Path) -> bool:
-    """True when `dest` does not exist or is an empty folder (which a rename replaces)."""
-    return not dest.exists() or (dest.is_dir() and not any(dest.iterdir()))
-
-
 def _write_user_files(folder: Path, legacy: LegacyFolder) -> None:
     user.write_state(folder, legacy.state)
     if legacy.history:
-        lines = "".join(json.dumps(record) + "\n" for record in legacy.history)
-        with storage.atomic_open(folder / user.ANNOTATIONS_FILE, encoding="utf-8") as handle:
-            handle.write(lines)
+        user.write_history(folder, legacy.history)
     if (legacy.models_folder / CONSENSUS_FILE).is_file():
         shutil.copyfile(legacy.models_folder / CONSENSUS_FILE, folder / CONSENSUS_FILE)
 
 
 def import_committee(src: Path, dest: Path) -> ImportResult:
     """Write SRC's models as a committee folder `dest` (which must not exist, or be empty)."""
-    if not _free(dest):
-        raise LegacyError(f"{dest} already exists: choose a new folder")
-    legacy = read_legacy_folder(src, with_state=False)
-    with _staging(dest) as staging:
-        committees.save_committee(staging, legacy.committee)
-        if not _free(dest):
-            raise LegacyError(f"{dest} already exists: choose a new folder")
-        os.rename(staging, dest)
+    try:
+        with storage.build_folder(dest) as staging:
+            legacy = read_legacy_folder(src, with_state=False)
+            committees.save_committee(staging, legacy.committee)
+    except FileExistsError:
+        raise LegacyError(f"{dest} already exists: choose a new folder") from None
     return ImportResult(dest, list(legacy.committee.members), notes=legacy.notes)
 
 
@@ -315,12 +295,12 @@ def import_user(src: Path, users_dir: Path, user_id: str) -> ImportResult:
     if dest.exists():
         raise UserError(f"user {user_id} already exists: {dest}")
     legacy = read_legacy_folder(src, with_state=True)
-    with _staging(dest) as staging:
-        committees.save_committee(staging, legacy.committee)
-        _write_user_files(staging, legacy)
-        if dest.exists():
-            raise UserError(f"user {user_id} already exists: {dest}")
-        os.rename(staging, dest)
+    try:
+        with storage.build_folder(dest) as staging:
+            committees.save_committee(staging, legacy.committee)
+            _write_user_files(staging, legacy)
+    except FileExistsError:
+        raise UserError(f"user {user_id} already exists: {dest}") from None
     return ImportResult(dest, list(legacy.committee.members), legacy.state, legacy.history,
                         notes=legacy.notes)
 
@@ -338,16 +318,7 @@ def _aside_name(folder: Path) -> Path:
 def install_pretrained(src: Path, pretrained_dir: Path) -> ImportResult:
     """Make SRC's models the committee new users start from; the current one is renamed aside."""
     legacy = read_legacy_folder(src, with_state=False)
-    aside = None
-    with _staging(pretrained_dir) as staging:
+    aside = None if storage.is_free(pretrained_dir) else _aside_name(pretrained_dir)
+    with storage.build_folder(pretrained_dir, replace=True, keep_old=aside) as staging:
         committees.save_committee(staging, legacy.committee)
-        if not _free(pretrained_dir):
-            aside = _aside_name(pretrained_dir)
-            os.rename(pretrained_dir, aside)
-        try:
-            os.rename(staging, pretrained_dir)
-        except OSError:
-            if aside is not None:
-                os.rename(aside, pretrained_dir)
-            raise
     return ImportResult(pretrained_dir, list(legacy.committee.members), aside=aside, notes=legacy.notes)

@@ -5,8 +5,6 @@ songs of fold k. The committee's score on fold k averages the fold-k members of 
 other folds' members have seen those songs.
 """
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,22 +259,15 @@ def check_output(out: Path) -> None:
 def write_pretrained(out: Path, result: Pretrained) -> None:
     """Write the committee, metrics.json and confusion PNGs as one folder replacing `out` whole.
 
-    Everything is built in a temporary folder beside `out`; then `out` is moved aside, the new folder
-    renamed onto it, and the old one deleted. A failure before that leaves `out` untouched; a kill
-    between the two renames leaves the old committee as `<out>.<random>.old` beside it.
+    Everything is built in a staging folder beside `out`, which replaces it only when complete
+    (storage.build_folder): a failure leaves `out` untouched, and the old committee left by a kill
+    between the two renames (`.<out>.<random>.old`) is put back or removed by the next run.
     """
     check_output(out)
-    with storage.staging_folder(out.parent, out.name) as staging:
+    with storage.build_folder(out, replace=True) as staging:
         committee.save_committee(staging, result.committee)
         storage.write_json(staging / METRICS_FILE, result.metrics)
         n_folds = result.metrics["folds"]
         for name, model in result.metrics["models"].items():
             plot_confusion(staging / CONFUSION_FILE.format(model=name), model["confusion"],
                            f"{name}: held-out songs of {n_folds} folds")
-        if out.exists():
-            old = staging.with_suffix(".old")
-            os.replace(out, old)
-            os.replace(staging, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, out)

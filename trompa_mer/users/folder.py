@@ -1,9 +1,11 @@
-"""A user's folder: their committee, query state (`pool_data.json`) and annotation history."""
+"""A user's folder: their committee, query state (`pool_data.json`) and annotation history
+(`annotations.jsonl`, one answered batch a line). The only module that writes those two files."""
 
 import contextlib
+import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,15 +61,14 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path,
     committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
     files = [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
                        pretrained / committee.SCALER_FILE]
-    with storage.staging_folder(users_dir, user_id) as staging:
-        for path in files:
-            if path.is_file():
-                shutil.copy2(path, staging / path.name)
-        write_state(staging, UserState(strategy=strategy, time=timestamp()))
-        try:
-            staging.rename(folder)
-        except OSError:
-            raise UserError(f"user {user_id} already exists: {folder}") from None
+    try:
+        with storage.build_folder(folder) as staging:
+            for path in files:
+                if path.is_file():
+                    shutil.copy2(path, staging / path.name)
+            write_state(staging, UserState(strategy=strategy, time=timestamp()))
+    except FileExistsError:
+        raise UserError(f"user {user_id} already exists: {folder}") from None
     return folder
 
 
@@ -94,9 +95,25 @@ def read_state(folder: Path) -> UserState:
     return UserState(**known)
 
 
-def state_json(state: UserState) -> dict:
-    return asdict(state)
-
-
 def write_state(folder: Path, state: UserState) -> None:
-    storage.write_json(folder / STATE_FILE, state_json(state))
+    storage.write_json(folder / STATE_FILE, asdict(state))
+
+
+def _history_lines(records: list[dict]) -> str:
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def write_history(folder: Path, records: list[dict]) -> None:
+    """A whole annotation history (an imported user's), oldest batch first."""
+    with storage.atomic_open(folder / ANNOTATIONS_FILE, encoding="utf-8") as handle:
+        handle.write(_history_lines(records))
+
+
+def answer_writers(folder: Path, state: UserState, record: dict) -> dict[str, Callable[[Path], None]]:
+    """Writers, for `storage.commit_files`, of the state after an answered batch and of the history
+    with that batch's `record` appended, to be replaced together with the retrained members."""
+    history = folder / ANNOTATIONS_FILE
+    previous = history.read_text(encoding="utf-8") if history.exists() else ""
+    return {STATE_FILE: lambda path: storage.write_json(path, asdict(state)),
+            ANNOTATIONS_FILE: lambda path: path.write_text(previous + _history_lines([record]),
+                                                           encoding="utf-8")}

@@ -4,7 +4,6 @@
 and state, and `simulate` calls them as they are.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,11 +168,8 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
         state.pending = False
         state.iteration += 1
         state.time = record["time"]
-        history = folder / user.ANNOTATIONS_FILE
-        previous = history.read_text(encoding="utf-8") if history.exists() else ""
         writers = {name: (lambda path, m=member: joblib.dump(m, path))
                    for name, member in updated.members.items()}
-        writers[user.STATE_FILE] = lambda path: path.write_text(json.dumps(user.state_json(state), indent=2))
-        writers[user.ANNOTATIONS_FILE] = lambda path: path.write_text(previous + json.dumps(record) + "\n")
+        writers.update(user.answer_writers(folder, state, record))
         storage.commit_files(folder, writers)
     return state
