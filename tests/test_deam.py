@@ -13,7 +13,7 @@ from tests.conftest import ROOT, error_line, run_script
 from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
 from trompa_mer.datasets import deam, synth
-from trompa_mer.errors import DeamError
+from trompa_mer.errors import DeamError, TrainingError
 from trompa_mer.features import smile, table
 from trompa_mer.features.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, TIME_COLUMN
 from trompa_mer.names import QUADRANTS, quadrant_of
@@ -156,9 +156,9 @@ def test_folds_never_share_a_song_and_test_every_song_once() -> None:
 
 def test_fold_counts_are_checked() -> None:
     songs = np.array(["1", "1", "2", "3"], dtype=object)
-    with pytest.raises(DeamError, match="-cv must be at least 2, not 1"):
+    with pytest.raises(TrainingError, match="-cv must be at least 2, not 1"):
         pretrain.song_folds(songs, 1, seed=0)
-    with pytest.raises(DeamError, match="-cv 4 needs at least 4 songs; only 3 have"):
+    with pytest.raises(TrainingError, match="-cv 4 needs at least 4 songs; only 3 have"):
         pretrain.song_folds(songs, 4, seed=0)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import error_line, run_script
 from trompa_mer.datasets import synth
-from trompa_mer.errors import TrompaError
+from trompa_mer.errors import CorpusError
 from trompa_mer.names import QUADRANTS, Quadrant, quadrant_of
 
 N_SONGS = 8
@@ -203,18 +203,18 @@ def test_listeners_without_thresholds_or_noise_agree_with_the_truth() -> None:
 ])
 def test_bad_parameters_are_refused(tmp_path: Path, kwargs: dict, message: str) -> None:
     args = {"n_songs": 2, "seed": 0, **kwargs}
-    with pytest.raises(TrompaError, match=message):
+    with pytest.raises(CorpusError, match=message):
         synth.write_corpus(tmp_path / "out", **args)
     assert not (tmp_path / "out").exists()
 
 
 def test_existing_file_or_non_empty_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(TrompaError, match="not a folder"):
+    with pytest.raises(CorpusError, match="not a folder"):
         synth.write_corpus(tmp_path / "file", 1, seed=0)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("x")
-    with pytest.raises(TrompaError, match="not empty"):
+    with pytest.raises(CorpusError, match="not empty"):
         synth.write_corpus(tmp_path / "full", 1, seed=0)
 
 

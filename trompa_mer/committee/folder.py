@@ -26,6 +26,11 @@ DEFAULT_MEMBER = "classifier_xgb.it_0.pkl"
 
 
 
+UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+                     ModuleNotFoundError, ImportError, KeyError, IndexError)
+"""What loading a damaged or foreign pickle raises."""
+
+
 def member_file(kind: str, fold: int) -> str:
     return f"classifier_{kind}.it_{fold}.pkl"
 
@@ -76,8 +81,7 @@ def load_member(path: Path) -> object:
         member = joblib.load(path)
     except FileNotFoundError:
         raise CommitteeError(f"model file not found: {path}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            ModuleNotFoundError, KeyError, IndexError) as exc:
+    except UNPICKLING_ERRORS as exc:
         raise CommitteeError(f"cannot load model {path}: {type(exc).__name__}: {exc}") from None
     try:
         members.kind_of(member)
@@ -91,7 +95,7 @@ def load_scaler(path: Path) -> StandardScaler | None:
         return None
     try:
         scaler = joblib.load(path)
-    except Exception as exc:  # any unpickling failure of a damaged file
+    except UNPICKLING_ERRORS as exc:
         raise CommitteeError(f"cannot load scaler {path}: {exc}") from None
     if not isinstance(scaler, StandardScaler):
         raise CommitteeError(f"{path} is not a StandardScaler")

@@ -89,8 +89,9 @@ def update_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
 
 @dataclass(frozen=True)
 class Kind:
-    """What a model kind can do: create(seed), fit(member, X, y, seed) in place, and
-    update(member, X, y, rounds, seed) into a new member."""
+    """What a model kind can do: create(seed), fit(member, X, y, seed) and
+    update(member, X, y, rounds, seed), both returning the trained member (fit may train the one it
+    is given, as gnb and sgd do; xgb returns a new wrapper), update never touching its input."""
 
     estimator: type
     create: Callable

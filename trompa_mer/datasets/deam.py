@@ -6,7 +6,6 @@ through our extractor (1 s windows, 0.5 s hop), cached in a folder so re-runs ex
 
 import hashlib
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from trompa_mer.datasets.synth import AUDIO_DIR, DYNAMIC_DIR
 from trompa_mer.errors import DeamError
 from trompa_mer.features import extract, smile, table
 from trompa_mer.names import quadrant_of
+from trompa_mer.progress import progress_bar
 
 FEATURES_DIR = "features"
 """DEAM's own openSMILE features, `<song_id>.csv`, relative to the DEAM folder."""
@@ -249,7 +249,7 @@ def load_windows(deam: Path, source: str, cache: Path | None = None,
         files = {s: table.feature_file(cache, s) for s in audio
                  if s in annotations and audio[s] not in failed}
     X, y, songs = [], [], []
-    for song in _progress(sorted(files, key=song_order), progress):
+    for song in progress_bar("song", "reading features", progress, items=sorted(files, key=song_order)):
         if song not in annotations:
             skipped.setdefault(SKIP_NO_ANNOTATIONS, []).append(song)
             continue
@@ -267,10 +267,3 @@ def load_windows(deam: Path, source: str, cache: Path | None = None,
     return LabelledWindows(np.concatenate(X), np.concatenate(y), np.concatenate(songs), source,
                            {reason: ids for reason, ids in skipped.items() if ids})
 
-
-def _progress(items: list[str], show: bool) -> Iterable[str]:
-    if not show:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, unit="song", desc="reading features", file=sys.stderr)

@@ -9,12 +9,12 @@ the annotated span, so its dynamic annotations move too. Same seed → byte-iden
 import wave
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from trompa_mer.errors import TrompaError
+from trompa_mer.errors import CorpusError
 from trompa_mer.names import N_CLASSES, QUADRANTS, Quadrant, quadrant_of
+from trompa_mer.progress import progress_bar
 from trompa_mer.storage import atomic_open, atomic_path, write_json
 
 AUDIO_DIR = Path("DEAM_audio", "MEMD_audio")
@@ -207,7 +207,7 @@ def render_excerpt(
     valence = np.asarray(valence, dtype=np.float32)
     arousal = np.asarray(arousal, dtype=np.float32)
     if valence.ndim != 1 or valence.shape != arousal.shape or valence.size == 0:
-        raise TrompaError(f"valence {valence.shape} and arousal {arousal.shape}: need equal (n,)")
+        raise CorpusError(f"valence {valence.shape} and arousal {arousal.shape}: need equal (n,)")
     n, sr = valence.size, float(sample_rate)
     drive_v = np.tanh(4.0 * valence)                         # -1 negative .. 1 positive
     drive_a = np.tanh(4.0 * arousal)                         # -1 calm .. 1 excited
@@ -374,24 +374,24 @@ def _write_dynamic(path: Path, song_ids: list[int], times_ms: np.ndarray, rows: 
 def _check(n_songs: int, seed: int, duration: float, sample_rate: int,
            annotation_start: float, listeners: int, out_dir: Path) -> None:
     if n_songs < 1:
-        raise TrompaError(f"number of songs must be at least 1, not {n_songs}")
+        raise CorpusError(f"number of songs must be at least 1, not {n_songs}")
     if seed < 0:
-        raise TrompaError(f"seed must be a non-negative integer, not {seed}")
+        raise CorpusError(f"seed must be a non-negative integer, not {seed}")
     if sample_rate < 8000:
-        raise TrompaError(f"sample rate must be at least 8000 Hz, not {sample_rate}")
+        raise CorpusError(f"sample rate must be at least 8000 Hz, not {sample_rate}")
     if not annotation_start >= 0:
-        raise TrompaError(f"annotation start must be ≥ 0 s, not {annotation_start}")
+        raise CorpusError(f"annotation start must be ≥ 0 s, not {annotation_start}")
     if not duration - annotation_start >= MIN_ANNOTATED_SECONDS:
-        raise TrompaError(
+        raise CorpusError(
             f"duration {duration} s is too short: annotations start at {annotation_start} s and"
             f" need at least {MIN_ANNOTATED_SECONDS} s (lower --annotation-start, e.g. 0)"
         )
     if listeners < 0:
-        raise TrompaError(f"number of listeners must be ≥ 0, not {listeners}")
+        raise CorpusError(f"number of listeners must be ≥ 0, not {listeners}")
     if out_dir.exists() and not out_dir.is_dir():
-        raise TrompaError(f"output {out_dir} exists and is not a folder")
+        raise CorpusError(f"output {out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()):
-        raise TrompaError(f"output folder {out_dir} is not empty")
+        raise CorpusError(f"output folder {out_dir} is not empty")
 
 
 def render_song(
@@ -411,7 +411,7 @@ def render_song(
         if majority_quadrant(annotations[:, 0], annotations[:, 1]) == quadrant:
             break
     else:  # pragma: no cover - the design keeps ≥ 60 % of the span in the quadrant
-        raise TrompaError(f"song {song_id}: could not place its target in {quadrant.name}")
+        raise CorpusError(f"song {song_id}: could not place its target in {quadrant.name}")
     t = np.arange(round(duration * sample_rate)) / sample_rate
     target = target_at(times, values, t)
     return render_excerpt(target[:, 0], target[:, 1], sample_rate, rng), annotations
@@ -434,18 +434,14 @@ def write_corpus(
     dynamic_dir.mkdir(parents=True, exist_ok=True)
     song_ids = list(range(1, n_songs + 1))
     assigned = assign_quadrants(n_songs, seed)
-    bar = _progress(n_songs) if progress else None
     annotations = []
-    for song, quadrant in zip(song_ids, assigned, strict=True):
+    songs = zip(song_ids, assigned, strict=True)
+    for song, quadrant in progress_bar("song", "rendering", progress, items=songs, total=n_songs):
         audio, song_annotations = render_song(
             song, Quadrant(int(quadrant)), seed, duration, sample_rate, annotation_start
         )
         write_wav(audio_dir / f"{song}.wav", audio, sample_rate)
         annotations.append(song_annotations)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
     times_ms = annotation_times_ms(duration, annotation_start)
     _write_dynamic(dynamic_dir / "valence.csv", song_ids, times_ms, [a[:, 0] for a in annotations])
     _write_dynamic(dynamic_dir / "arousal.csv", song_ids, times_ms, [a[:, 1] for a in annotations])
@@ -471,11 +467,3 @@ def _write_listeners(
                 handle.write(f"{user},{song},{QUADRANTS[label]}\n")
     write_json(folder / CROWD_FILE, crowd_document(labels, song_ids, user_ids, seed))
 
-
-def _progress(total: int) -> Any:
-    """A tqdm progress bar on stderr, or None without tqdm."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="song", desc="rendering")

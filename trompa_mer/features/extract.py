@@ -13,6 +13,7 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.errors import AudioError, ClusterError, FeatureError, OutputError, TrompaError
 from trompa_mer.features import audio, smile, table, windows
+from trompa_mer.progress import progress_bar
 
 DASK_CONNECT_SECONDS = 10.0
 """How long a batch waits for a Dask scheduler to answer, unless told otherwise."""
@@ -116,8 +117,6 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
     Files run on `jobs` local threads, or on a Dask cluster when `scheduler` is its address; every
     CSV is written atomically, so a file is either complete or absent and a rerun redoes only those.
     """
-    from tqdm import tqdm
-
     if not out_dir.parent.is_dir():
         raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
     out_dir.mkdir(exist_ok=True)
@@ -130,7 +129,7 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
         else:
             todo.append((source, target))
     with executor_for(jobs, scheduler, connect_seconds) as executor, \
-            tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr) as bar:
+            progress_bar("file", "extracting", progress, total=len(todo)) as bar:
         futures = {executor.submit(extract_missing, s, t, command, window, hop, overwrite): s
                    for s, t in todo}
         for future in as_completed(futures):

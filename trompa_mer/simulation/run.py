@@ -15,7 +15,6 @@ import numpy as np
 import xgboost as xgb
 from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
@@ -25,6 +24,7 @@ from trompa_mer.cores import available_cores
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.learning.strategies import Crowd
+from trompa_mer.progress import progress_bar
 from trompa_mer.simulation.plan import Plan, Run
 from trompa_mer.simulation.report import COMMITTEE_MODEL
 from trompa_mer.users import personalize
@@ -156,7 +156,7 @@ def run_all(runs: list[Run], world: World, plan: Plan, jobs: int, world_args: tu
     """Every run, on `jobs` processes (each loading the world from `world_args`) or in this one;
     rows come back in the order of `runs` whatever finishes first."""
     outcomes: list[tuple[list[tuple], list[tuple]] | None] = [None] * len(runs)
-    with tqdm(total=len(runs) * plan.iterations, unit="it", desc="simulate", disable=not progress) as bar:
+    with progress_bar("it", "simulate", progress, total=len(runs) * plan.iterations) as bar:
         if jobs == 1:
             with thread_share(jobs):
                 for i, run in enumerate(runs):

@@ -19,8 +19,9 @@ from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
 from trompa_mer.datasets import deam
-from trompa_mer.errors import DeamError
+from trompa_mer.errors import TrainingError
 from trompa_mer.names import CLASSES, N_CLASSES, QUADRANTS
+from trompa_mer.progress import progress_bar
 
 KIND_ALL = "all"
 KIND_CHOICES: tuple[str, ...] = (*members.KINDS, KIND_ALL)
@@ -39,7 +40,7 @@ def kinds_of(choice: str) -> tuple[str, ...]:
     if choice == KIND_ALL:
         return tuple(members.KINDS)
     if choice not in members.KINDS:
-        raise DeamError(f"unknown model kind {choice!r} (choose from {', '.join(KIND_CHOICES)})")
+        raise TrainingError(f"unknown model kind {choice!r} (choose from {', '.join(KIND_CHOICES)})")
     return (choice,)
 
 
@@ -48,7 +49,7 @@ def kinds_of(choice: str) -> tuple[str, ...]:
 
 def check_folds(n_folds: int) -> None:
     if n_folds < 2:
-        raise DeamError(f"-cv must be at least 2, not {n_folds}")
+        raise TrainingError(f"-cv must be at least 2, not {n_folds}")
 
 
 def song_folds(songs: np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -57,7 +58,7 @@ def song_folds(songs: np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndar
     check_folds(n_folds)
     n_songs = len(np.unique(songs))
     if n_folds > n_songs:
-        raise DeamError(f"-cv {n_folds} needs at least {n_folds} songs; only {n_songs} have features"
+        raise TrainingError(f"-cv {n_folds} needs at least {n_folds} songs; only {n_songs} have features"
                         " and annotations")
     splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros((len(songs), 1)), groups=songs))
@@ -142,8 +143,6 @@ def pretrain(data: deam.LabelledWindows, kinds: tuple[str, ...], n_folds: int, s
     (0: all cores; on a busy machine fewer threads than cores avoid OpenMP's spinning);
     `progress`: a tqdm bar over the members on stderr.
     """
-    from tqdm import tqdm
-
     folds = song_folds(data.songs, n_folds, seed)
     scaler = StandardScaler().fit(data.X)
     X = scaler.transform(data.X)
@@ -152,7 +151,7 @@ def pretrain(data: deam.LabelledWindows, kinds: tuple[str, ...], n_folds: int, s
     fold_scores: dict[str, list[dict]] = {name: [] for name in names}
     trained = {}
     with xgb.config_context(nthread=threads), \
-            tqdm(total=n_folds * len(kinds), unit="model", desc="training", disable=not progress) as bar:
+            progress_bar("model", "training", progress, total=n_folds * len(kinds)) as bar:
         for fold, (train, test) in enumerate(folds):
             for kind_name in kinds:
                 kind = members.KINDS[kind_name]
@@ -248,12 +247,12 @@ def plot_confusion(path: Path, matrices: dict[str, list[list[int]]], title: str)
 def check_output(out: Path) -> None:
     """The output must be new, empty or a committee folder (whose files are all replaced)."""
     if out.exists() and not out.is_dir():
-        raise DeamError(f"output {out} exists and is not a folder")
+        raise TrainingError(f"output {out} exists and is not a folder")
     if not out.parent.is_dir():
-        raise DeamError(f"output folder's parent does not exist: {out.parent}")
+        raise TrainingError(f"output folder's parent does not exist: {out.parent}")
     if out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()) \
             and not (out / committee.MANIFEST_FILE).is_file() and not committee.member_paths(out):
-        raise DeamError(f"output folder {out} is not a committee folder: refusing to replace it")
+        raise TrainingError(f"output folder {out} is not a committee folder: refusing to replace it")
 
 
 def write_pretrained(out: Path, result: Pretrained) -> None:
