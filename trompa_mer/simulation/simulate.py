@@ -30,9 +30,9 @@ from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.cores import available_cores
 from trompa_mer.errors import SimulationError
 from trompa_mer.learning import strategies
+from trompa_mer.learning.crowd import Crowd, read_crowd
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
-from trompa_mer.learning.strategies import Crowd
 from trompa_mer.names import QUADRANTS
 from trompa_mer.users import personalize
 
@@ -431,9 +431,9 @@ def simulate(feats_dir: Path, labels_file: Path, crowd_file: Path | None, commit
         raise SimulationError(f"-j must be at least 1, not {jobs}")
     if not labels_file.is_file():
         raise SimulationError(f"labels file not found: {labels_file}")
-    label_rows = strategies.read_crowd(labels_file)
+    label_rows = read_crowd(labels_file)
     labels = labels_by_user(label_rows)
-    crowd = label_rows if crowd_file is None else strategies.read_crowd(crowd_file)
+    crowd = label_rows if crowd_file is None else read_crowd(crowd_file)
     cache_dir = cache_dir or out_dir / "pool_cache"
     world_args = (feats_dir, cache_dir, committee_dir, labels, crowd)
     world = load_world(*world_args)

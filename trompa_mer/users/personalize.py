@@ -18,6 +18,7 @@ from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import AnnotationError, CrowdError, QueryError
 from trompa_mer.learning import strategies
+from trompa_mer.learning.crowd import Crowd, read_crowd
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.names import CROWD_STRATEGIES, QUADRANTS, quadrant_index, timestamp
@@ -32,7 +33,7 @@ class QueryResult:
 
 
 def choose_songs(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
-                 crowd: strategies.Crowd | None, user_id: str, iteration: int, n: int,
+                 crowd: Crowd | None, user_id: str, iteration: int, n: int,
                  seed: int = 0, *, memo: MarginMemo | None = None, jobs: int | None = None,
                  chunk_songs: int | None = None) -> dict[str, float]:
     """The `n` candidates `strategy` ranks highest, in rank order, with their scores."""
@@ -42,7 +43,7 @@ def choose_songs(strategy: str, committee: Committee, pool: Pool, candidates: li
     return {song: by_song[song] for song in strategies.select_top(candidates, scores, n)}
 
 
-def load_crowd(strategy: str, crowd_file: Path | None) -> strategies.Crowd | None:
+def load_crowd(strategy: str, crowd_file: Path | None) -> Crowd | None:
     """The crowd annotations `strategy` needs (hc, mix), or None; QueryError for an unknown strategy."""
     if strategy not in CROWD_STRATEGIES:
         strategies.check_strategy(strategy, None)
@@ -50,7 +51,7 @@ def load_crowd(strategy: str, crowd_file: Path | None) -> strategies.Crowd | Non
     if crowd_file is None or not crowd_file.is_file():
         raise CrowdError(f"strategy {strategy} needs crowd annotations, but {crowd_file} does not exist "
                          "(set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV)")
-    return strategies.read_crowd(crowd_file)
+    return read_crowd(crowd_file)
 
 
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
