@@ -22,7 +22,7 @@ from trompa_mer.errors import CrowdError
 from trompa_mer.learning import crowd as crowds
 from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import load_pool
-from trompa_mer.users import personalize
+from trompa_mer.learning.strategies import QueryContext
 
 SIGNS = {"Q1": ("1", "1"), "Q2": ("-1", "1"), "Q3": ("-1", "-1"), "Q4": ("1", "-1")}
 # (song as the study spells it, user, quadrant); user 827 is the one being queried.
@@ -71,14 +71,15 @@ def test_hc_frequencies_and_entropy_leave_the_users_own_out(tmp_path: Path) -> N
 def test_hc_ranks_by_entropy_ties_by_song_id_uncrowded_last(tmp_path: Path) -> None:
     crowd = crowds.read_crowd(trompa_json(tmp_path / "crowd.json", HAND_MADE))
     candidates = ["song_03", "song_02", "song_01", "song_00"]
-    scores = strategies.strategy_scores("hc", None, None, candidates, "committee", crowd, "827", 0)
-    chosen = personalize.choose_songs("hc", None, None, candidates, "committee", crowd, "827", 0, 4)
+    context = QueryContext(None, None, candidates, "committee", "827", 0, crowd=crowd)
+    scores = strategies.STRATEGY_SCORES["hc"](context)
+    chosen = strategies.choose_songs("hc", context, 4)
     assert list(chosen) == ["song_01", "song_00", "song_03", "song_02"]
     assert chosen == dict(zip(candidates, scores.tolist(), strict=True))
     tied = crowds.read_crowd(crowd_csv(tmp_path / "tied.csv", [("b", "1", "Q1"), ("b", "2", "Q2"),
                                                               ("a", "1", "Q3"), ("a", "2", "Q4")]))
-    assert list(personalize.choose_songs("hc", None, None, ["b", "a"], "committee", tied, "9", 0, 2)) == [
-        "a", "b"]
+    assert list(strategies.choose_songs("hc", QueryContext(None, None, ["b", "a"], "committee", "9", 0,
+                                                           crowd=tied), 2)) == ["a", "b"]
 
 
 def test_mix_is_the_larger_score_and_never_repeats_a_song(tmp_path: Path) -> None:
@@ -88,11 +89,11 @@ def test_mix_is_the_larger_score_and_never_repeats_a_song(tmp_path: Path) -> Non
     crowd = crowds.read_crowd(crowd_csv(tmp_path / "crowd.csv", [
         (song, str(user), f"Q{(i * user) % 4 + 1}") for i, song in enumerate(truth) for user in range(1, 4)]))
     songs = sorted(truth)
-    args = (committee, pool, songs, "committee", crowd, "1", 0)
-    mc, hc, mix = (strategies.strategy_scores(s, *args) for s in ("mc", "hc", "mix"))
+    context = QueryContext(committee, pool, songs, "committee", "1", 0, crowd=crowd)
+    mc, hc, mix = (strategies.STRATEGY_SCORES[s](context) for s in ("mc", "hc", "mix"))
     np.testing.assert_allclose(mix, np.maximum(mc, hc))
     assert (hc > mc).any() and (mc > hc).any()  # both sources matter in this pool
-    chosen = personalize.choose_songs("mix", *args[:-1], 0, len(songs))
+    chosen = strategies.choose_songs("mix", context, len(songs))
     assert sorted(chosen) == songs
 
 
@@ -100,8 +101,8 @@ def test_rand_is_reproducible_per_user_and_iteration() -> None:
     songs = [f"s{i:03d}" for i in range(200)]
 
     def pick(user: str, iteration: int, seed: int = 0) -> list[str]:
-        return list(personalize.choose_songs("rand", None, None, songs, "committee", None, user, iteration,
-                                             10, seed))
+        return list(strategies.choose_songs("rand", QueryContext(None, None, songs, "committee", user,
+                                                                 iteration, seed=seed), 10))
 
     assert pick("827", 3) == pick("827", 3)
     assert len({tuple(pick("827", 3)), tuple(pick("827", 4)), tuple(pick("828", 3)),

@@ -1,13 +1,16 @@
 """Query strategies: one score per candidate song, higher means ask sooner.
 
-`mc` machine consensus (the committee's consensus entropy), `hc` human consensus (entropy of the
-crowd's quadrant frequencies, the user's own annotations left out), `mix` the larger of the two,
-`rand` seeded random numbers. `select_top` then picks, ties going to the smaller song id.
-Crowd annotations are read and counted in `crowd`.
+Each strategy is a small function of one `QueryContext`, registered in STRATEGY_SCORES under its
+name from `names.STRATEGIES`: `mc` machine consensus (the committee's consensus entropy), `hc` human
+consensus (entropy of the crowd's quadrant frequencies, the user's own annotations left out), `mix`
+the larger of the two, `rand` seeded random numbers. `choose_songs` ranks the candidates by one of
+them; `select_top` breaks ties towards the smaller song id.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -15,13 +18,32 @@ from trompa_mer.committee import consensus
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import CrowdError, QueryError
-from trompa_mer.learning.crowd import Crowd, frequencies, quadrant_counts
+from trompa_mer.learning.crowd import Crowd, frequencies, quadrant_counts, read_crowd
 from trompa_mer.learning.pool import Pool
 from trompa_mer.learning.scoring import consensus_scores
-from trompa_mer.names import CROWD_STRATEGIES, HC, MC, RAND, STRATEGIES
+from trompa_mer.names import CROWD_STRATEGIES, HC, MC, MIX, RAND, STRATEGIES
 
 NO_CROWD_SCORE = -1.0
 """`hc` score of a song no other user annotated: below every entropy (≥ 0), so it ranks last."""
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What a strategy may look at to score one query's candidates. Only mc and mix ask the committee
+    and pool (through `memo` when given, on `jobs` threads, `chunk_songs` songs at a time), so hc and
+    rand may go without; only hc and mix read the crowd; rand draws from (user_id, iteration, seed)."""
+
+    committee: Committee | None
+    pool: Pool | None
+    candidates: list[str]
+    scaling: str
+    user_id: str
+    iteration: int
+    crowd: Crowd | None = None
+    seed: int = 0
+    memo: MarginMemo | None = None
+    jobs: int | None = None
+    chunk_songs: int | None = None
 
 
 def hc_scores(counts: np.ndarray) -> np.ndarray:
@@ -37,35 +59,58 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
-def rand_scores(n_songs: int, user_id: str, iteration: int, seed: int = 0) -> np.ndarray:
-    """(n_songs,) uniform numbers drawn from a generator seeded by (user, iteration, seed)."""
-    return np.random.default_rng(stable_seed(user_id, iteration, seed)).random(n_songs)
+def mc(context: QueryContext) -> np.ndarray:
+    """The committee's consensus entropy on each candidate."""
+    return consensus_scores(context.committee, context.pool, context.candidates, context.scaling,
+                            context.chunk_songs, context.jobs, memo=context.memo)
+
+
+def hc(context: QueryContext) -> np.ndarray:
+    """The entropy of the other users' quadrants of each candidate."""
+    return hc_scores(quadrant_counts(context.crowd, context.candidates, context.user_id))
+
+
+def mix(context: QueryContext) -> np.ndarray:
+    """The larger of mc and hc, per candidate."""
+    return np.maximum(mc(context), hc(context))
+
+
+def rand(context: QueryContext) -> np.ndarray:
+    """Uniform numbers from a generator seeded by (user, iteration, seed), reproducible anywhere."""
+    seed = stable_seed(context.user_id, context.iteration, context.seed)
+    return np.random.default_rng(seed).random(len(context.candidates))
+
+
+STRATEGY_SCORES: dict[str, Callable[[QueryContext], np.ndarray]] = {MC: mc, HC: hc, MIX: mix, RAND: rand}
+"""Strategy name → its scores (n_candidates,) of a context's candidates."""
+assert tuple(STRATEGY_SCORES) == STRATEGIES, "every strategy in names.STRATEGIES needs scores, in order"
 
 
 def check_strategy(strategy: str, crowd: Crowd | None) -> None:
     """QueryError for an unknown strategy, CrowdError for hc/mix without crowd annotations."""
-    if strategy not in STRATEGIES:
+    if strategy not in STRATEGY_SCORES:
         raise QueryError(f"unknown query strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
     if strategy in CROWD_STRATEGIES and crowd is None:
         raise CrowdError(f"strategy {strategy} needs crowd annotations")
 
 
-def strategy_scores(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
-                    crowd: Crowd | None, user_id: str, iteration: int, seed: int = 0, *,
-                    memo: MarginMemo | None = None, jobs: int | None = None,
-                    chunk_songs: int | None = None) -> np.ndarray:
-    """One score (n_candidates,) per candidate song under `strategy`; the committee is only asked
-    for mc and mix (through `memo` when given), the crowd only for hc and mix."""
-    check_strategy(strategy, crowd)
-    if strategy == RAND:
-        return rand_scores(len(candidates), user_id, iteration, seed)
-    if strategy == MC:
-        return consensus_scores(committee, pool, candidates, scaling, chunk_songs, jobs, memo=memo)
-    human = hc_scores(quadrant_counts(crowd, candidates, user_id))
-    if strategy == HC:
-        return human
-    machine = consensus_scores(committee, pool, candidates, scaling, chunk_songs, jobs, memo=memo)
-    return np.maximum(machine, human)
+def load_crowd(strategy: str, crowd_file: Path | None) -> Crowd | None:
+    """The crowd annotations `strategy` needs (hc, mix), or None; QueryError for an unknown strategy."""
+    if strategy not in CROWD_STRATEGIES:
+        check_strategy(strategy, None)
+        return None
+    if crowd_file is None or not crowd_file.is_file():
+        raise CrowdError(f"strategy {strategy} needs crowd annotations, but {crowd_file} does not exist "
+                         "(set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV)")
+    return read_crowd(crowd_file)
+
+
+def choose_songs(strategy: str, context: QueryContext, n: int) -> dict[str, float]:
+    """The `n` candidates `strategy` ranks highest, in rank order, with their scores."""
+    check_strategy(strategy, context.crowd)
+    scores = STRATEGY_SCORES[strategy](context)
+    by_song = dict(zip(context.candidates, scores.tolist(), strict=True))
+    return {song: by_song[song] for song in select_top(context.candidates, scores, n)}
 
 
 def select_top(song_ids: Sequence[str], scores: np.ndarray, n: int) -> list[str]:

@@ -2,7 +2,7 @@
 labels, hold out test songs, then query with a strategy, answer from the labels, retrain, and measure
 the weighted F1 on the held-out songs after every update.
 
-Queries and updates go through `personalize.choose_songs` and `personalize.learn_answers`, the very
+Queries and updates go through `strategies.choose_songs` and `personalize.learn_answers`, the very
 functions behind get_hard_tracks.py and retrain_model.py; the committee stays in memory.
 """
 
@@ -208,9 +208,9 @@ def simulate_run(run: Run, world: World, plan: Plan,
     asked: set[str] = set()
     for iteration in range(plan.iterations):
         candidates = [song for song in run.pool_songs if song not in asked]
-        chosen = personalize.choose_songs(run.strategy, committee, world.pool, candidates, scaling,
-                                          world.crowd, run.user, iteration, plan.queries, run.seed,
-                                          memo=memo)
+        context = strategies.QueryContext(committee, world.pool, candidates, scaling, run.user, iteration,
+                                          crowd=world.crowd, seed=run.seed, memo=memo)
+        chosen = strategies.choose_songs(run.strategy, context, plan.queries)
         _check_no_leak(list(chosen), test, "query")
         answers = {song: labels[song] for song in chosen}
         _check_no_leak(list(answers), test, "update")
