@@ -24,8 +24,8 @@ import settings
 from tests.committees import make_committee, make_pool
 from trompa_mer.committee import folder as committees
 from trompa_mer.errors import CommitteeError
+from trompa_mer.learning.crowd import read_crowd
 from trompa_mer.learning.pool import load_pool
-from trompa_mer.learning.strategies import read_crowd
 from trompa_mer.names import QUADRANTS
 from trompa_mer.simulation.experiment import simulate
 from trompa_mer.simulation.plan import Plan

@@ -16,7 +16,7 @@ from tests.committees import make_committee, make_pool
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.features.table import read_feature_csv
-from trompa_mer.learning.strategies import read_crowd_csv
+from trompa_mer.learning.crowd import read_crowd_csv
 from trompa_mer.names import QUADRANTS, quadrant_index
 from trompa_mer.simulation.plan import Plan, Run
 from trompa_mer.simulation.run import load_world, simulate_run

@@ -19,9 +19,10 @@ from tests.committees import make_committee, make_pool
 from tests.conftest import ROOT, error_line, run_script
 from trompa_mer import names
 from trompa_mer.errors import CrowdError
+from trompa_mer.learning import crowd as crowds
 from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import load_pool
-from trompa_mer.users import personalize
+from trompa_mer.learning.strategies import QueryContext
 
 SIGNS = {"Q1": ("1", "1"), "Q2": ("-1", "1"), "Q3": ("-1", "-1"), "Q4": ("1", "-1")}
 # (song as the study spells it, user, quadrant); user 827 is the one being queried.
@@ -52,46 +53,47 @@ def crowd_csv(path: Path, annotations: list[tuple]) -> Path:
 
 
 def test_hc_frequencies_and_entropy_leave_the_users_own_out(tmp_path: Path) -> None:
-    crowd = strategies.read_crowd(trompa_json(tmp_path / "crowd.json", HAND_MADE))
-    counts = strategies.quadrant_counts(crowd, SONGS, "827")
+    crowd = crowds.read_crowd(trompa_json(tmp_path / "crowd.json", HAND_MADE))
+    counts = crowds.quadrant_counts(crowd, SONGS, "827")
     np.testing.assert_array_equal(counts, EXPECTED_COUNTS)
-    np.testing.assert_allclose(strategies.frequencies(counts)[0], [2 / 3, 1 / 3, 0, 0])
+    np.testing.assert_allclose(crowds.frequencies(counts)[0], [2 / 3, 1 / 3, 0, 0])
     scores = strategies.hc_scores(counts)
     expected = [-(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)), math.log(4),
                 strategies.NO_CROWD_SCORE, 0.0, math.log(4)]
     np.testing.assert_allclose(scores, expected)
     # Without leaving 827 out, song_02 has a crowd and song_00 a third quadrant.
-    assert strategies.quadrant_counts(crowd, SONGS, "nobody")[2].tolist() == [0, 1, 0, 1]
+    assert crowds.quadrant_counts(crowd, SONGS, "nobody")[2].tolist() == [0, 1, 0, 1]
     # The CSV format says the same.
-    same = strategies.read_crowd(crowd_csv(tmp_path / "crowd.csv", HAND_MADE))
-    np.testing.assert_array_equal(strategies.quadrant_counts(same, SONGS, "827"), EXPECTED_COUNTS)
+    same = crowds.read_crowd(crowd_csv(tmp_path / "crowd.csv", HAND_MADE))
+    np.testing.assert_array_equal(crowds.quadrant_counts(same, SONGS, "827"), EXPECTED_COUNTS)
 
 
 def test_hc_ranks_by_entropy_ties_by_song_id_uncrowded_last(tmp_path: Path) -> None:
-    crowd = strategies.read_crowd(trompa_json(tmp_path / "crowd.json", HAND_MADE))
+    crowd = crowds.read_crowd(trompa_json(tmp_path / "crowd.json", HAND_MADE))
     candidates = ["song_03", "song_02", "song_01", "song_00"]
-    scores = strategies.strategy_scores("hc", None, None, candidates, "committee", crowd, "827", 0)
-    chosen = personalize.choose_songs("hc", None, None, candidates, "committee", crowd, "827", 0, 4)
+    context = QueryContext(None, None, candidates, "committee", "827", 0, crowd=crowd)
+    scores = strategies.STRATEGY_SCORES["hc"](context)
+    chosen = strategies.choose_songs("hc", context, 4)
     assert list(chosen) == ["song_01", "song_00", "song_03", "song_02"]
     assert chosen == dict(zip(candidates, scores.tolist(), strict=True))
-    tied = strategies.read_crowd(crowd_csv(tmp_path / "tied.csv", [("b", "1", "Q1"), ("b", "2", "Q2"),
-                                                                  ("a", "1", "Q3"), ("a", "2", "Q4")]))
-    assert list(personalize.choose_songs("hc", None, None, ["b", "a"], "committee", tied, "9", 0, 2)) == [
-        "a", "b"]
+    tied = crowds.read_crowd(crowd_csv(tmp_path / "tied.csv", [("b", "1", "Q1"), ("b", "2", "Q2"),
+                                                              ("a", "1", "Q3"), ("a", "2", "Q4")]))
+    assert list(strategies.choose_songs("hc", QueryContext(None, None, ["b", "a"], "committee", "9", 0,
+                                                           crowd=tied), 2)) == ["a", "b"]
 
 
 def test_mix_is_the_larger_score_and_never_repeats_a_song(tmp_path: Path) -> None:
     truth = make_pool(tmp_path / "feats", n_songs=12)
     committee = make_committee(tmp_path / "committee", kinds=("gnb", "sgd"), folds=1)
     pool = load_pool(tmp_path / "feats", tmp_path / "cache")
-    crowd = strategies.read_crowd(crowd_csv(tmp_path / "crowd.csv", [
+    crowd = crowds.read_crowd(crowd_csv(tmp_path / "crowd.csv", [
         (song, str(user), f"Q{(i * user) % 4 + 1}") for i, song in enumerate(truth) for user in range(1, 4)]))
     songs = sorted(truth)
-    args = (committee, pool, songs, "committee", crowd, "1", 0)
-    mc, hc, mix = (strategies.strategy_scores(s, *args) for s in ("mc", "hc", "mix"))
+    context = QueryContext(committee, pool, songs, "committee", "1", 0, crowd=crowd)
+    mc, hc, mix = (strategies.STRATEGY_SCORES[s](context) for s in ("mc", "hc", "mix"))
     np.testing.assert_allclose(mix, np.maximum(mc, hc))
     assert (hc > mc).any() and (mc > hc).any()  # both sources matter in this pool
-    chosen = personalize.choose_songs("mix", *args[:-1], 0, len(songs))
+    chosen = strategies.choose_songs("mix", context, len(songs))
     assert sorted(chosen) == songs
 
 
@@ -99,8 +101,8 @@ def test_rand_is_reproducible_per_user_and_iteration() -> None:
     songs = [f"s{i:03d}" for i in range(200)]
 
     def pick(user: str, iteration: int, seed: int = 0) -> list[str]:
-        return list(personalize.choose_songs("rand", None, None, songs, "committee", None, user, iteration,
-                                             10, seed))
+        return list(strategies.choose_songs("rand", QueryContext(None, None, songs, "committee", user,
+                                                                 iteration, seed=seed), 10))
 
     assert pick("827", 3) == pick("827", 3)
     assert len({tuple(pick("827", 3)), tuple(pick("827", 4)), tuple(pick("828", 3)),
@@ -126,15 +128,15 @@ def test_bad_crowd_files_are_refused_with_their_reason(tmp_path: Path, name: str
     if text is not None:
         path.write_text(text)
     with pytest.raises(CrowdError, match=reason):
-        strategies.read_crowd(path)
+        crowds.read_crowd(path)
 
 
 def test_reads_the_trompa_study_file(shared: Path) -> None:
-    crowd = strategies.read_crowd(shared / "data" / "trompa" / "data_09_08_2021.json")
+    crowd = crowds.read_crowd(shared / "data" / "trompa" / "data_09_08_2021.json")
     assert len(crowd) == 3444
     assert len(set(crowd.user_ids)) == 141 and len(set(crowd.song_ids)) == 311
     assert all(song == song.lower() for song in crowd.song_ids)
-    counts = strategies.quadrant_counts(crowd, ["dfx0951-0019"], "827")
+    counts = crowds.quadrant_counts(crowd, ["dfx0951-0019"], "827")
     assert counts.sum() == (crowd.song_ids == "dfx0951-0019").sum() - (
         (crowd.song_ids == "dfx0951-0019") & (crowd.user_ids == "827")).sum()
 

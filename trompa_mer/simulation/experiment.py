@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from trompa_mer.errors import SimulationError
-from trompa_mer.learning import strategies
+from trompa_mer.learning.crowd import read_crowd
 from trompa_mer.simulation.plan import Plan, labels_by_user, plan_runs
 from trompa_mer.simulation.report import write_report
 from trompa_mer.simulation.run import load_world, run_all
@@ -26,9 +26,9 @@ def simulate(feats_dir: Path, labels_file: Path, crowd_file: Path | None, commit
         raise SimulationError(f"-j must be at least 1, not {jobs}")
     if not labels_file.is_file():
         raise SimulationError(f"labels file not found: {labels_file}")
-    label_rows = strategies.read_crowd(labels_file)
+    label_rows = read_crowd(labels_file)
     labels = labels_by_user(label_rows)
-    crowd = label_rows if crowd_file is None else strategies.read_crowd(crowd_file)
+    crowd = label_rows if crowd_file is None else read_crowd(crowd_file)
     cache_dir = cache_dir or out_dir / "pool_cache"
     world_args = (feats_dir, cache_dir, committee_dir, labels, crowd)
     world = load_world(*world_args)

@@ -1,6 +1,6 @@
 """Running the plan: every run's queries, answers, updates and evaluations, in this process or many.
 
-Queries and updates go through `personalize.choose_songs` and `personalize.learn_answers`, the very
+Queries and updates go through `strategies.choose_songs` and `personalize.learn_answers`, the very
 functions behind get_hard_tracks.py and retrain_model.py; the committee stays in memory.
 """
 
@@ -21,9 +21,10 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.cores import available_cores
+from trompa_mer.learning import strategies
+from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
-from trompa_mer.learning.strategies import Crowd
 from trompa_mer.progress import progress_bar
 from trompa_mer.simulation.plan import Plan, Run
 from trompa_mer.simulation.report import COMMITTEE_MODEL
@@ -101,9 +102,9 @@ def simulate_run(run: Run, world: World, plan: Plan,
     asked: set[str] = set()
     for iteration in range(plan.iterations):
         candidates = [song for song in run.pool_songs if song not in asked]
-        chosen = personalize.choose_songs(run.strategy, committee, world.pool, candidates, scaling,
-                                          world.crowd, run.user, iteration, plan.queries, run.seed,
-                                          memo=memo)
+        context = strategies.QueryContext(committee, world.pool, candidates, scaling, run.user, iteration,
+                                          crowd=world.crowd, seed=run.seed, memo=memo)
+        chosen = strategies.choose_songs(run.strategy, context, plan.queries)
         _check_no_leak(list(chosen), test, "query")
         answers = {song: labels[song] for song in chosen}
         _check_no_leak(list(answers), test, "update")

@@ -1,7 +1,7 @@
 """The personalization loop on a user's folder: query by strategy, then learn from the answers.
 
-`choose_songs` and `learn_answers` work in memory; the CLI wraps them with the user's folder, lock
-and state, and `simulate` calls them as they are.
+`strategies.choose_songs` and `learn_answers` work in memory; the CLI wraps them with the user's
+folder, lock and state, and `simulate` calls them as they are.
 """
 
 from dataclasses import dataclass
@@ -14,12 +14,11 @@ from trompa_mer import storage
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
-from trompa_mer.committee.margins import MarginMemo
-from trompa_mer.errors import AnnotationError, CrowdError, QueryError
+from trompa_mer.errors import AnnotationError, QueryError
 from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
-from trompa_mer.names import CROWD_STRATEGIES, QUADRANTS, quadrant_index, timestamp
+from trompa_mer.names import QUADRANTS, quadrant_index, timestamp
 from trompa_mer.users import folder as user
 
 
@@ -28,28 +27,6 @@ class QueryResult:
     songs: list[str]
     scores: dict[str, float]
     state: user.UserState
-
-
-def choose_songs(strategy: str, committee: Committee, pool: Pool, candidates: list[str], scaling: str,
-                 crowd: strategies.Crowd | None, user_id: str, iteration: int, n: int,
-                 seed: int = 0, *, memo: MarginMemo | None = None, jobs: int | None = None,
-                 chunk_songs: int | None = None) -> dict[str, float]:
-    """The `n` candidates `strategy` ranks highest, in rank order, with their scores."""
-    scores = strategies.strategy_scores(strategy, committee, pool, candidates, scaling, crowd, user_id,
-                                        iteration, seed, memo=memo, jobs=jobs, chunk_songs=chunk_songs)
-    by_song = dict(zip(candidates, scores.tolist(), strict=True))
-    return {song: by_song[song] for song in strategies.select_top(candidates, scores, n)}
-
-
-def load_crowd(strategy: str, crowd_file: Path | None) -> strategies.Crowd | None:
-    """The crowd annotations `strategy` needs (hc, mix), or None; QueryError for an unknown strategy."""
-    if strategy not in CROWD_STRATEGIES:
-        strategies.check_strategy(strategy, None)
-        return None
-    if crowd_file is None or not crowd_file.is_file():
-        raise CrowdError(f"strategy {strategy} needs crowd annotations, but {crowd_file} does not exist "
-                         "(set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV)")
-    return strategies.read_crowd(crowd_file)
 
 
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
@@ -68,7 +45,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
                              f"({', '.join(state.queried)}): annotate it and run retrain_model.py, "
                              "or pass --requery to replace it")
         strategy = strategy or state.strategy
-        crowd = load_crowd(strategy, crowd_file)
+        crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
         pool = load_pool(feats_dir, cache_dir, jobs)
@@ -80,8 +57,9 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
             raise QueryError(f"-q {n_tracks} asks for more songs than the {len(candidates)} left in the "
                              f"pool; ask for at most {len(candidates)}")
         scaling = scaling or committee.default_scaling()
-        chosen = choose_songs(strategy, committee, pool, candidates, scaling, crowd, user_id,
-                              state.iteration, n_tracks, jobs=jobs, chunk_songs=chunk_songs)
+        context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
+                                          crowd=crowd, jobs=jobs, chunk_songs=chunk_songs)
+        chosen = strategies.choose_songs(strategy, context, n_tracks)
         state.queried = list(chosen)
         state.pending = True
         state.next_pool = [song for song in candidates if song not in chosen]
