@@ -173,6 +173,30 @@ def test_two_files_for_one_song_is_an_error(feats: Path, tmp_path: Path) -> None
         load_pool(feats, tmp_path / "cache")
 
 
+def open_fds() -> set[int]:
+    """This process's open file descriptors (the listing's own is open both times it is called)."""
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def test_closing_the_pool_closes_every_segment_file(feats: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_pool(feats, cache).close()
+    write_feature_csv(feats / "song_12.csv", quadrant_windows(0, 5, np.random.default_rng(1)))
+    before = open_fds()
+    with load_pool(feats, cache) as pool:
+        assert len(segments(cache)) == 2
+        held = open_fds() - before
+        assert len(held) == 2  # one per segment
+        assert_pool_holds(pool, feats)
+    assert open_fds() == before
+    for fd in held:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    with pytest.raises(ValueError, match="closed"):
+        pool.rows(["song_01"])
+    pool.close()  # closing again is harmless
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pool, committees.Committee]:
     """96 songs of 250 and 350 windows and 3 of 1-3 windows (29,000 rows), and a 6-member committee."""

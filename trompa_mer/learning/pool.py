@@ -121,6 +121,7 @@ class Pool:
     """Songs in id order, each with its windows (rows of 260 features).
 
     Rows are read from the store on demand (`windows`), a song at a time, each checked by its crc32.
+    The pool holds its segments open until `close` (or the end of a `with` block).
     """
 
     def __init__(self, feats_dir: Path, cache_dir: Path, songs: dict[str, CsvFile],
@@ -133,6 +134,20 @@ class Pool:
         # Open now, under the store's lock: a later update may delete a segment we still read.
         self._files = {name: open(cache_dir / name, "rb", buffering=0)
                        for name in sorted({loc.segment for loc in self._location.values()})}
+        self.closed = False
+
+    def close(self) -> None:
+        """Close the segment files; reading rows afterwards is an error. Closing twice is harmless."""
+        self.closed = True
+        files, self._files = self._files, {}
+        for handle in files.values():
+            handle.close()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __contains__(self, song_id: str) -> bool:
         return song_id in self._location
@@ -148,6 +163,8 @@ class Pool:
     def rows(self, song_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Rows (n_windows, 260) float32 of the given songs, in that order, and their offsets
         (n_songs + 1,): song i owns rows offsets[i]:offsets[i+1]."""
+        if self.closed:
+            raise ValueError("the pool is closed")
         offsets = np.concatenate([[0], np.cumsum(self.n_windows(song_ids))]).astype(np.int64)
         out = np.empty((offsets[-1], N_FEATURES), DTYPE)
         for i, song in enumerate(song_ids):
