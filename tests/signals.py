@@ -1,6 +1,8 @@
 """Test audio made with numpy: tones, chords, noise, silence; wav directly, other formats via ffmpeg.
 
-`python -m tests.signals OUT.wav` writes a 10 s chord progression (used by the interim `make demo`).
+The feature-extraction and clustering tests (test_extract, test_cluster) and the extraction benchmark
+(bench/extract.py) make their clips with it. `python -m tests.signals OUT.wav` writes the 10 s
+chord progression, to listen to what the tests analyse.
 """
 
 import subprocess

@@ -57,6 +57,12 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def file_hashes(folder: Path) -> dict[str, str]:
+    """Path inside `folder` → sha256 of the file's bytes, for every file but the lock."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != ".lock"}
+
+
 def state(world: dict, user: str) -> dict:
     return json.loads((world["user"] / user / "pool_data.json").read_text())
 
@@ -130,6 +136,8 @@ def test_killed_retrain_leaves_committee_as_before(world: dict) -> None:
     songs = query(world, "k", 4)
     folder = world["user"] / "k"
     before = folder_digest(folder)
+    files = file_hashes(folder)
+    assert "pool_data.json" in files and any(name.endswith(".pkl") for name in files)
     process = subprocess.Popen([sys.executable, str(ROOT / "retrain_model.py"), "-i", "k", "-a",
                                 answer(world, songs), "--rounds", "100000"],
                                env={**os.environ, **world["env"]}, cwd=ROOT)
@@ -137,6 +145,8 @@ def test_killed_retrain_leaves_committee_as_before(world: dict) -> None:
     assert process.poll() is None, "the retrain finished before it could be interrupted"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    # Members, pool_data.json and (still no) annotations.jsonl: byte for byte as before the retrain.
+    assert file_hashes(folder) == files
     script(world, "get_hard_tracks.py", "-i", "k", "-q", "4", "--requery", check=True)  # recovers
     committees.load_committee(folder)
     assert state(world, "k")["pending"]

@@ -173,6 +173,54 @@ def test_two_files_for_one_song_is_an_error(feats: Path, tmp_path: Path) -> None
         load_pool(feats, tmp_path / "cache")
 
 
+def open_fds() -> set[int]:
+    """This process's open file descriptors (the listing's own is open both times it is called)."""
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def test_closing_the_pool_closes_every_segment_file(feats: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_pool(feats, cache).close()
+    write_feature_csv(feats / "song_12.csv", quadrant_windows(0, 5, np.random.default_rng(1)))
+    before = open_fds()
+    with load_pool(feats, cache) as pool:
+        assert len(segments(cache)) == 2
+        held = open_fds() - before
+        assert len(held) == 2  # one per segment
+        assert_pool_holds(pool, feats)
+    assert open_fds() == before
+    for fd in held:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    with pytest.raises(ValueError, match="closed"):
+        pool.rows(["song_01"])
+    pool.close()  # closing again is harmless
+
+
+def test_original_scaling_fits_the_pool_once(feats: Path, tmp_path: Path) -> None:
+    """The pool does not change while loaded: scoring again reuses the scaler fitted on it."""
+    committee = make_committee(tmp_path / "committee", kinds=("gnb", "sgd"), folds=1)
+    cache = tmp_path / "cache"
+    with load_pool(feats, cache) as pool:
+        songs = pool.song_ids[:4]
+        first = scoring.consensus_scores(committee, pool, songs, names.SCALING_ORIGINAL, jobs=1)
+        scaler = scoring.pool_scaler(pool)
+        [segment] = segments(cache)
+        # Garble song_11's rows: reading them again, as a refit would, fails their crc32 and deletes
+        # the segment (the CSV then stands in with the same rows).
+        with open(cache / segment, "r+b") as handle:
+            handle.seek(11 * 6 * ROW_BYTES + 8)
+            handle.write(b"\x7f\x7f\x7f\x7f")
+        again = scoring.consensus_scores(committee, pool, songs, names.SCALING_ORIGINAL, jobs=1)
+        X, _ = scoring.scaled_windows(committee, pool, songs, names.SCALING_ORIGINAL)
+        assert segments(cache) == [segment]  # song_11 was not read again
+        assert scoring.pool_scaler(pool) is scaler
+        np.testing.assert_array_equal(again, first)
+        np.testing.assert_array_equal(X, scaler.transform(pool.windows(songs)[0]))
+    with load_pool(feats, cache) as fresh:  # another pool is fitted on its own
+        assert scoring.pool_scaler(fresh) is not scaler
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pool, committees.Committee]:
     """96 songs of 250 and 350 windows and 3 of 1-3 windows (29,000 rows), and a 6-member committee."""

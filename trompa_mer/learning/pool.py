@@ -118,9 +118,10 @@ class Update:
 
 
 class Pool:
-    """Songs in id order; song i has offsets[i+1] - offsets[i] windows (rows of 260 features).
+    """Songs in id order, each with its windows (rows of 260 features).
 
     Rows are read from the store on demand (`windows`), a song at a time, each checked by its crc32.
+    The pool holds its segments open until `close` (or the end of a `with` block).
     """
 
     def __init__(self, feats_dir: Path, cache_dir: Path, songs: dict[str, CsvFile],
@@ -130,11 +131,23 @@ class Pool:
         self._feats_dir, self._cache_dir = feats_dir, cache_dir
         self._csv = {song: songs[song].name for song in self.song_ids}
         self._location = {song: locations[song] for song in self.song_ids}
-        counts = [self._location[s].rows for s in self.song_ids]
-        self.offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
         # Open now, under the store's lock: a later update may delete a segment we still read.
         self._files = {name: open(cache_dir / name, "rb", buffering=0)
                        for name in sorted({loc.segment for loc in self._location.values()})}
+        self.closed = False
+
+    def close(self) -> None:
+        """Close the segment files; reading rows afterwards is an error. Closing twice is harmless."""
+        self.closed = True
+        files, self._files = self._files, {}
+        for handle in files.values():
+            handle.close()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __contains__(self, song_id: str) -> bool:
         return song_id in self._location
@@ -150,6 +163,8 @@ class Pool:
     def rows(self, song_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Rows (n_windows, 260) float32 of the given songs, in that order, and their offsets
         (n_songs + 1,): song i owns rows offsets[i]:offsets[i+1]."""
+        if self.closed:
+            raise ValueError("the pool is closed")
         offsets = np.concatenate([[0], np.cumsum(self.n_windows(song_ids))]).astype(np.int64)
         out = np.empty((offsets[-1], N_FEATURES), DTYPE)
         for i, song in enumerate(song_ids):
@@ -161,12 +176,6 @@ class Pool:
         (n_songs + 1,): song i owns rows offsets[i]:offsets[i+1]."""
         rows, offsets = self.rows(song_ids)
         return rows.astype(np.float64), offsets
-
-    @property
-    def features(self) -> np.ndarray:
-        """Every window (n_windows, 260) float32 in song order, read into memory: small pools only;
-        get_hard_tracks streams the store in chunks instead."""
-        return self.rows(self.song_ids)[0]
 
     def _fill(self, song: str, block: np.ndarray) -> None:
         """Read a song's rows into `block`; a failed crc32 reads its CSV instead and deletes the

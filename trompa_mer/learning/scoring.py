@@ -6,6 +6,7 @@ windows, so chunk size and thread count never change a result.
 """
 
 import ctypes
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -73,14 +74,25 @@ def chunks(pool: Pool, song_ids: list[str], songs: int) -> list[list[str]]:
     return found
 
 
+_POOL_SCALERS: weakref.WeakKeyDictionary[Pool, dict[int, StandardScaler]] = weakref.WeakKeyDictionary()
+"""Each loaded pool's fitted scalers by chunk size: a pool does not change while it is loaded, so
+`original` scaling fits once per pool, not on every scoring. Keyed by chunk size too, as the chunks
+set the rounding of the fit; dropped with the pool."""
+
+
 def pool_scaler(pool: Pool, chunk_songs: int | None = None) -> StandardScaler:
     """A StandardScaler fitted on every window of the pool, as the original tool's `original`
-    scaling, streamed over the store chunk by chunk (equal to a fit in memory to rounding)."""
-    keep_freed_memory()
-    scaler = StandardScaler()
-    for chunk in chunks(pool, pool.storage_order(pool.song_ids), chunk_songs or DEFAULT_CHUNK_SONGS):
-        scaler.partial_fit(pool.windows(chunk)[0])
-    return scaler
+    scaling, streamed over the store chunk by chunk (equal to a fit in memory to rounding).
+    Fitted once per pool and chunk size; later calls return the same scaler."""
+    chunk_songs = chunk_songs or DEFAULT_CHUNK_SONGS
+    fitted = _POOL_SCALERS.setdefault(pool, {})
+    if chunk_songs not in fitted:
+        keep_freed_memory()
+        scaler = StandardScaler()
+        for chunk in chunks(pool, pool.storage_order(pool.song_ids), chunk_songs):
+            scaler.partial_fit(pool.windows(chunk)[0])
+        fitted[chunk_songs] = scaler
+    return fitted[chunk_songs]
 
 
 def scaler_of(committee: Committee, pool: Pool, scaling: str,
@@ -93,8 +105,8 @@ def scaler_of(committee: Committee, pool: Pool, scaling: str,
 
 def scaled_windows(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
                    chunk_songs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled rows (n_windows, 260) of `song_ids` and their offsets; `original` scaling fits a
-    StandardScaler on the whole pool, as the original tool did."""
+    """Scaled rows (n_windows, 260) of `song_ids` and their offsets; `original` scaling uses a
+    StandardScaler fitted on the whole pool, as the original tool did."""
     X, offsets = pool.windows(song_ids)
     return scaler_of(committee, pool, scaling, chunk_songs)(X), offsets
 

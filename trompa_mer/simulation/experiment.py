@@ -32,8 +32,9 @@ def simulate(feats_dir: Path, labels_file: Path, crowd_file: Path | None, commit
     cache_dir = cache_dir or out_dir / "pool_cache"
     world_args = (feats_dir, cache_dir, committee_dir, labels, crowd)
     world = load_world(*world_args)
-    runs = plan_runs(labels, world.pool, plan)
-    results, queries = run_all(runs, world, plan, jobs, world_args, progress)
+    with world.pool:
+        runs = plan_runs(labels, world.pool, plan)
+        results, queries = run_all(runs, world, plan, jobs, world_args, progress)
     about = {"committee": f"{committee_dir} ({len(world.committee.members)} members, "
                           f"scaling {plan.scaling or world.committee.default_scaling()})",
              "features": f"{feats_dir} ({len(world.pool.song_ids)} songs)",

@@ -48,18 +48,18 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
-        pool = load_pool(feats_dir, cache_dir, jobs)
-        asked = state.asked()
-        candidates = [song for song in pool.song_ids if song not in asked]
-        if not candidates:
-            raise QueryError(f"the pool is empty: every song in {feats_dir} has been queried already")
-        if n_tracks > len(candidates):
-            raise QueryError(f"-q {n_tracks} asks for more songs than the {len(candidates)} left in the "
-                             f"pool; ask for at most {len(candidates)}")
-        scaling = scaling or committee.default_scaling()
-        context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
-                                          crowd=crowd, jobs=jobs, chunk_songs=chunk_songs)
-        chosen = strategies.choose_songs(strategy, context, n_tracks)
+        with load_pool(feats_dir, cache_dir, jobs) as pool:
+            asked = state.asked()
+            candidates = [song for song in pool.song_ids if song not in asked]
+            if not candidates:
+                raise QueryError(f"the pool is empty: every song in {feats_dir} has been queried already")
+            if n_tracks > len(candidates):
+                raise QueryError(f"-q {n_tracks} asks for more songs than the {len(candidates)} left in the "
+                                 f"pool; ask for at most {len(candidates)}")
+            scaling = scaling or committee.default_scaling()
+            context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
+                                              crowd=crowd, jobs=jobs, chunk_songs=chunk_songs)
+            chosen = strategies.choose_songs(strategy, context, n_tracks)
         state.queried = list(chosen)
         state.pending = True
         state.next_pool = [song for song in candidates if song not in chosen]
@@ -131,15 +131,15 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
     with user.open_user(users_dir, user_id) as folder:
         state = user.read_state(folder)
         check_answers(state, labels)
-        pool = load_pool(feats_dir, cache_dir, jobs)
-        lacking = [song for song in state.queried if song not in pool]
-        if lacking:
-            raise AnnotationError(f"no features for annotated songs: {', '.join(lacking)}")
-        committee = committees.load_committee(folder)
-        scaling = scaling or committee.default_scaling()
-        songs = list(state.queried)
-        updated = learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
-                                seed=state.iteration)
+        with load_pool(feats_dir, cache_dir, jobs) as pool:
+            lacking = [song for song in state.queried if song not in pool]
+            if lacking:
+                raise AnnotationError(f"no features for annotated songs: {', '.join(lacking)}")
+            committee = committees.load_committee(folder)
+            scaling = scaling or committee.default_scaling()
+            songs = list(state.queried)
+            updated = learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
+                                    seed=state.iteration)
         record = {"iteration": state.iteration, "time": timestamp(),
                   "labels": {song: QUADRANTS[labels[song]] for song in songs}}
         state.answered = sorted(set(state.answered) | set(songs))
