@@ -21,9 +21,9 @@ from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import FeatureError
-from trompa_mer.features.table import read_feature_csv
+from trompa_mer.features.table import read_feature_csv, song_id_of
 from trompa_mer.learning import scoring
-from trompa_mer.learning.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool, song_id_of
+from trompa_mer.learning.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool
 from trompa_mer.users import personalize
 
 

@@ -30,10 +30,8 @@ from trompa_mer import storage
 from trompa_mer.cores import available_cores
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.columns import FEATURE_NAMES
-from trompa_mer.features.table import read_feature_csv
+from trompa_mer.features.table import FEATURE_SUFFIX, read_feature_csv, song_id_of
 
-SAMPLE_SUFFIX = "-sample"
-FEATURE_SUFFIX = ".csv"
 INDEX_FILE = "pool.index"
 """The store's index: a sha256 hex line, then the JSON it digests."""
 SEGMENT_PREFIX = "seg-"
@@ -47,14 +45,6 @@ MERGE_FACTOR = 2
 MERGE_FACTOR times the songs carried so far."""
 PARALLEL_READ_MIN = 64
 """Below this many CSVs to read, processes cost more than they save."""
-
-
-def song_id_of(path: Path) -> str:
-    """File name without `.csv` and without a `-sample` suffix, lower-cased."""
-    stem = path.stem
-    if stem.lower().endswith(SAMPLE_SUFFIX):
-        stem = stem[: -len(SAMPLE_SUFFIX)]
-    return stem.lower()
 
 
 def segment_name(number: int) -> str:
