@@ -1,36 +1,11 @@
 """Create a user: models/users/USER_ID/ with a copy of the pretrained committee.
 
-python3 create_user.py -i USER_ID [-m mc|hc|mix|rand]
+The command lives in trompa_mer/commands/create_user.py (also installed as trompa-mer-create-user).
 """
 
-import argparse
 import sys
 
-import settings
-from trompa_mer import cli, names
-from trompa_mer.users import folder as user
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--user_id", required=True, help="1-64 characters of A-Z a-z 0-9 _ -")
-    parser.add_argument("-m", "--strategy", choices=names.STRATEGIES, default=names.DEFAULT_STRATEGY,
-                        help="how the user's queries are chosen: mc machine consensus (committee "
-                             "entropy), hc human consensus (crowd entropy), mix the larger of both, "
-                             "rand random (default %(default)s)")
-    return parser
-
-
-def run(args: argparse.Namespace) -> None:
-    folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
-                              args.strategy)
-    print(f"created user {args.user_id} in {folder} (query strategy {args.strategy})")
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return cli.run(lambda: run(args))
-
+from trompa_mer.commands.create_user import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-import settings
+from trompa_mer.commands import settings
 from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.datasets import synth

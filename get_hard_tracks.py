@@ -1,49 +1,11 @@
 """Query: the songs of the pool the user should annotate next, chosen by their query strategy.
 
-python3 get_hard_tracks.py -i USER_ID -q NUM_TRACKS [--strategy mc|hc|mix|rand]
+The command lives in trompa_mer/commands/get_hard_tracks.py (also installed as trompa-mer-get-hard-tracks).
 """
 
-import argparse
-import json
 import sys
 
-import settings
-from trompa_mer import cli, names
-from trompa_mer.users import personalize
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--user_id", required=True)
-    parser.add_argument("-q", "--queries", type=int, required=True, help="how many songs to ask about")
-    parser.add_argument("--requery", action="store_true",
-                        help="replace a query that is still waiting for annotations")
-    parser.add_argument("--json", action="store_true", help="print the query as JSON")
-    parser.add_argument("--strategy", choices=names.STRATEGIES, default=None,
-                        help="use this strategy for this query instead of the user's own; hc and mix "
-                             f"read crowd annotations from {settings.CROWD_ANNOTATIONS} "
-                             "(TPL_CROWD_ANNOTATIONS)")
-    cli.add_scaling_option(parser)
-    return parser
-
-
-def run(args: argparse.Namespace) -> None:
-    result = personalize.make_query(settings.USERS_DIRECTORY, args.user_id, settings.FEATS_DIRECTORY,
-                                    settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
-                                    args.requery, args.strategy, settings.CROWD_ANNOTATIONS,
-                                    settings.JOBS, settings.POOL_CHUNK_SONGS)
-    if args.json:
-        print(json.dumps({"user_id": args.user_id, "iteration": result.state.iteration,
-                          "strategy": result.state.query_strategy, "queried": result.songs,
-                          "scores": result.scores}))
-    else:
-        print("\n".join(result.songs))
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return cli.run(lambda: run(args))
-
+from trompa_mer.commands.get_hard_tracks import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import settings
 from tests import signals
 from tests.test_windows import loop_reference
+from trompa_mer.commands import settings
 from trompa_mer.features import smile, windows
 
 RATE = 44100

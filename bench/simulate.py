@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
-import settings
 from tests.committees import make_committee, make_pool
+from trompa_mer.commands import settings
 from trompa_mer.committee import folder as committees
 from trompa_mer.errors import CommitteeError
 from trompa_mer.learning.crowd import read_crowd

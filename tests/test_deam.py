@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import settings
 from tests.committees import make_committee, quadrant_windows
 from tests.conftest import ROOT, error_line, run_script
+from trompa_mer.commands import settings
 from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
 from trompa_mer.datasets import deam, synth

@@ -14,10 +14,10 @@ import xgboost as xgb
 import create_user
 import get_hard_tracks
 import retrain_model
-import settings
 from tests.committees import make_committee, make_pool
 from tests.conftest import ROOT, error_line, run_script
 from trompa_mer import names
+from trompa_mer.commands import settings
 from trompa_mer.errors import CrowdError
 from trompa_mer.learning import crowd as crowds
 from trompa_mer.learning import strategies

@@ -1,8 +1,10 @@
-"""Paths and constants of TROMPA-MER's scripts. Every path can be overridden by an environment variable.
+"""Paths and constants of TROMPA-MER's commands. Every path can be overridden by an environment variable.
 
 `TPL_INTERNAL_DATA_DIRECTORY` moves `models/users` and `data` together, as in the original tool.
-The scripts resolve these values and pass them to the library, which never reads them itself. A
-malformed number (`TPL_JOBS=abc`) ends the script with one `error:` line naming the variable.
+The commands resolve these values and pass them to the library, which never reads them itself. A
+malformed number (`TPL_JOBS=abc`) ends the command with one `error:` line naming the variable.
+Default paths are inside the checkout this package runs from; an installed package (`pip install .`)
+uses the current folder instead.
 """
 
 import os
@@ -10,7 +12,14 @@ from pathlib import Path
 
 from trompa_mer.cores import available_cores
 
-ROOT = Path(__file__).resolve().parent
+
+def _project_root() -> Path:
+    checkout = Path(__file__).resolve().parents[2]
+    in_checkout = (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir()
+    return checkout if in_checkout else Path.cwd()
+
+
+ROOT = _project_root()
 
 
 def _path(variable: str, default: Path) -> Path:

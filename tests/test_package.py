@@ -1,0 +1,59 @@
+"""`pip install .` gives every command: the wheel holds every subpackage and its console scripts run."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package built into a wheel (offline, with this environment's setuptools) from a copy of
+    the sources, so the build leaves nothing in the checkout, and installed into a folder of its own."""
+    root = tmp_path_factory.mktemp("installed")
+    source = root / "source"
+    shutil.copytree(ROOT / "trompa_mer", source / "trompa_mer", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "wheel"),
+                    str(source)], check=True, capture_output=True)
+    wheel, = (root / "wheel").glob("trompa_mer-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(root / "site"), str(wheel)],
+                   check=True, capture_output=True)
+    return root / "site"
+
+
+def test_the_root_scripts_and_the_console_scripts_are_the_same_commands() -> None:
+    roots = {path.stem for path in ROOT.glob("*.py") if path.name != "demo.py"}
+    assert {target.split(":")[0].rsplit(".", 1)[1] for target in SCRIPTS.values()} == roots
+    assert all(name == f"trompa-mer-{target.split(':')[0].rsplit('.', 1)[1].replace('_', '-')}"
+               for name, target in SCRIPTS.items())
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_every_installed_command_runs_outside_the_checkout(installed: Path, name: str,
+                                                           tmp_path: Path) -> None:
+    result = subprocess.run([str(installed / "bin" / name), "--help"], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(installed)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: ")
+
+
+def test_the_installed_package_is_imported_from_the_install_not_the_checkout(installed: Path,
+                                                                             tmp_path: Path) -> None:
+    code = ("import trompa_mer.simulation.run, trompa_mer.commands.settings as s; "
+            "print(trompa_mer.simulation.run.__file__); print(s.ROOT)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(installed)}, check=True)
+    module, root = result.stdout.splitlines()
+    assert Path(module).is_relative_to(installed)
+    assert Path(root) == tmp_path.resolve()

@@ -1,0 +1,57 @@
+"""Extract openSMILE IS13_ComParE window features from audio into `;`-separated CSVs.
+
+One file:  python3 extract_features.py -i song.mp3 -o song.csv
+A folder:  python3 extract_features.py -i audio/ -o data/feats/ -j 4
+A cluster: python3 extract_features.py -i audio/ -o data/feats/ --dask-scheduler tcp://host:8786
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from trompa_mer.commands import cli, settings
+from trompa_mer.features import extract, smile
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--input", nargs="+", required=True, type=Path,
+                        help="an audio file (wav, mp3, flac, ogg, opus, m4a), several, or a folder")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="the CSV to write; a folder when the input is a folder or several files")
+    parser.add_argument("--window", type=float, default=settings.WINDOW_SECONDS,
+                        help="window length in seconds (default %(default)s)")
+    parser.add_argument("--hop", type=float, default=settings.HOP_SECONDS,
+                        help="hop between windows in seconds (default %(default)s)")
+    parser.add_argument("-j", "--jobs", type=int, default=settings.JOBS,
+                        help="files extracted at once in batch mode (default: all cores)")
+    parser.add_argument("--dask-scheduler", metavar="ADDRESS",
+                        help="run the batch on the workers of this Dask scheduler (tcp://host:8786) "
+                             "instead of -j local threads; workers must see the same paths")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="re-extract files whose CSV already exists (batch mode)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
+    inputs: list[Path] = args.input
+    if len(inputs) == 1 and not inputs[0].is_dir():
+        windows = extract.extract_file(inputs[0], args.output, command, args.window, args.hop)
+        print(f"wrote {windows} windows to {args.output}")
+        return 0
+    report = extract.extract_batch(extract.audio_files(inputs), args.output, command,
+                                   args.window, args.hop, args.jobs, args.overwrite,
+                                   scheduler=args.dask_scheduler,
+                                   connect_seconds=settings.DASK_CONNECT_SECONDS)
+    print(report.summary(), file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.dask_scheduler and len(args.input) == 1 and not args.input[0].is_dir():
+        parser.error("--dask-scheduler runs batches: give a folder or several files")
+    return cli.run(lambda: run(args))
+

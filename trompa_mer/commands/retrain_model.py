@@ -1,0 +1,35 @@
+"""Retrain a user's committee on their answers to the last query.
+
+python3 retrain_model.py -i USER_ID -a ANNOTATIONS.json      ({"song_id": "Q1", ...})
+"""
+
+import argparse
+from pathlib import Path
+
+from trompa_mer.commands import cli, settings
+from trompa_mer.users import personalize
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--user_id", required=True)
+    parser.add_argument("-a", "--annotations", required=True, type=Path,
+                        help='JSON {"song_id": "Q1", ...} answering the last query')
+    parser.add_argument("--rounds", type=int, default=settings.XGB_UPDATE_ROUNDS,
+                        help="boosting rounds added to each xgb member (default %(default)s)")
+    cli.add_scaling_option(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    state = personalize.apply_annotations(settings.USERS_DIRECTORY, args.user_id, args.annotations,
+                                          settings.FEATS_DIRECTORY, settings.POOL_CACHE_DIRECTORY,
+                                          args.rounds, args.scaling, settings.JOBS)
+    print(f"user {args.user_id}: committee retrained on {len(state.queried)} songs; "
+          f"iteration {state.iteration}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run(lambda: run(args))
+
