@@ -1,4 +1,4 @@
-"""Pretrain the committee on DEAM: one model per cross-validation fold (by song) and model kind.
+"""Pretrain the committee on DEAM or song-labelled features: one model per fold and model kind.
 
 The command lives in trompa_mer/commands/deam_classifier.py (also installed as trompa-mer-deam-classifier).
 """

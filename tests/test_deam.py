@@ -13,6 +13,7 @@ from trompa_mer.commands import settings
 from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
 from trompa_mer.datasets import deam, synth
+from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import DeamError, TrainingError
 from trompa_mer.features import smile, table
 from trompa_mer.features.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, TIME_COLUMN
@@ -139,27 +140,33 @@ def test_song_level_is_the_mean_probability_against_the_majority_label() -> None
 # --- folds and determinism --------------------------------------------------------------------------
 
 
+def song_windows(songs: np.ndarray) -> LabelledWindows:
+    """Labelled windows of `songs` (n_windows,) in turning quadrants, each song its own group."""
+    return LabelledWindows(np.zeros((len(songs), 1)), np.arange(len(songs)) % 4, songs, songs,
+                           deam.SOURCE_FEATURES)
+
+
 def test_folds_never_share_a_song_and_test_every_song_once() -> None:
     songs = np.repeat([f"s{i}" for i in range(23)], np.arange(23) % 5 + 1).astype(object)
-    folds = pretrain.song_folds(songs, 5, seed=1987)
+    folds = pretrain.grouped_folds(song_windows(songs), 5, seed=1987)
     assert len(folds) == 5
     tested = np.concatenate([test for _, test in folds])
     assert sorted(tested.tolist()) == list(range(len(songs)))
     for train, test in folds:
         assert not set(songs[train]) & set(songs[test])
         assert len(train) + len(test) == len(songs)
-    again = pretrain.song_folds(songs, 5, seed=1987)
+    again = pretrain.grouped_folds(song_windows(songs), 5, seed=1987)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
-    other = pretrain.song_folds(songs, 5, seed=1988)
+    other = pretrain.grouped_folds(song_windows(songs), 5, seed=1988)
     assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=True))
 
 
 def test_fold_counts_are_checked() -> None:
     songs = np.array(["1", "1", "2", "3"], dtype=object)
     with pytest.raises(TrainingError, match="-cv must be at least 2, not 1"):
-        pretrain.song_folds(songs, 1, seed=0)
+        pretrain.grouped_folds(song_windows(songs), 1, seed=0)
     with pytest.raises(TrainingError, match="-cv 4 needs at least 4 songs; only 3 have"):
-        pretrain.song_folds(songs, 4, seed=0)
+        pretrain.grouped_folds(song_windows(songs), 4, seed=0)
 
 
 def test_two_runs_give_identical_members_and_the_seed_matters(features_deam) -> None:
@@ -304,14 +311,14 @@ def test_audio_path_on_mini_deam_learns_four_columns_without_q2(shared: Path, tm
 
 
 @pytest.fixture(scope="module")
-def heldout(tmp_path_factory: pytest.TempPathFactory) -> deam.LabelledWindows:
+def heldout(tmp_path_factory: pytest.TempPathFactory) -> LabelledWindows:
     """Labelled windows of a synthetic corpus no test trains on (seed 1)."""
     root = tmp_path_factory.mktemp("heldout") / "deam"
     synth.write_corpus(root, 8, seed=1, duration=20.0, annotation_start=0.0)
     return deam.load_windows(root, deam.SOURCE_AUDIO, command=smile_command(), jobs=2, progress=False)
 
 
-def committee_scores(made: committee.Committee, data: deam.LabelledWindows) -> dict:
+def committee_scores(made: committee.Committee, data: LabelledWindows) -> dict:
     """Scores of a committee's mean probability on labelled windows."""
     proba = made.proba(made.scaler.transform(data.X)).mean(axis=0)
     return pretrain.evaluate(data.songs, data.y, proba)
@@ -322,7 +329,7 @@ CHANCE_F1 = 0.25
 
 
 def test_a_committee_trained_on_a_synthetic_corpus_beats_chance_on_another(
-        tmp_path: Path, heldout: deam.LabelledWindows) -> None:
+        tmp_path: Path, heldout: LabelledWindows) -> None:
     root = tmp_path / "deam"
     synth.write_corpus(root, 8, seed=0, duration=20.0, annotation_start=0.0)
     data = deam.load_windows(root, deam.SOURCE_AUDIO, command=smile_command(), jobs=2, progress=False)
@@ -362,7 +369,7 @@ def test_committed_committee_loads_and_matches_its_manifest() -> None:
 
 
 def test_committed_committee_beats_chance_on_a_held_out_synthetic_corpus(
-        heldout: deam.LabelledWindows) -> None:
+        heldout: LabelledWindows) -> None:
     scores = committee_scores(committee.load_committee(COMMITTED), heldout)
     print(f"committed committee on held-out synthetic songs: window F1 {scores['window']['f1']:.3f},"
           f" song F1 {scores['song']['f1']:.3f}")

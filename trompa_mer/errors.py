@@ -37,6 +37,10 @@ class DeamError(TrompaError):
     """A DEAM folder, annotation file or fold setting that cannot be used."""
 
 
+class LabelsError(TrompaError):
+    """A labels CSV or features folder of song-labelled music that cannot be used."""
+
+
 class LegacyError(TrompaError):
     """An original TROMPA-MER file that cannot be imported."""
 

@@ -1,8 +1,15 @@
-"""Pretrain the committee on DEAM: one model per cross-validation fold (by song) and model kind.
+"""Pretrain the committee on DEAM or song-labelled features: one model per fold and model kind.
 
     python3 deam_classifier.py -cv 5 -m {xgb,gnb,sgd,all} [--deam DIR] [-o models/pretrained]
                                [--source features|audio] [--cache DIR] [-j N] [--threads N]
                                [--seed 1987] [--note TEXT]
+    python3 deam_classifier.py -cv 5 -m all --labels LABELS.csv --feats DIR [--group-column artist]
+                               [-o models/pretrained] [--threads N] [--seed 1987] [--note TEXT]
+
+The corpus is a DEAM folder (dynamic valence/arousal annotations label each window), or a features
+folder of `<song_id>.csv` with a labels CSV (`song_id,quadrant[,…]`: every window of a song gets its
+quadrant). Folds never split a group: a song, or with --group-column the songs sharing that column's
+value (e.g. one artist's).
 """
 
 import argparse
@@ -10,7 +17,9 @@ import sys
 from pathlib import Path
 
 from trompa_mer.commands import cli, settings
-from trompa_mer.datasets import deam
+from trompa_mer.datasets import deam, labelled
+from trompa_mer.datasets.windows import GROUP_SONG, LabelledWindows
+from trompa_mer.errors import TrainingError
 from trompa_mer.features import smile
 from trompa_mer.training import pretrain
 
@@ -18,21 +27,32 @@ from trompa_mer.training import pretrain
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-cv", "--folds", type=int, default=5,
-                        help="cross-validation folds, by song: one model per fold (default %(default)s)")
+                        help="cross-validation folds, by song (or --group-column): one model per fold "
+                             "(default %(default)s)")
     parser.add_argument("-m", "--model", choices=pretrain.KIND_CHOICES, default=pretrain.KIND_ALL,
                         help="model kind to train, or all of them (default %(default)s)")
-    parser.add_argument("--deam", type=Path, default=settings.DEAM_DIRECTORY,
-                        help="DEAM folder as distributed (default %(default)s)")
+    parser.add_argument("--deam", type=Path, default=None,
+                        help=f"DEAM folder as distributed (default {settings.DEAM_DIRECTORY}; "
+                             "not with --labels)")
+    parser.add_argument("--labels", type=Path, default=None,
+                        help="labels CSV of song-labelled features: song_id and quadrant (Q1..Q4) columns, "
+                             "others ignored; trains on the --feats folder instead of DEAM")
+    parser.add_argument("--feats", type=Path, default=None,
+                        help="with --labels: folder of the songs' feature CSVs, <song_id>.csv as "
+                             "extract_features.py writes them")
+    parser.add_argument("--group-column", default=None,
+                        help="with --labels: the column (e.g. artist) whose songs always share a fold "
+                             "(default: each song alone)")
     parser.add_argument("-o", "--output", type=Path, default=settings.PRETRAINED_DIRECTORY,
                         help="committee folder to write; an existing committee there is replaced whole "
                              "(default %(default)s)")
     parser.add_argument("--source", choices=deam.SOURCES, default=None,
-                        help=f"features: DEAM's own {deam.FEATURES_DIR}/<song_id>.csv; audio: extract "
-                             f"{deam.AUDIO_DIR}/<song_id>.mp3 with our extractor (default: features "
-                             "when that folder exists, else audio)")
+                        help=f"DEAM only. features: DEAM's own {deam.FEATURES_DIR}/<song_id>.csv; audio: "
+                             f"extract {deam.AUDIO_DIR}/<song_id>.mp3 with our extractor (default: "
+                             "features when that folder exists, else audio)")
     parser.add_argument("--cache", type=Path, default=None,
-                        help=f"folder of the features extracted from DEAM's audio, reused on re-runs "
-                             f"(default <deam>/{deam.CACHE_DIR})")
+                        help=f"DEAM only: folder of the features extracted from DEAM's audio, reused on "
+                             f"re-runs (default <deam>/{deam.CACHE_DIR})")
     parser.add_argument("-j", "--jobs", type=int, default=settings.JOBS,
                         help="audio files extracted at once (default: all cores)")
     parser.add_argument("--threads", type=int, default=0,
@@ -40,29 +60,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=settings.DEAM_SEED,
                         help="seed of the folds and the members (default %(default)s)")
     parser.add_argument("--note", default="",
-                        help="what the corpus is, recorded in manifest.json (default: DEAM)")
+                        help="what the corpus is, recorded in manifest.json (default: DEAM, or the "
+                             "labels file's name)")
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    kinds = pretrain.kinds_of(args.model)
-    pretrain.check_folds(args.folds)
-    pretrain.check_output(args.output)
-    deam.check_folder(args.deam)
-    source, both = deam.choose_source(args.deam, args.source)
+def check_sources(args: argparse.Namespace) -> None:
+    """--labels with --feats, and neither with DEAM's own flags."""
+    if args.labels is None:
+        extra = [flag for flag, value in (("--feats", args.feats), ("--group-column", args.group_column))
+                 if value is not None]
+        if extra:
+            raise TrainingError(f"{' and '.join(extra)} need --labels")
+        return
+    conflicting = [flag for flag, value in (("--deam", args.deam), ("--source", args.source),
+                                            ("--cache", args.cache)) if value is not None]
+    if conflicting:
+        raise TrainingError(f"--labels trains on a features folder: it cannot be used with "
+                            f"{' or '.join(conflicting)}")
+    if args.feats is None:
+        raise TrainingError("--labels needs --feats, the folder of the songs' feature CSVs")
+
+
+def load_deam(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
+    folder = args.deam or settings.DEAM_DIRECTORY
+    deam.check_folder(folder)
+    source, both = deam.choose_source(folder, args.source)
     other = deam.SOURCE_AUDIO if source == deam.SOURCE_FEATURES else deam.SOURCE_FEATURES
     print(f"source: {source}" + (f" (both exist: --source {other} for the other)" if both else ""))
     command = None
     if source == deam.SOURCE_AUDIO:
         command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
-    data = deam.load_windows(args.deam, source, args.cache, command, args.jobs,
-                             progress=sys.stderr.isatty())
+    data = deam.load_windows(folder, source, args.cache, command, args.jobs, progress=sys.stderr.isatty())
+    return data, deam.corpus_record(folder, source)
+
+
+def load_labelled(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
+    print(f"source: {args.labels} on {args.feats}"
+          + (f", grouped by {args.group_column}" if args.group_column else ""))
+    data = labelled.load_windows(args.labels, args.feats, args.group_column, progress=sys.stderr.isatty())
+    return data, labelled.corpus_record(data, args.labels, args.feats, args.group_column)
+
+
+def run(args: argparse.Namespace) -> int:
+    kinds = pretrain.kinds_of(args.model)
+    pretrain.check_folds(args.folds)
+    check_sources(args)
+    pretrain.check_output(args.output)
+    data, corpus = load_deam(args) if args.labels is None else load_labelled(args)
     for reason, songs in data.skipped.items():
         shown = ", ".join(songs[:5]) + (" …" if len(songs) > 5 else "")
         print(f"skipped {len(songs)} songs ({reason}): {shown}")
-    print(f"training on {len(data.song_ids)} songs, {len(data.y)} windows; "
-          f"{args.folds} folds × {', '.join(kinds)}")
-    record = pretrain.training_record(data, args.deam, kinds, args.folds, args.seed, args.note)
+    print(f"training on {len(data.song_ids)} songs"
+          + (f" of {data.n_groups} {data.group_by}s" if data.group_by != GROUP_SONG else "")
+          + f", {len(data.y)} windows; {args.folds} folds × {', '.join(kinds)}")
+    record = pretrain.training_record(data, corpus, kinds, args.folds, args.seed, args.note)
     result = pretrain.pretrain(data, kinds, args.folds, args.seed, record, threads=args.threads,
                                progress=sys.stderr.isatty())
     print(pretrain.format_table(result.metrics))
@@ -75,4 +127,3 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return cli.run(lambda: run(args))
-

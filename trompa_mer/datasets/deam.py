@@ -7,13 +7,14 @@ through our extractor (1 s windows, 0.5 s hop), cached in a folder so re-runs ex
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from trompa_mer.datasets.synth import AUDIO_DIR, DYNAMIC_DIR
+from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import DeamError
 from trompa_mer.features import extract, smile, table
 from trompa_mer.names import quadrant_of
@@ -38,6 +39,9 @@ HOP_MS = 500
 WINDOW_SECONDS = 1.0
 HOP_SECONDS = HOP_MS / 1000
 """Our extractor's windows on DEAM audio: the original's 1 s windows with 50 % overlap."""
+
+NOTE = "DEAM (MediaEval Database for Emotional Analysis in Music)"
+"""The manifest's default description of the corpus."""
 
 SKIP_NO_ANNOTATIONS = "no annotations"
 SKIP_NO_WINDOWS = "no annotated window"
@@ -123,6 +127,15 @@ def annotation_digests(deam: Path) -> dict[str, str]:
             for name in (AROUSAL_FILE, VALENCE_FILE)}
 
 
+def corpus_record(deam: Path, source: str) -> dict:
+    """What a manifest says about the DEAM folder a committee learnt from (the default note first)."""
+    record = {"note": NOTE, "deam": str(deam), "source": source,
+              "annotations_sha256": annotation_digests(deam)}
+    if source == SOURCE_AUDIO:
+        record["extraction"] = {"window_seconds": WINDOW_SECONDS, "hop_seconds": HOP_SECONDS}
+    return record
+
+
 # --- labels (pure) ------------------------------------------------------------------------------
 
 
@@ -200,25 +213,6 @@ def extract_audio(sources: Iterable[Path], cache: Path, command: smile.SmileComm
     return report.failed
 
 
-@dataclass
-class LabelledWindows:
-    """Every annotated window of the usable songs, in song order.
-
-    X (n_windows, 260) features; y (n_windows,) class indices; songs (n_windows,) song id of each
-    window; skipped: reason → song ids left out.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    songs: np.ndarray
-    source: str
-    skipped: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def song_ids(self) -> list[str]:
-        return list(dict.fromkeys(self.songs))
-
-
 def load_windows(deam: Path, source: str, cache: Path | None = None,
                  command: smile.SmileCommand | None = None, jobs: int = 1,
                  progress: bool = True) -> LabelledWindows:
@@ -264,6 +258,7 @@ def load_windows(deam: Path, source: str, cache: Path | None = None,
         songs.append(np.full(len(kept), song, dtype=object))
     if not X:
         raise DeamError(f"no song in {deam} has both {source} and annotated windows")
-    return LabelledWindows(np.concatenate(X), np.concatenate(y), np.concatenate(songs), source,
-                           {reason: ids for reason, ids in skipped.items() if ids})
+    song_of_window = np.concatenate(songs)
+    return LabelledWindows(np.concatenate(X), np.concatenate(y), song_of_window, song_of_window, source,
+                           skipped={reason: ids for reason, ids in skipped.items() if ids})
 

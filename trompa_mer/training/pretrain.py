@@ -1,24 +1,26 @@
 """Pretraining by folds of songs: one member per fold and kind, out-of-fold metrics, a committee folder.
 
-Member `classifier_<kind>.it_<k>.pkl` learns from every song outside fold k and is scored on the
-songs of fold k. The committee's score on fold k averages the fold-k members of every kind: the
-other folds' members have seen those songs.
+Folds keep each group of songs (an artist, or the song alone) whole. Member
+`classifier_<kind>.it_<k>.pkl` learns from every song outside fold k and is scored on the songs of
+fold k. The committee's score on fold k averages the fold-k members of every kind: the other folds'
+members have seen those songs.
 """
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
 from trompa_mer import storage
 from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
-from trompa_mer.datasets import deam
+from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import TrainingError
 from trompa_mer.names import CLASSES, N_CLASSES, QUADRANTS
 from trompa_mer.progress import progress_bar
@@ -52,16 +54,29 @@ def check_folds(n_folds: int) -> None:
         raise TrainingError(f"-cv must be at least 2, not {n_folds}")
 
 
-def song_folds(songs: np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) window indices of each fold: songs (n_windows,) ids are shuffled by `seed` and
-    dealt into `n_folds` groups, so no song has windows on both sides and each is tested once."""
+def grouped_folds(data: LabelledWindows, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) window indices of each fold: StratifiedGroupKFold shuffled by `seed` over
+    `data.groups`, stratified by the windows' quadrants, so no group (artist, or song) has windows on
+    both sides and every window is tested once."""
     check_folds(n_folds)
-    n_songs = len(np.unique(songs))
-    if n_folds > n_songs:
-        raise TrainingError(f"-cv {n_folds} needs at least {n_folds} songs; only {n_songs} have features"
-                        " and annotations")
-    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros((len(songs), 1)), groups=songs))
+    n_groups = data.n_groups
+    if n_folds > n_groups:
+        raise TrainingError(f"-cv {n_folds} needs at least {n_folds} {data.group_by}s; only {n_groups} have"
+                            f" features and {data.label_name}")
+    largest = int(np.bincount(data.y).max())
+    if n_folds > largest:
+        raise TrainingError(f"-cv {n_folds} needs a quadrant with at least {n_folds} windows; the largest"
+                            f" has {largest}")
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # A quadrant with fewer windows than folds cannot be in every fold; the split is still valid.
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        folds = list(splitter.split(np.zeros((len(data.y), 1)), data.y, groups=data.groups))
+    empty = [fold for fold, (_, test) in enumerate(folds) if not len(test)]
+    if empty:
+        raise TrainingError(f"-cv {n_folds} leaves fold {empty[0]} without a {data.group_by} "
+                            f"(seed {seed}): use fewer folds or another seed")
+    return folds
 
 
 def majority_labels(songs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -133,17 +148,17 @@ DEFINITIONS = {
 """What the figures of metrics.json mean, written into it."""
 
 
-def pretrain(data: deam.LabelledWindows, kinds: tuple[str, ...], n_folds: int, seed: int,
+def pretrain(data: LabelledWindows, kinds: tuple[str, ...], n_folds: int, seed: int,
              trained_on: dict, threads: int = 0, progress: bool = False) -> Pretrained:
     """Train one member per fold and kind on standardised windows and score it on its held-out songs.
 
     The StandardScaler is fitted once on every window of every song (the union of all folds'
     training songs; it sees no labels), and all members learn and predict on its output.
-    Member seeds are `seed + fold`; folds are dealt with `seed`. `threads`: xgboost's threads
+    Member seeds are `seed + fold`; folds are dealt with `seed` (grouped_folds). `threads`: xgboost's threads
     (0: all cores; on a busy machine fewer threads than cores avoid OpenMP's spinning);
     `progress`: a tqdm bar over the members on stderr.
     """
-    folds = song_folds(data.songs, n_folds, seed)
+    folds = grouped_folds(data, n_folds, seed)
     scaler = StandardScaler().fit(data.X)
     X = scaler.transform(data.X)
     names = (*kinds, COMMITTEE)
@@ -176,15 +191,17 @@ def pretrain(data: deam.LabelledWindows, kinds: tuple[str, ...], n_folds: int, s
     return Pretrained(Committee(ordered, scaler, manifest), metrics)
 
 
-def training_record(data: deam.LabelledWindows, deam_folder: Path, kinds: tuple[str, ...],
-                    n_folds: int, seed: int, note: str = "") -> dict:
-    """What a manifest says about the data and procedure that trained its committee."""
+def training_record(data: LabelledWindows, corpus: dict, kinds: tuple[str, ...], n_folds: int, seed: int,
+                    note: str = "") -> dict:
+    """What a manifest says about the data and procedure that trained its committee.
+
+    `corpus`: the loader's own record of where the data came from (deam.corpus_record or
+    labelled.corpus_record), its `note` replaced by `note` when one is given.
+    """
     song_true = majority_labels(data.songs, data.y)
-    record = {
-        "note": note or "DEAM (MediaEval Database for Emotional Analysis in Music)",
-        "deam": str(deam_folder),
-        "source": data.source,
-        "annotations_sha256": deam.annotation_digests(deam_folder),
+    return {
+        **corpus,
+        "note": note or corpus["note"],
         "songs": len(song_true),
         "windows": len(data.y),
         "windows_per_quadrant": dict(zip(QUADRANTS, np.bincount(data.y, minlength=N_CLASSES).tolist(),
@@ -195,14 +212,12 @@ def training_record(data: deam.LabelledWindows, deam_folder: Path, kinds: tuple[
         "kinds": list(kinds),
         "folds": n_folds,
         "fold_seed": seed,
+        "split": f"StratifiedGroupKFold by {data.group_by}, stratified by quadrant",
         "member_seed": "fold seed + fold index",
         "member_training": "classifier_<kind>.it_<k>.pkl learnt from every song outside fold k",
         "scaler": "StandardScaler fitted on every window of every song above (the union of all folds'"
                   " training songs; no labels)",
     }
-    if data.source == deam.SOURCE_AUDIO:
-        record["extraction"] = {"window_seconds": deam.WINDOW_SECONDS, "hop_seconds": deam.HOP_SECONDS}
-    return record
 
 
 # --- report -------------------------------------------------------------------------------------
