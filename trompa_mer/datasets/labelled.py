@@ -60,13 +60,15 @@ def read_labels(path: Path, group_column: str | None = None) -> dict[str, SongLa
     if group_column is not None and group_column not in rows.columns:
         raise LabelsError(f"{path} has no column {group_column!r} (see --group-column; its columns: "
                           f"{', '.join(rows.columns)})")
-    groups = rows[group_column] if group_column is not None else rows[SONG_COLUMN]
+    groups = rows[group_column if group_column is not None else SONG_COLUMN]
     labels: dict[str, SongLabel] = {}
     for line, raw_song, name, raw_group in zip(range(FIRST_DATA_LINE, len(rows) + FIRST_DATA_LINE),
                                                rows[SONG_COLUMN], rows[QUADRANT_COLUMN], groups, strict=True):
-        song, group = raw_song.strip(), raw_group.strip()
+        song = raw_song.strip()
         if not song:
             raise LabelsError(f"{path}, line {line}: empty {SONG_COLUMN}")
+        key = table.song_id_of(Path(song + table.FEATURE_SUFFIX))
+        group = raw_group.strip() if group_column is not None else key
         if not group:
             raise LabelsError(f"{path}, line {line}: empty {group_column} of song {song}")
         try:
@@ -74,7 +76,6 @@ def read_labels(path: Path, group_column: str | None = None) -> dict[str, SongLa
         except ValueError:
             raise LabelsError(f"{path}, line {line}: unknown quadrant {name!r} of song {song} "
                               f"(expected one of {', '.join(QUADRANTS)}, any case)") from None
-        key = table.song_id_of(Path(song + table.FEATURE_SUFFIX))
         first = labels.setdefault(key, SongLabel(quadrant, group, line))
         if first.quadrant != quadrant:
             raise LabelsError(f"{path}, line {line}: song {song} labelled {QUADRANTS[quadrant]}, but "
