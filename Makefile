@@ -38,15 +38,28 @@ simulate: $(STAMP)
 	  --crowd $(SIMULATE_DIR)/corpus/listeners/crowd.json --strategies mc,hc,mix,rand --iterations 5 \
 	  --queries 5 --min-annotations 50 --test-size 0.15 --seeds 1 --rounds 20 -j 2 -o $(SIMULATE_DIR)/report
 
-# The default committee in models/pretrained: trained on a synthetic DEAM-format corpus, rebuilt from
-# scratch (the corpus and its feature cache in data/synthetic-deam are regenerated first).
-SYNTHETIC_DEAM := data/synthetic-deam
-SYNTHETIC_NOTE := synthetic DEAM-format corpus, not real music and not DEAM: 200 numpy-rendered 45 s \
-	excerpts from make_synthetic_deam.py -n 200 --seed 0 (make pretrained)
+# The default committee in models/pretrained: the real-music recipe trained on the 4Q emotion dataset's
+# development clips (features and labels in ../shared/data/4q-dev; folds grouped by artist).
+FOURQ ?= ../shared/data/4q-dev
+FOURQ_NOTE := 4Q audio emotion dataset (Panda, Malheiro and Paiva, Novel audio features for music emotion \
+	recognition, IEEE Transactions on Affective Computing, 2018): 600 of its 900 clips, 150 per quadrant, \
+	AllMusic mood-tag labels; features by extract_features.py
 PRETRAIN_THREADS ?= 0
 .PHONY: pretrained
 pretrained: $(STAMP)
+	@test -f $(FOURQ)/labels.csv -a -d $(FOURQ)/feats || { echo "make pretrained: no labels.csv and feats/ in \
+	$(FOURQ); set FOURQ=<folder of the 4Q development set>" >&2; exit 1; }
+	$(BIN)/python deam_classifier.py --labels $(FOURQ)/labels.csv --feats $(FOURQ)/feats --group-column artist \
+		-cv 5 -o models/pretrained --threads $(PRETRAIN_THREADS) --note "$(FOURQ_NOTE)"
+
+# The committee the port shipped before: the original recipe on a synthetic DEAM-format corpus, rebuilt
+# from scratch into models/synthetic (the corpus and its feature cache in data/synthetic-deam first).
+SYNTHETIC_DEAM := data/synthetic-deam
+SYNTHETIC_NOTE := synthetic DEAM-format corpus, not real music and not DEAM: 200 numpy-rendered 45 s \
+	excerpts from make_synthetic_deam.py -n 200 --seed 0 (make pretrained-synthetic)
+.PHONY: pretrained-synthetic
+pretrained-synthetic: $(STAMP)
 	rm -rf $(SYNTHETIC_DEAM)
 	$(BIN)/python make_synthetic_deam.py -o $(SYNTHETIC_DEAM) -n 200 --seed 0 --duration 45
-	$(BIN)/python deam_classifier.py --deam $(SYNTHETIC_DEAM) -cv 5 -m all -o models/pretrained \
+	$(BIN)/python deam_classifier.py --deam $(SYNTHETIC_DEAM) -cv 5 --recipe original -o models/synthetic \
 		--threads $(PRETRAIN_THREADS) --note "$(SYNTHETIC_NOTE)"

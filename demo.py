@@ -80,14 +80,12 @@ def main() -> int:
     run("extract_features.py", "-i", AUDIO, "-o", FEATS)
     example = FEATS / f"{sorted(truth, key=int)[0]}.csv"
     step(f"3. emotion of one excerpt ({example.name}, truly {truth[example.stem]})")
-    models = {"default member": "default", "pretrained committee": settings.PRETRAINED_DIRECTORY}
-    for label, model in models.items():
-        out = DEMO / f"prediction_{label.split()[0]}.json"
-        run("predict_emotion.py", "-i", example, "-o", out, "-m", model)
-        result = json.loads(out.read_text())
-        probs = ", ".join(f"{q} {p:.2f}" for q, p in zip(QUADRANTS, result["mean_probs"], strict=True))
-        print(f"   {label}: {result['highest_prob_quad']} ({probs}); "
-              f"windows per quadrant {result['freq_pred']}")
+    out = DEMO / "prediction.json"
+    run("predict_emotion.py", "-i", example, "-o", out, "-m", "default")
+    result = json.loads(out.read_text())
+    probs = ", ".join(f"{q} {p:.2f}" for q, p in zip(QUADRANTS, result["mean_probs"], strict=True))
+    print(f"   pretrained committee: {result['highest_prob_quad']} ({probs}); "
+          f"windows per quadrant {result['freq_pred']}")
     step(f"4. a fresh user '{USER}'")
     user_folder = DEMO / "users" / USER
     if user_folder.exists():
@@ -104,6 +102,11 @@ def main() -> int:
         run("retrain_model.py", "-i", USER, "-a", answers)
         table.append((round_number, asked["queried"], asked["scores"], before, accuracy(user_folder, truth)))
     step("6. what happened")
+    trained_on = committees.read_manifest(settings.PRETRAINED_DIRECTORY).get("trained_on", {})
+    print(f"The pretrained committee learnt from: {trained_on.get('note', 'unknown')}.\n"
+          "These numpy-rendered excerpts are not real music: its accuracy on them before the first answer\n"
+          "says little about real songs (see the README for its figures on real music); the rounds show\n"
+          "what a listener's answers do to it.\n")
     print(f"{'round':>5}  {'queried songs (consensus entropy)':<58} {'accuracy before':>15} {'after':>6}")
     for round_number, songs, scores, before, after in table:
         listed = ", ".join(f"{s} ({scores[s]:.2f})" for s in songs)

@@ -1,5 +1,6 @@
 """DEAM pretraining: labels, folds, determinism, both feature sources, refusals, the shipped committee."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,13 +13,13 @@ from tests.conftest import ROOT, error_line, run_script
 from trompa_mer.commands import settings
 from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
-from trompa_mer.datasets import deam, synth
+from trompa_mer.datasets import deam, labelled, synth
 from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import DeamError, TrainingError
 from trompa_mer.features import smile, table
 from trompa_mer.features.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, TIME_COLUMN
 from trompa_mer.names import QUADRANTS, quadrant_of
-from trompa_mer.training import pretrain
+from trompa_mer.training import pretrain, recipes
 
 COMMITTED = ROOT / "models" / "pretrained"
 
@@ -171,7 +172,7 @@ def test_fold_counts_are_checked() -> None:
 
 def test_two_runs_give_identical_members_and_the_seed_matters(features_deam) -> None:
     data = deam.load_windows(features_deam[0], deam.SOURCE_FEATURES, progress=False)
-    kinds = pretrain.kinds_of("all")
+    kinds = recipes.recipe_kinds(recipes.ORIGINAL)
     runs = [pretrain.pretrain(data, kinds, 3, seed, {}, threads=1) for seed in (1987, 1987, 7)]
     X = runs[0].committee.scaler.transform(data.X)
     probas = [run.committee.proba(X) for run in runs]
@@ -188,7 +189,7 @@ def test_two_runs_give_identical_members_and_the_seed_matters(features_deam) -> 
 def test_features_path_writes_a_whole_committee(features_deam, tmp_path: Path) -> None:
     root, expected = features_deam
     out = tmp_path / "committee"
-    result = run_script("deam_classifier.py", "--deam", root, "-cv", 3, "-m", "all", "-o", out,
+    result = run_script("deam_classifier.py", "--deam", root, "-cv", 3, "--recipe", "original", "-o", out,
                         "--threads", 1, check=True)
     assert "source: features (both exist: --source audio for the other)" in result.stdout
     assert f"skipped 1 songs (no annotations): {UNANNOTATED_SONG}" in result.stdout
@@ -217,8 +218,8 @@ def test_features_path_writes_a_whole_committee(features_deam, tmp_path: Path) -
 def test_a_new_run_replaces_the_committee_whole(features_deam, tmp_path: Path) -> None:
     out = tmp_path / "committee"
     make_committee(out, kinds=("xgb",), folds=4, rounds=2)
-    run_script("deam_classifier.py", "--deam", features_deam[0], "-cv", 2, "-m", "gnb", "-o", out,
-               check=True)
+    run_script("deam_classifier.py", "--deam", features_deam[0], "-cv", 2, "--recipe", "original",
+               "-m", "gnb", "-o", out, check=True)
     assert sorted(p.name for p in committee.member_paths(out)) == ["classifier_gnb.it_0.pkl",
                                                                   "classifier_gnb.it_1.pkl"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["committee"]  # no staging or old folder left
@@ -294,8 +295,8 @@ def quadrant_counts(dynamic: Path, songs: list[str]) -> dict[str, int]:
 def test_audio_path_on_mini_deam_learns_four_columns_without_q2(shared: Path, tmp_path: Path) -> None:
     mini = shared / "data" / "mini-deam"
     cache, out = tmp_path / "cache", tmp_path / "committee"
-    result = run_script("deam_classifier.py", "--deam", mini, "--cache", cache, "-cv", 2, "-m", "all",
-                        "-o", out, "-j", 2, "--threads", 1, check=True)
+    result = run_script("deam_classifier.py", "--deam", mini, "--cache", cache, "-cv", 2,
+                        "--recipe", "original", "-o", out, "-j", 2, "--threads", 1, check=True)
     assert result.stdout.startswith("source: audio\n")
     songs = sorted((p.stem for p in (mini / synth.AUDIO_DIR).glob("*.mp3")), key=int)
     assert sorted((p.stem for p in cache.glob("*.csv")), key=int) == songs
@@ -339,7 +340,7 @@ def test_a_committee_trained_on_a_synthetic_corpus_beats_chance_on_another(
     again = deam.load_windows(root, deam.SOURCE_AUDIO, command=smile_command(), progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == extracted  # nothing re-extracted
     assert np.array_equal(again.X, data.X)
-    made = pretrain.pretrain(data, pretrain.kinds_of("all"), 2, 1987, {}, threads=1).committee
+    made = pretrain.pretrain(data, recipes.recipe_kinds(recipes.ORIGINAL), 2, 1987, {}, threads=1).committee
     scores = committee_scores(made, heldout)
     print(f"held-out synthetic F1: window {scores['window']['f1']:.3f}, song {scores['song']['f1']:.3f}")
     assert scores["window"]["f1"] > CHANCE_F1 + 0.2
@@ -351,8 +352,11 @@ def test_a_committee_trained_on_a_synthetic_corpus_beats_chance_on_another(
 def test_committed_committee_loads_and_matches_its_manifest() -> None:
     made = committee.load_committee(COMMITTED)
     manifest = made.manifest
+    trained_on = manifest["trained_on"]
+    assert trained_on["recipe"] == recipes.DEFAULT_RECIPE
+    kinds = sorted(recipes.RECIPES[recipes.DEFAULT_RECIPE])
     assert list(made.members) == manifest["members"] == [
-        committee.member_file(kind, fold) for kind in sorted(members.KINDS) for fold in range(5)]
+        committee.member_file(kind, fold) for kind in kinds for fold in range(5)]
     assert manifest["feature_names"] == list(FEATURE_NAMES)
     assert manifest["classes"] == {name: index for index, name in enumerate(QUADRANTS)}
     installed = committee.library_versions()
@@ -362,15 +366,40 @@ def test_committed_committee_loads_and_matches_its_manifest() -> None:
     for name, member in made.members.items():
         assert members.kind_of(member) == committee.MEMBER_PATTERN.match(name)["kind"]
         assert member.n_features_in_ == len(FEATURE_NAMES)
-    assert "synthetic" in manifest["trained_on"]["note"]
+    assert "4Q audio emotion dataset" in trained_on["note"] and "Panda" in trained_on["note"]
+    assert trained_on["songs"] == 600 and trained_on["group_column"] == "artist"
+    assert trained_on["split"] == "StratifiedGroupKFold by artist, stratified by quadrant"
     metrics = json.loads((COMMITTED / pretrain.METRICS_FILE).read_text())
     assert {name: {k: m[k] for k in ("mean", "std")} for name, m in metrics["models"].items()} \
         == manifest["metrics"]["models"]
 
 
-def test_committed_committee_beats_chance_on_a_held_out_synthetic_corpus(
-        heldout: LabelledWindows) -> None:
-    scores = committee_scores(committee.load_committee(COMMITTED), heldout)
-    print(f"committed committee on held-out synthetic songs: window F1 {scores['window']['f1']:.3f},"
-          f" song F1 {scores['song']['f1']:.3f}")
-    assert scores["window"]["f1"] > CHANCE_F1 + 0.2
+def test_committed_committee_reproduces_its_out_of_fold_scores_on_4q_dev(shared: Path) -> None:
+    """The figures the manifest claims come from these members: fold k's members, on fold k's songs
+    (artists they never saw), score the song-level F1 that metrics.json records for fold k."""
+    made = committee.load_committee(COMMITTED)
+    trained_on = made.manifest["trained_on"]
+    fourq = shared / "data" / "4q-dev"
+    data = labelled.load_windows(fourq / "labels.csv", fourq / "feats", "artist", progress=False)
+    assert hashlib.sha256((fourq / "labels.csv").read_bytes()).hexdigest() == trained_on["labels_sha256"]
+    folds = pretrain.grouped_folds(data, trained_on["folds"], trained_on["fold_seed"])
+    metrics = json.loads((COMMITTED / pretrain.METRICS_FILE).read_text())["models"]["committee"]
+    X = made.scaler.transform(data.X)
+    for fold, (_, test) in enumerate(folds):
+        fold_members = [m for name, m in made.members.items() if name.endswith(f".it_{fold}.pkl")]
+        proba = np.mean([members.predict_proba(m, X[test]) for m in fold_members], axis=0)
+        scores = pretrain.evaluate(data.songs[test], data.y[test], proba)
+        assert scores["song"]["f1"] == pytest.approx(metrics["folds"][fold]["song"]["f1"], abs=1e-12)
+
+
+def test_calibration_error_by_hand() -> None:
+    """A right answer at 0.9 and a wrong one at 0.6, in two bins: ½·|1 − 0.9| + ½·|0 − 0.6| = 0.35."""
+    proba = np.array([[0.9, 0.1, 0, 0], [0.6, 0.4, 0, 0]])
+    assert pretrain.calibration_error(np.array([0, 1]), proba) == pytest.approx(0.35)
+    assert pretrain.calibration_error(np.array([0, 0]), np.array([[1.0, 0, 0, 0]] * 2)) == 0
+
+
+def test_a_grid_lists_every_combination_and_a_plain_value_is_one() -> None:
+    assert pretrain.grid({"hidden": 64, "alpha": [1.0, 3.0]}) == [{"hidden": 64, "alpha": 1.0},
+                                                                  {"hidden": 64, "alpha": 3.0}]
+    assert pretrain.grid({}) == [{}]

@@ -14,7 +14,7 @@ from trompa_mer.datasets import labelled
 from trompa_mer.datasets.windows import GROUP_SONG, LabelledWindows
 from trompa_mer.errors import LabelsError, TrainingError
 from trompa_mer.names import QUADRANTS
-from trompa_mer.training import pretrain
+from trompa_mer.training import pretrain, recipes
 
 # The fixture: 8 artists with 3 songs each (MT000..MT023, 4 to 7 windows), artist a's song j in
 # quadrant (a + j) % 4, labels written in any case; MT098 is labelled but has no features, MT099 has
@@ -148,12 +148,12 @@ def train(labels: Path, feats: Path, out: Path, *args: object) -> str:
 def test_labelled_folder_writes_a_whole_committee(corpus, tmp_path: Path) -> None:
     labels, feats = corpus
     out = tmp_path / "committee"
-    stdout = train(labels, feats, out, "--group-column", "artist", "-cv", 4, "-m", "all")
+    stdout = train(labels, feats, out, "--group-column", "artist", "-cv", 4)
     assert f"skipped 1 songs (no features): {LABELLED_ONLY.lower()}" in stdout
     assert f"training on {N_SONGS} songs of {N_ARTISTS} artists" in stdout
     made = committee.load_committee(out)
     assert list(made.members) == made.manifest["members"] == [
-        committee.member_file(kind, fold) for kind in ("gnb", "sgd", "xgb") for fold in range(4)]
+        committee.member_file(kind, fold) for kind in ("mlp", "sgd") for fold in range(4)]
     trained_on = made.manifest["trained_on"]
     assert trained_on["labels"] == str(labels) and trained_on["features"] == str(feats)
     assert trained_on["group_column"] == "artist" and trained_on["groups"] == N_ARTISTS
@@ -166,6 +166,12 @@ def test_labelled_folder_writes_a_whole_committee(corpus, tmp_path: Path) -> Non
         assert sum(fold["songs"] for fold in model["folds"]) == N_SONGS
         assert (out / pretrain.CONFUSION_FILE.format(model=name)).read_bytes()[:4] == b"\x89PNG"
     assert metrics["models"]["committee"]["mean"]["song"]["f1"] > 0.8  # the fixture is separable
+    recipe = recipes.RECIPES[recipes.REAL_MUSIC]
+    assert trained_on["recipe"] == recipes.REAL_MUSIC and trained_on["hyperparameters"] == recipe
+    for kind, params in recipe.items():  # each fold's members were tuned inside its training songs
+        assert all(fold["params"] in pretrain.grid(params) for fold in metrics["models"][kind]["folds"])
+    assert all(0 <= fold[level]["ece"] <= 1 for model in metrics["models"].values()
+               for fold in model["folds"] for level in pretrain.LEVELS)
 
 
 def test_two_runs_give_byte_identical_members_and_metrics(corpus, tmp_path: Path) -> None:
@@ -228,7 +234,7 @@ def test_refusals_are_one_error_line_and_change_nothing(corpus, tmp_path: Path, 
     out = tmp_path / "committee"
     make_committee(out, kinds=("gnb",), folds=2)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    result = run_script("deam_classifier.py", *args, "-o", out, "-m", "gnb")
+    result = run_script("deam_classifier.py", *args, "-o", out, "-m", "sgd")
     assert error_line(result) == f"error: {message}"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("committee")) == ["committee"]

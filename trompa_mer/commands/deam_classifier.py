@@ -21,7 +21,7 @@ from trompa_mer.datasets import deam, labelled
 from trompa_mer.datasets.windows import GROUP_SONG, LabelledWindows
 from trompa_mer.errors import TrainingError
 from trompa_mer.features import smile
-from trompa_mer.training import pretrain
+from trompa_mer.training import pretrain, recipes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-cv", "--folds", type=int, default=5,
                         help="cross-validation folds, by song (or --group-column): one model per fold "
                              "(default %(default)s)")
-    parser.add_argument("-m", "--model", choices=pretrain.KIND_CHOICES, default=pretrain.KIND_ALL,
-                        help="model kind to train, or all of them (default %(default)s)")
+    parser.add_argument("--recipe", choices=recipes.RECIPES, default=recipes.DEFAULT_RECIPE,
+                        help="the committee's kinds and hyperparameters: real-music (mlp + sgd, chosen on "
+                             "real clips) or original (the original tool's xgb + gnb + sgd) "
+                             "(default %(default)s)")
+    parser.add_argument("-m", "--model", choices=pretrain.KIND_CHOICES, default=recipes.KIND_ALL,
+                        help="one of the recipe's model kinds, or all of them (default %(default)s)")
     parser.add_argument("--deam", type=Path, default=None,
                         help=f"DEAM folder as distributed (default {settings.DEAM_DIRECTORY}; "
                              "not with --labels)")
@@ -103,7 +107,7 @@ def load_labelled(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    kinds = pretrain.kinds_of(args.model)
+    kinds = recipes.recipe_kinds(args.recipe, args.model)
     pretrain.check_folds(args.folds)
     check_sources(args)
     pretrain.check_output(args.output)
@@ -114,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"training on {len(data.song_ids)} songs"
           + (f" of {data.n_groups} {data.group_by}s" if data.group_by != GROUP_SONG else "")
           + f", {len(data.y)} windows; {args.folds} folds × {', '.join(kinds)}")
-    record = pretrain.training_record(data, corpus, kinds, args.folds, args.seed, args.note)
+    record = pretrain.training_record(data, corpus, kinds, args.folds, args.seed, args.note,
+                                     args.recipe)
     result = pretrain.pretrain(data, kinds, args.folds, args.seed, record, threads=args.threads,
                                progress=sys.stderr.isatty())
     print(pretrain.format_table(result.metrics))

@@ -20,8 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-i", "--input", required=True, type=Path, help="features CSV of one song")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the JSON to write")
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("-m", "--model", help="a member .pkl, a committee folder, or 'default' (the "
-                     f"pretrained {committees.DEFAULT_MEMBER})")
+    who.add_argument("-m", "--model", help="a member .pkl, a committee folder, or 'default': the "
+                     f"pretrained {committees.DEFAULT_MEMBER} as the original, or the whole pretrained "
+                     "committee when it has no such member")
     who.add_argument("-u", "--user_id", help="predict with this user's whole committee")
     cli.add_scaling_option(parser)
     return parser
@@ -31,8 +32,11 @@ def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
     if args.user_id:
         with user.open_user(settings.USERS_DIRECTORY, args.user_id) as folder:
             return committees.load_committee(folder), f"user:{args.user_id}"
-    path = settings.PRETRAINED_DIRECTORY / committees.DEFAULT_MEMBER if args.model == "default" \
-        else Path(args.model)
+    path = Path(args.model)
+    if args.model == "default":
+        path = settings.PRETRAINED_DIRECTORY / committees.DEFAULT_MEMBER
+        if not path.is_file():
+            path = settings.PRETRAINED_DIRECTORY
     if path.is_dir():
         return committees.load_committee(path), str(path)
     return committees.load_single(path), str(path)

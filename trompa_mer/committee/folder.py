@@ -22,7 +22,7 @@ MEMBER_GLOB = "classifier_*.pkl"
 SCALER_FILE = "scaler.pkl"
 MANIFEST_FILE = "manifest.json"
 DEFAULT_MEMBER = "classifier_xgb.it_0.pkl"
-"""What `predict_emotion.py -m default` uses, as the original."""
+"""What `predict_emotion.py -m default` uses, as the original, where the pretrained committee has it."""
 
 
 

@@ -11,14 +11,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import xgboost as xgb
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neural_network import MLPClassifier
 
 from trompa_mer.names import CLASSES, N_CLASSES
 
 ALL_CLASSES = np.array(CLASSES)
 SGD_EPOCHS = 20
 """Passes over the pretraining data for SGD (partial_fit keeps all four classes even if one is absent)."""
+MLP_EPOCHS = 30
+"""Passes of Adam over the pretraining data for an mlp member."""
 
 
 def xgb_params(member: xgb.XGBClassifier) -> dict:
@@ -30,10 +34,11 @@ def xgb_params(member: xgb.XGBClassifier) -> dict:
     return params
 
 
-def create_xgb(seed: int) -> xgb.XGBClassifier:
-    """The original's hyperparameters: depth 5, 100 rounds, eta 0.3, exact trees, 4-class softprob."""
-    return xgb.XGBClassifier(max_depth=5, n_estimators=100, learning_rate=0.3, tree_method="exact",
-                             objective="multi:softprob", random_state=seed)
+def create_xgb(seed: int, **params: object) -> xgb.XGBClassifier:
+    """4-class softprob; by default the original's hyperparameters (depth 5, 100 rounds, eta 0.3,
+    exact trees), each replaced by `params`."""
+    chosen = {"max_depth": 5, "n_estimators": 100, "learning_rate": 0.3, "tree_method": "exact", **params}
+    return xgb.XGBClassifier(objective="multi:softprob", random_state=seed, **chosen)
 
 
 def _boost(member: xgb.XGBClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
@@ -58,8 +63,8 @@ def update_xgb(member: xgb.XGBClassifier, X: np.ndarray, y: np.ndarray, rounds: 
     return _boost(member, X, y, rounds, member.get_booster())
 
 
-def create_gnb(seed: int) -> GaussianNB:
-    return GaussianNB(var_smoothing=1e-9)
+def create_gnb(seed: int, var_smoothing: float = 1e-9) -> GaussianNB:
+    return GaussianNB(var_smoothing=var_smoothing)
 
 
 def fit_gnb(member: GaussianNB, X: np.ndarray, y: np.ndarray, seed: int) -> GaussianNB:
@@ -70,8 +75,9 @@ def update_gnb(member: GaussianNB, X: np.ndarray, y: np.ndarray, rounds: int, se
     return copy.deepcopy(member).partial_fit(X, y, classes=ALL_CLASSES)
 
 
-def create_sgd(seed: int) -> SGDClassifier:
-    return SGDClassifier(loss="log_loss", penalty="l2", alpha=1e-4, random_state=seed)
+def create_sgd(seed: int, alpha: float = 1e-4) -> SGDClassifier:
+    """Logistic regression by SGD; the original's L2 weight is 1e-4."""
+    return SGDClassifier(loss="log_loss", penalty="l2", alpha=alpha, random_state=seed)
 
 
 def fit_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, seed: int) -> SGDClassifier:
@@ -85,6 +91,24 @@ def fit_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, seed: int) -> S
 def update_sgd(member: SGDClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
                seed: int) -> SGDClassifier:
     return copy.deepcopy(member).set_params(random_state=seed).partial_fit(X, y, classes=ALL_CLASSES)
+
+
+def create_mlp(seed: int, hidden: int = 64, alpha: float = 1.0) -> MLPClassifier:
+    """One hidden layer of `hidden` ReLU units, L2 weight `alpha`, MLP_EPOCHS passes of Adam."""
+    return MLPClassifier(hidden_layer_sizes=(hidden,), alpha=alpha, max_iter=MLP_EPOCHS, random_state=seed)
+
+
+def fit_mlp(member: MLPClassifier, X: np.ndarray, y: np.ndarray, seed: int) -> MLPClassifier:
+    if set(np.unique(y)) != set(CLASSES):
+        raise ValueError("an mlp member learns from scratch only on data with all four quadrants")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed number of epochs, by design
+        return member.fit(X, y)
+
+
+def update_mlp(member: MLPClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
+               seed: int) -> MLPClassifier:
+    return copy.deepcopy(member).partial_fit(X, y, classes=ALL_CLASSES)
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,7 @@ KINDS: dict[str, Kind] = {
     "xgb": Kind(xgb.XGBClassifier, create_xgb, fit_xgb, update_xgb),
     "gnb": Kind(GaussianNB, create_gnb, fit_gnb, update_gnb),
     "sgd": Kind(SGDClassifier, create_sgd, fit_sgd, update_sgd),
+    "mlp": Kind(MLPClassifier, create_mlp, fit_mlp, update_mlp),
 }
 """Model kinds by the name used in member file names (`classifier_<kind>.it_<k>.pkl`)."""
 

@@ -6,6 +6,7 @@ fold k. The committee's score on fold k averages the fold-k members of every kin
 members have seen those songs.
 """
 
+import itertools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,26 +25,20 @@ from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import TrainingError
 from trompa_mer.names import CLASSES, N_CLASSES, QUADRANTS
 from trompa_mer.progress import progress_bar
+from trompa_mer.training.recipes import KIND_ALL
 
-KIND_ALL = "all"
 KIND_CHOICES: tuple[str, ...] = (*members.KINDS, KIND_ALL)
-"""`-m` choices: one model kind, or all of them."""
+"""`-m` choices: one model kind, or all of the recipe's."""
+INNER_FOLDS = 3
+"""Folds of the inner cross-validation that tunes a recipe's listed hyperparameters."""
 COMMITTEE = "committee"
 """Name of the whole committee (mean of its members' probabilities) in the metrics."""
 LEVELS = ("window", "song")
-SCORES = ("precision", "recall", "f1")
+SCORES = ("precision", "recall", "f1", "ece")
+CALIBRATION_BINS = 10
 METRICS_FILE = "metrics.json"
 CONFUSION_FILE = "confusion_{model}.png"
 """Per model kind and for the committee, beside the members."""
-
-
-def kinds_of(choice: str) -> tuple[str, ...]:
-    """`all` → every kind in registry order; a kind name → that kind."""
-    if choice == KIND_ALL:
-        return tuple(members.KINDS)
-    if choice not in members.KINDS:
-        raise TrainingError(f"unknown model kind {choice!r} (choose from {', '.join(KIND_CHOICES)})")
-    return (choice,)
 
 
 # --- folds and scores (pure) --------------------------------------------------------------------
@@ -104,12 +99,28 @@ def weighted_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
+def calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Expected calibration error: over equal-width bins of the top probability, the gap between
+    accuracy and mean top probability, weighted by the share of rows in the bin."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_true
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(error)
+
+
+def level_scores(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    return {**weighted_scores(y_true, proba.argmax(axis=1)), "ece": calibration_error(y_true, proba)}
+
+
 def evaluate(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> dict:
     """Scores of probabilities (n_windows, 4) at window level and at song level."""
     song_true, song_proba = song_level(songs, y, proba)
     return {"songs": len(song_true), "windows": len(y),
-            "window": weighted_scores(y, proba.argmax(axis=1)),
-            "song": weighted_scores(song_true, song_proba.argmax(axis=1))}
+            "window": level_scores(y, proba), "song": level_scores(song_true, song_proba)}
 
 
 def summarize(folds: list[dict]) -> tuple[dict, dict]:
@@ -129,6 +140,41 @@ def confusion(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> dict[str, 
 # --- training -----------------------------------------------------------------------------------
 
 
+def grid(params: dict) -> list[dict]:
+    """Every combination of a kind's hyperparameters, a list standing for its candidate values."""
+    listed = {name: value if isinstance(value, list) else [value] for name, value in params.items()}
+    return [dict(zip(listed, values, strict=True)) for values in itertools.product(*listed.values())]
+
+
+def train_member(kind_name: str, params: dict, X: np.ndarray, y: np.ndarray, seed: int) -> object:
+    kind = members.KINDS[kind_name]
+    return kind.fit(kind.create(seed, **params), X, y, seed)
+
+
+def tune(kind_name: str, params: dict, X: np.ndarray, y: np.ndarray, songs: np.ndarray,
+         groups: np.ndarray, seed: int) -> dict:
+    """The combination of `params` whose members, trained on INNER_FOLDS - 1 inner folds of these
+    rows' groups, score the best mean song-level weighted F1 on the remaining one (the first on a tie)."""
+    candidates = grid(params)
+    if len(candidates) == 1:
+        return candidates[0]
+    splitter = StratifiedGroupKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        inner = list(splitter.split(X, y, groups=groups))
+
+    def score(chosen: dict) -> float:
+        f1 = []
+        for train, test in inner:
+            member = train_member(kind_name, chosen, X[train], y[train], seed)
+            truth, proba = song_level(songs[test], y[test], members.predict_proba(member, X[test]))
+            f1.append(weighted_scores(truth, proba.argmax(axis=1))["f1"])
+        return float(np.mean(f1))
+
+    scores = [score(chosen) for chosen in candidates]
+    return candidates[int(np.argmax(scores))]
+
+
 @dataclass
 class Pretrained:
     """The trained committee (members, scaler, manifest) and its cross-validation metrics."""
@@ -143,17 +189,20 @@ DEFINITIONS = {
     COMMITTEE: "on fold k, the mean probability of the fold-k members of every kind (the other folds'"
                " members have seen fold k's songs)",
     "std": "population standard deviation over the folds",
+    "ece": f"expected calibration error of the most probable quadrant, {CALIBRATION_BINS} equal-width bins",
     "confusion": "out-of-fold predictions of every song, true quadrant rows by predicted columns",
 }
 """What the figures of metrics.json mean, written into it."""
 
 
-def pretrain(data: LabelledWindows, kinds: tuple[str, ...], n_folds: int, seed: int,
+def pretrain(data: LabelledWindows, kinds: dict[str, dict], n_folds: int, seed: int,
              trained_on: dict, threads: int = 0, progress: bool = False) -> Pretrained:
     """Train one member per fold and kind on standardised windows and score it on its held-out songs.
 
     The StandardScaler is fitted once on every window of every song (the union of all folds'
     training songs; it sees no labels), and all members learn and predict on its output.
+    `kinds`: kind → hyperparameters (training/recipes.py), a list being tuned inside each fold's
+    training songs (`tune`); the values chosen are in the metrics of each fold.
     Member seeds are `seed + fold`; folds are dealt with `seed` (grouped_folds). `threads`: xgboost's threads
     (0: all cores; on a busy machine fewer threads than cores avoid OpenMP's spinning);
     `progress`: a tqdm bar over the members on stderr.
@@ -165,19 +214,22 @@ def pretrain(data: LabelledWindows, kinds: tuple[str, ...], n_folds: int, seed: 
     out_of_fold = {name: np.zeros((len(data.y), N_CLASSES)) for name in names}
     fold_scores: dict[str, list[dict]] = {name: [] for name in names}
     trained = {}
+    chosen: dict[str, list[dict]] = {name: [] for name in kinds}
     with xgb.config_context(nthread=threads), \
             progress_bar("model", "training", progress, total=n_folds * len(kinds)) as bar:
         for fold, (train, test) in enumerate(folds):
-            for kind_name in kinds:
-                kind = members.KINDS[kind_name]
-                member = kind.fit(kind.create(seed + fold), X[train], data.y[train], seed + fold)
+            for kind_name, params in kinds.items():
+                chosen[kind_name].append(tune(kind_name, params, X[train], data.y[train], data.songs[train],
+                                              data.groups[train], seed + fold))
+                member = train_member(kind_name, chosen[kind_name][-1], X[train], data.y[train], seed + fold)
                 trained[committee.member_file(kind_name, fold)] = member
                 out_of_fold[kind_name][test] = members.predict_proba(member, X[test])
                 bar.update()
             out_of_fold[COMMITTEE][test] = np.mean([out_of_fold[k][test] for k in kinds], axis=0)
             for name in names:
                 scores = evaluate(data.songs[test], data.y[test], out_of_fold[name][test])
-                fold_scores[name].append({"fold": fold, **scores})
+                params = {"params": chosen[name][fold]} if name in chosen else {}
+                fold_scores[name].append({"fold": fold, **params, **scores})
     metrics = {"folds": n_folds, "seed": seed, "classes": list(QUADRANTS), "definitions": DEFINITIONS,
                "models": {}}
     for name in names:
@@ -191,8 +243,8 @@ def pretrain(data: LabelledWindows, kinds: tuple[str, ...], n_folds: int, seed: 
     return Pretrained(Committee(ordered, scaler, manifest), metrics)
 
 
-def training_record(data: LabelledWindows, corpus: dict, kinds: tuple[str, ...], n_folds: int, seed: int,
-                    note: str = "") -> dict:
+def training_record(data: LabelledWindows, corpus: dict, kinds: dict[str, dict], n_folds: int, seed: int,
+                    note: str = "", recipe: str = "") -> dict:
     """What a manifest says about the data and procedure that trained its committee.
 
     `corpus`: the loader's own record of where the data came from (deam.corpus_record or
@@ -209,7 +261,12 @@ def training_record(data: LabelledWindows, corpus: dict, kinds: tuple[str, ...],
         "songs_per_majority_quadrant": dict(zip(QUADRANTS, np.bincount(
             song_true, minlength=N_CLASSES).tolist(), strict=True)),
         "skipped": {reason: len(ids) for reason, ids in data.skipped.items()},
+        "recipe": recipe,
         "kinds": list(kinds),
+        "hyperparameters": {kind: params for kind, params in kinds.items()},
+        "tuning": f"a listed hyperparameter is chosen inside each fold's training songs by a "
+                  f"{INNER_FOLDS}-fold grouped cross-validation (song-level weighted F1); the choice is in "
+                  "metrics.json",
         "folds": n_folds,
         "fold_seed": seed,
         "split": f"StratifiedGroupKFold by {data.group_by}, stratified by quadrant",
@@ -225,13 +282,15 @@ def training_record(data: LabelledWindows, corpus: dict, kinds: tuple[str, ...],
 
 def format_table(metrics: dict) -> str:
     """Mean ± std of each model's scores per level, then its F1 per fold."""
-    header = f"{'model':<10} {'level':<7} {'precision':<14} {'recall':<14} {'F1':<14} F1 per fold"
+    header = (f"{'model':<10} {'level':<7} {'precision':<14} {'recall':<14} {'F1':<14} {'ECE':<14} "
+              "F1 per fold")
     lines = [header, "-" * len(header)]
     for name, model in metrics["models"].items():
         for level in LEVELS:
             cells = [f"{model['mean'][level][s]:.3f} ± {model['std'][level][s]:.3f}" for s in SCORES]
             per_fold = " ".join(f"{fold[level]['f1']:.3f}" for fold in model["folds"])
-            lines.append(f"{name:<10} {level:<7} {cells[0]:<14} {cells[1]:<14} {cells[2]:<14} {per_fold}")
+            row = " ".join(f"{cell:<14}" for cell in cells)
+            lines.append(f"{name:<10} {level:<7} {row} {per_fold}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,34 @@
+"""Committee recipes: the member kinds of a pretrained committee and their hyperparameters.
+
+A hyperparameter given as a list is tuned: inside each fold's training songs, pretraining keeps the
+value whose members score the best song-level F1 on held-out groups (an inner grouped
+cross-validation), so the fold's own test songs never choose it.
+"""
+
+from trompa_mer.errors import TrainingError
+
+ORIGINAL = "original"
+REAL_MUSIC = "real-music"
+RECIPES: dict[str, dict[str, dict]] = {
+    ORIGINAL: {"xgb": {}, "gnb": {}, "sgd": {}},
+    REAL_MUSIC: {"mlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
+                 "sgd": {"alpha": [0.003, 0.01, 0.03]}},
+}
+"""`original`: the original tool's committee (xgb depth 5 × 100 rounds, GaussianNB, SGD α 1e-4).
+`real-music`: chosen by artist-grouped cross-validation on 600 real clips of the 4Q emotion dataset
+(bench/quality.py, README): a one-layer MLP and an L2 logistic regression; xgb and GaussianNB
+lowered the committee's F1 there (GaussianNB's near-certain probabilities outvote the others)."""
+DEFAULT_RECIPE = REAL_MUSIC
+KIND_ALL = "all"
+
+
+def recipe_kinds(recipe: str, choice: str = KIND_ALL) -> dict[str, dict]:
+    """Kind → hyperparameters of `recipe`: all its kinds, or the one `choice` names."""
+    if recipe not in RECIPES:
+        raise TrainingError(f"unknown recipe {recipe!r} (choose from {', '.join(RECIPES)})")
+    kinds = RECIPES[recipe]
+    if choice == KIND_ALL:
+        return dict(kinds)
+    if choice not in kinds:
+        raise TrainingError(f"recipe {recipe} has no {choice!r} members (it has {', '.join(kinds)})")
+    return {choice: kinds[choice]}
