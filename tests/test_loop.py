@@ -113,7 +113,7 @@ def test_retrain_on_q2_q4_only_batch_raises_those_quadrants(tmp_path: Path) -> N
         truth[f"s{i}"] = QUADRANTS[quadrant]
     env = {"TPL_INTERNAL_DATA_DIRECTORY": str(tmp_path), "TPL_PRETRAINED_DIRECTORY": str(pretrained)}
     world = {"root": tmp_path, "truth": truth, "user": tmp_path / "models" / "users", "env": env}
-    script(world, "create_user.py", "-i", "u", check=True)
+    script(world, "create_user.py", "-i", "u", "--update-rule", "original", check=True)
     songs = query(world, "u", 8)
     committee = committees.load_committee(pretrained)
 
@@ -132,7 +132,8 @@ def test_retrain_on_q2_q4_only_batch_raises_those_quadrants(tmp_path: Path) -> N
 
 
 def test_killed_retrain_leaves_committee_as_before(world: dict) -> None:
-    script(world, "create_user.py", "-i", "k", check=True)
+    """The original rule: every member file is replaced, slowly enough to be killed halfway."""
+    script(world, "create_user.py", "-i", "k", "--update-rule", "original", check=True)
     songs = query(world, "k", 4)
     folder = world["user"] / "k"
     before = folder_digest(folder)

@@ -1,6 +1,6 @@
 """Create a user: models/users/USER_ID/ with a copy of the pretrained committee.
 
-python3 create_user.py -i USER_ID [-m mc|hc|mix|rand]
+python3 create_user.py -i USER_ID [-m mc|hc|mix|rand] [--update-rule layer|original]
 """
 
 import argparse
@@ -17,13 +17,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how the user's queries are chosen: mc machine consensus (committee "
                              "entropy), hc human consensus (crowd entropy), mix the larger of both, "
                              "rand random (default %(default)s)")
+    parser.add_argument("--update-rule", choices=names.UPDATE_RULES, default=names.DEFAULT_UPDATE_RULE,
+                        help="how the user's answers update their committee: layer, a per-user layer over "
+                             "the pretrained members refitted on all their answers; original, every "
+                             "member trains on each new batch, as the original tool (default %(default)s)")
     return parser
 
 
 def run(args: argparse.Namespace) -> None:
     folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
-                              args.strategy)
-    print(f"created user {args.user_id} in {folder} (query strategy {args.strategy})")
+                              args.strategy, args.update_rule)
+    print(f"created user {args.user_id} in {folder} (query strategy {args.strategy}, "
+          f"update rule {args.update_rule})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 from trompa_mer import storage
 from trompa_mer.committee import members
+from trompa_mer.committee.layer import ListenerLayer
 from trompa_mer.errors import CommitteeError
 from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.names import QUADRANTS, SCALING_COMMITTEE, SCALING_ORIGINAL
@@ -21,6 +22,8 @@ MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\
 MEMBER_GLOB = "classifier_*.pkl"
 SCALER_FILE = "scaler.pkl"
 MANIFEST_FILE = "manifest.json"
+LAYER_FILE = "layer.json"
+"""A user's listener layer (committee/layer.py), beside the members it sits over."""
 DEFAULT_MEMBER = "classifier_xgb.it_0.pkl"
 """What `predict_emotion.py -m default` uses, as the original, where the pretrained committee has it."""
 
@@ -57,11 +60,13 @@ def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = S
 
 @dataclass
 class Committee:
-    """Members in sorted file-name order, the scaler (None: original scaling) and the manifest."""
+    """Members in sorted file-name order, the scaler (None: original scaling), the manifest, and a
+    user's listener layer over the members' probabilities (None: the members as they are)."""
 
     members: dict[str, object]
     scaler: StandardScaler | None
     manifest: dict = field(default_factory=dict)
+    layer: ListenerLayer | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -72,7 +77,11 @@ class Committee:
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         """(n_members, n_rows, 4) probabilities of already scaled rows X (n_rows, 260)."""
-        return np.stack([members.predict_proba(m, X) for m in self.members.values()])
+        return self.heard(np.stack([members.predict_proba(m, X) for m in self.members.values()]))
+
+    def heard(self, member_proba: np.ndarray) -> np.ndarray:
+        """The members' probabilities as this committee's listener hears them (through the layer)."""
+        return member_proba if self.layer is None else self.layer.apply(member_proba)
 
 
 def load_member(path: Path) -> object:
@@ -128,7 +137,21 @@ def load_committee(folder: Path) -> Committee:
     scaler = load_scaler(folder / SCALER_FILE)
     if scaler is None and manifest.get("scaling", SCALING_ORIGINAL) == SCALING_COMMITTEE:
         raise CommitteeError(f"{folder} lacks the {SCALER_FILE} its manifest names")
-    return Committee({p.name: load_member(p) for p in paths}, scaler, manifest)
+    return Committee({p.name: load_member(p) for p in paths}, scaler, manifest, load_layer(folder))
+
+
+def load_layer(folder: Path) -> ListenerLayer | None:
+    path = folder / LAYER_FILE
+    if not path.is_file():
+        return None
+    try:
+        return ListenerLayer.from_json(storage.read_json(path))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CommitteeError(f"malformed {path}: {exc}") from None
+
+
+def write_layer(path: Path, layer: ListenerLayer) -> None:
+    storage.write_json(path, layer.to_json())
 
 
 def load_single(path: Path) -> Committee:

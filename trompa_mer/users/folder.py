@@ -12,7 +12,15 @@ from pathlib import Path
 from trompa_mer import storage
 from trompa_mer.committee import folder as committee
 from trompa_mer.errors import UserError
-from trompa_mer.names import DEFAULT_STRATEGY, STRATEGIES, timestamp
+from trompa_mer.names import (
+    DEFAULT_STRATEGY,
+    DEFAULT_UPDATE_RULE,
+    STRATEGIES,
+    UPDATE_ORIGINAL,
+    UPDATE_RULES,
+    quadrant_index,
+    timestamp,
+)
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 STATE_FILE = "pool_data.json"
@@ -22,7 +30,9 @@ ANNOTATIONS_FILE = "annotations.jsonl"
 @dataclass
 class UserState:
     """What `pool_data.json` holds. `queried` is the last query; `pending` while it is unanswered.
-    `strategy` is the user's query strategy; `query_strategy` the one that made the last query."""
+    `strategy` is the user's query strategy; `query_strategy` the one that made the last query;
+    `update_rule` how their answers update their committee (a state written before rules existed
+    was updated by the original rule)."""
 
     iteration: int = 0
     queried: list[str] = field(default_factory=list)
@@ -33,6 +43,7 @@ class UserState:
     query_strategy: str = ""
     scores: dict[str, float] = field(default_factory=dict)
     time: str = ""
+    update_rule: str = UPDATE_ORIGINAL
 
     def asked(self) -> set[str]:
         """Every song queried so far: answered batches and the pending one."""
@@ -49,12 +60,15 @@ def user_folder(users_dir: Path, user_id: str) -> Path:
     return users_dir / check_user_id(user_id)
 
 
-def create_user(users_dir: Path, user_id: str, pretrained: Path,
-                strategy: str = DEFAULT_STRATEGY) -> Path:
+def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str = DEFAULT_STRATEGY,
+                update_rule: str = DEFAULT_UPDATE_RULE) -> Path:
     """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
-    `strategy` (mc, hc, mix, rand) is how their queries are chosen."""
+    `strategy` (mc, hc, mix, rand) is how their queries are chosen, `update_rule` (original, layer)
+    how their answers update the committee."""
     if strategy not in STRATEGIES:
         raise UserError(f"unknown query strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
+    if update_rule not in UPDATE_RULES:
+        raise UserError(f"unknown update rule {update_rule!r} (expected one of {', '.join(UPDATE_RULES)})")
     folder = user_folder(users_dir, user_id)
     if folder.exists():
         raise UserError(f"user {user_id} already exists: {folder}")
@@ -66,7 +80,7 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path,
             for path in files:
                 if path.is_file():
                     shutil.copy2(path, staging / path.name)
-            write_state(staging, UserState(strategy=strategy, time=timestamp()))
+            write_state(staging, UserState(strategy=strategy, time=timestamp(), update_rule=update_rule))
     except FileExistsError:
         raise UserError(f"user {user_id} already exists: {folder}") from None
     return folder
@@ -117,3 +131,18 @@ def answer_writers(folder: Path, state: UserState, record: dict) -> dict[str, Ca
     return {STATE_FILE: lambda path: storage.write_json(path, asdict(state)),
             ANNOTATIONS_FILE: lambda path: path.write_text(previous + _history_lines([record]),
                                                            encoding="utf-8")}
+
+
+def read_answers(folder: Path) -> dict[str, int]:
+    """Every answer in the user's history: song → class index, a song answered twice its last."""
+    path = folder / ANNOTATIONS_FILE
+    if not path.is_file():
+        return {}
+    answers: dict[str, int] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            labels = json.loads(line)["labels"]
+            answers.update({song: quadrant_index(label) for song, label in labels.items()})
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UserError(f"{path}, line {number}: not an answered batch ({exc})") from None
+    return answers

@@ -4,7 +4,7 @@
 folder, lock and state, and `simulate` calls them as they are.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import joblib
@@ -14,11 +14,12 @@ from trompa_mer import storage
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.layer import fit_layer
 from trompa_mer.errors import AnnotationError, QueryError
 from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
-from trompa_mer.names import QUADRANTS, quadrant_index, timestamp
+from trompa_mer.names import QUADRANTS, UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES, quadrant_index, timestamp
 from trompa_mer.users import folder as user
 
 
@@ -109,13 +110,29 @@ def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds:
     for name, member in committee.members.items():
         kind = members.KINDS[members.kind_of(member)]
         updated[name] = kind.update(member, X, y, rounds, seed)
-    return Committee(updated, committee.scaler, committee.manifest)
+    return replace(committee, members=updated)
 
 
 def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], scaling: str, rounds: int,
-                  seed: int) -> Committee:
-    """A new committee trained on every window of the answered songs (song id → class index), each
-    window labelled with its song's quadrant."""
+                  seed: int, *, rule: str = UPDATE_ORIGINAL,
+                  previous: dict[str, int] | None = None) -> Committee:
+    """A new committee that has learnt the newest answers (song id → class index) by `rule`:
+
+    - original: every member trains on every window of the newest answers, each window labelled
+      with its song's quadrant (`rounds` more trees for xgb), as the original tool;
+    - layer: the members stay as they are and the listener layer is refitted on all the answers,
+      the `previous` ones and the newest (committee/layer.py).
+    """
+    if rule == UPDATE_LAYER:
+        everything = {**(previous or {}), **answers}
+        songs = list(everything)
+        X, offsets = scaled_windows(committee, pool, songs, scaling)
+        member_proba = replace(committee, layer=None).proba(X)
+        song_of_row = np.repeat(np.arange(len(songs)), np.diff(offsets))
+        layer = fit_layer(member_proba, song_of_row, np.array([everything[s] for s in songs]))
+        return replace(committee, layer=layer)
+    if rule != UPDATE_ORIGINAL:
+        raise AnnotationError(f"unknown update rule {rule!r} (expected one of {', '.join(UPDATE_RULES)})")
     songs = list(answers)
     X, offsets = scaled_windows(committee, pool, songs, scaling)
     y = np.repeat([answers[s] for s in songs], np.diff(offsets))
@@ -139,15 +156,19 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
             scaling = scaling or committee.default_scaling()
             songs = list(state.queried)
             updated = learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
-                                    seed=state.iteration)
+                                    seed=state.iteration, rule=state.update_rule,
+                                    previous=user.read_answers(folder))
         record = {"iteration": state.iteration, "time": timestamp(),
                   "labels": {song: QUADRANTS[labels[song]] for song in songs}}
         state.answered = sorted(set(state.answered) | set(songs))
         state.pending = False
         state.iteration += 1
         state.time = record["time"]
-        writers = {name: (lambda path, m=member: joblib.dump(m, path))
-                   for name, member in updated.members.items()}
+        if updated.layer is not None:  # only what changed is written
+            writers = {committees.LAYER_FILE: lambda path: committees.write_layer(path, updated.layer)}
+        else:
+            writers = {name: (lambda path, m=member: joblib.dump(m, path))
+                       for name, member in updated.members.items()}
         writers.update(user.answer_writers(folder, state, record))
         storage.commit_files(folder, writers)
     return state
