@@ -10,7 +10,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from trompa_mer import storage
+from trompa_mer import names, storage
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
@@ -113,9 +113,11 @@ def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds:
 
 
 def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], scaling: str, rounds: int,
-                  seed: int) -> Committee:
+                  seed: int, *, rule: str = names.UPDATE_ORIGINAL,
+                  previous: dict[str, int] | None = None) -> Committee:
     """A new committee trained on every window of the answered songs (song id → class index), each
-    window labelled with its song's quadrant."""
+    window labelled with its song's quadrant. `rule` and `previous` (the user's earlier answers) are
+    a stand-in for the update rules' signature: ignored here."""
     songs = list(answers)
     X, offsets = scaled_windows(committee, pool, songs, scaling)
     y = np.repeat([answers[s] for s in songs], np.diff(offsets))
