@@ -68,7 +68,7 @@ def report(data: dict) -> Path:
 
 def test_results_cover_every_user_strategy_seed_iteration_and_model(report: Path) -> None:
     results = pd.read_csv(report / "results.csv", dtype={"user": str})
-    assert list(results.columns) == ["user", "strategy", "seed", "iteration", "n_annotations", "model", "f1"]
+    assert list(results.columns) == ["user", "rule", "strategy", "seed", "iteration", "n_annotations", "model", "f1"]
     assert set(results["user"]) == {"1", "2"}  # listener 3 has 20 labels, fewer than 30
     names = sorted(p.name for p in committees.member_paths(Path(report.parent / "committee")))
     models = sorted(names + ["gnb", "sgd", "xgb", "committee"])
