@@ -63,7 +63,9 @@ def mean_ci(values: np.ndarray) -> tuple[float, float]:
 
 def clipped_band(mean: float, half: float, low: float = 0.0, high: float = 1.0) -> tuple[float, float]:
     """The band mean ± half cut to [low, high]: a t interval of F1 near 0 or 1 would leave the range
-    F1 can take (NaN stays NaN)."""
+    F1 can take. A NaN half-width (fewer than 2 values) gives NaN bounds."""
+    if math.isnan(half):
+        return math.nan, math.nan
     return max(low, mean - half), min(high, mean + half)
 
 
@@ -77,7 +79,8 @@ def share_band(rose: np.ndarray) -> tuple[float, float, float]:
     z = float(stats.norm.ppf(0.975))
     centre = (share + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return share, *clipped_band(centre, half)
+    low, high = clipped_band(centre, half)
+    return share, min(low, share), max(high, share)  # Wilson holds the share; this guards rounding
 
 
 def slopes(curves: np.ndarray) -> np.ndarray:
