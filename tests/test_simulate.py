@@ -68,7 +68,8 @@ def report(data: dict) -> Path:
 
 def test_results_cover_every_user_strategy_seed_iteration_and_model(report: Path) -> None:
     results = pd.read_csv(report / "results.csv", dtype={"user": str})
-    assert list(results.columns) == ["user", "strategy", "seed", "iteration", "n_annotations", "model", "f1"]
+    assert list(results.columns) == ["user", "rule", "strategy", "seed", "iteration", "n_annotations",
+                                     "model", "f1"]
     assert set(results["user"]) == {"1", "2"}  # listener 3 has 20 labels, fewer than 30
     names = sorted(p.name for p in committees.member_paths(Path(report.parent / "committee")))
     models = sorted(names + ["gnb", "sgd", "xgb", "committee"])
@@ -180,3 +181,72 @@ def test_refuses_what_leaves_nothing_to_simulate(data: dict, tmp_path: Path,
         simulate.main(argv(data, tmp_path / "c", "--strategies", "mc,best"))
     assert usage.value.code == 2
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def truth_argv(data: dict, out: Path, *extra: str) -> list[str]:
+    """argv with simulated listeners (--truth, the generated songs' quadrants) instead of --labels."""
+    truth = data["root"] / "truth.csv"
+    truth.write_text("song_id,quadrant\n" + "".join(f"{s.upper()},{q}\n" for s, q in data["truth"].items()))
+    arguments = argv(data, out, "--truth", str(truth), *extra)
+    at = arguments.index("--labels")
+    return arguments[:at] + arguments[at + 2:]
+
+
+def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "drawn"
+    assert simulate.main(truth_argv(data, out, "--listeners", "2", "--agreeing-share", "0.5",
+                                    "--strategies", "rand,mc", "--rules", "original,layer")) == 0
+    printed = capsys.readouterr().out
+    results = pd.read_csv(out / "results.csv")
+    # each seed draws its own listeners: one agreeing, one systematic
+    users = results.groupby("user")["seed"].unique()
+    assert dict(users.map(list)) == {"agreeing-00": [0], "systematic-00": [0], "agreeing-01": [1],
+                                     "systematic-01": [1]}
+    assert set(results["rule"]) == {"original", "layer"}
+    assert len(results) == 4 * 2 * 2 * (ITERATIONS + 1) * 10  # users, rules, strategies, iterations, models
+    queries = pd.read_csv(out / "queries.csv")
+    splits = pd.read_csv(out / "splits.csv")
+    for (user, seed, _, _), asked in queries.groupby(["user", "seed", "rule", "strategy"]):
+        mine = (splits["user"] == user) & (splits["seed"] == seed)
+        test = set(splits.loc[mine & (splits["part"] == "test"), "song_id"])
+        assert len(asked) == ITERATIONS * QUERIES and not test & set(asked["song_id"])
+    drawn = pd.read_csv(out / "listeners.csv")
+    assert list(drawn["user"]) == sorted(users.index) and (drawn["songs"] == 40).all()
+    for row in drawn.itertuples():
+        assert row.user in printed and f"{row.agreement:.3f}" in printed
+    summary = (out / "summary.md").read_text()
+    for rule in ("original", "layer"):
+        for strategy in ("rand", "mc"):
+            for kind, n in (("agreeing", 2), ("systematic", 2), ("all", 4)):
+                assert f"| {rule} | {strategy} | {kind} | {n} | " in summary
+    assert "update rule original" in summary and "update rule layer" in summary
+    one = tmp_path / "one"
+    assert simulate.main(truth_argv(data, one, "--listeners", "1", "--agreeing-share", "1", "--seeds", "1",
+                                    "--strategies", "rand")) == 0
+    line = next(x for x in (one / "summary.md").read_text().splitlines() if x.startswith("| layer | rand |"))
+    assert line.startswith("| layer | rand | agreeing | 1 |") and line.count("(n = 1: no interval)") == 4
+
+
+@pytest.mark.parametrize("extra,message", [
+    (("--listeners", "3"), "error: --listeners and --agreeing-share need --truth (the dataset's labels)"),
+    (("--truth", "x.csv", "--listeners", "3"), "error: give either --labels (real listeners) or --truth with "
+                                               "--listeners (simulated ones), not both"),
+])
+def test_refuses_mixed_listener_flags(data: dict, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                      extra: tuple[str, ...], message: str) -> None:
+    assert simulate.main(argv(data, tmp_path / "out", *extra)) == 1
+    assert capsys.readouterr().err.splitlines() == [message]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("extra,message", [
+    (("--listeners", "0"), "error: --listeners must be at least 1, not 0"),
+    (("--listeners", "-2"), "error: --listeners must be at least 1, not -2"),
+    ((), "error: --truth needs --listeners N (simulated listeners per seed)"),
+])
+def test_refuses_truth_without_a_listener(data: dict, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                          extra: tuple[str, ...], message: str) -> None:
+    assert simulate.main(truth_argv(data, tmp_path / "out", *extra)) == 1
+    assert capsys.readouterr().err.splitlines() == [message]
+    assert not (tmp_path / "out").exists()

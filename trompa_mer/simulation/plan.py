@@ -13,7 +13,8 @@ from trompa_mer.learning.strategies import Crowd
 
 @dataclass(frozen=True)
 class Plan:
-    """What to simulate: strategies, iterations × queries per user, the test share, repetitions."""
+    """What to simulate: strategies and update rules, iterations × queries per user, the test share,
+    repetitions."""
 
     strategies: tuple[str, ...]
     iterations: int = 10
@@ -23,6 +24,7 @@ class Plan:
     seeds: int = 3
     rounds: int = 100
     scaling: str | None = None
+    rules: tuple[str, ...] = (names.DEFAULT_UPDATE_RULE,)
 
     def check(self) -> None:
         if not self.strategies:
@@ -31,6 +33,12 @@ class Plan:
             if strategy not in names.STRATEGIES:
                 raise SimulationError(f"unknown strategy {strategy!r} "
                                       f"(expected some of {','.join(names.STRATEGIES)})")
+        if not self.rules:
+            raise SimulationError("no update rule to simulate")
+        for rule in self.rules:
+            if rule not in names.UPDATE_RULES:
+                raise SimulationError(f"unknown update rule {rule!r} "
+                                      f"(expected some of {','.join(names.UPDATE_RULES)})")
         for name in ("iterations", "queries", "min_annotations", "seeds", "rounds"):
             if getattr(self, name) < 1:
                 raise SimulationError(f"{name.replace('_', '-')} must be at least 1, "
@@ -41,13 +49,15 @@ class Plan:
 
 @dataclass(frozen=True)
 class Run:
-    """One simulated user under one strategy and seed: the songs they may be asked, and the test."""
+    """One simulated user under one strategy, update rule and seed: the songs they may be asked, and
+    the test."""
 
     user: str
     strategy: str
     seed: int
     pool_songs: tuple[str, ...]
     test_songs: tuple[str, ...]
+    rule: str = names.DEFAULT_UPDATE_RULE
 
 
 def labels_by_user(labels: Crowd) -> dict[str, dict[str, int]]:
@@ -69,10 +79,12 @@ def split_songs(songs: list[str], test_size: float, seed: int) -> tuple[list[str
     return pool, test
 
 
-def plan_runs(labels: dict[str, dict[str, int]], pool: Pool, plan: Plan) -> list[Run]:
+def plan_runs(labels: dict[str, dict[str, int]], pool: Pool, plan: Plan,
+              seed_of: dict[str, int] | None = None) -> list[Run]:
     """Runs for every user with at least `min_annotations` labelled songs that have features, every
-    seed and strategy; the split depends on user and seed only, so strategies are compared on the
-    same test songs."""
+    seed, strategy and rule; the split depends on user and seed only, so strategies and rules are
+    compared on the same test songs. `seed_of`: the one seed of each user drawn by a seed (simulated
+    listeners); without it every user runs under every seed."""
     usable = {user: sorted(s for s in songs if s in pool) for user, songs in labels.items()}
     eligible = sorted(user for user, songs in usable.items() if len(songs) >= plan.min_annotations)
     if not eligible:
@@ -82,7 +94,7 @@ def plan_runs(labels: dict[str, dict[str, int]], pool: Pool, plan: Plan) -> list
     needed = plan.iterations * plan.queries
     runs = []
     for user in eligible:
-        for seed in range(plan.seeds):
+        for seed in ([seed_of[user]] if seed_of is not None else range(plan.seeds)):
             pool_songs, test_songs = split_songs(usable[user], plan.test_size,
                                                  strategies.stable_seed("split", user, seed))
             if len(pool_songs) < needed:
@@ -90,6 +102,6 @@ def plan_runs(labels: dict[str, dict[str, int]], pool: Pool, plan: Plan) -> list
                     f"user {user} has {len(pool_songs)} songs left after holding out {len(test_songs)} "
                     f"for testing, fewer than the {needed} that {plan.iterations} iterations × "
                     f"{plan.queries} queries ask: lower them or raise --min-annotations")
-            runs.extend(Run(user, strategy, seed, tuple(pool_songs), tuple(test_songs))
-                        for strategy in plan.strategies)
+            runs.extend(Run(user, strategy, seed, tuple(pool_songs), tuple(test_songs), rule)
+                        for rule in plan.rules for strategy in plan.strategies)
     return runs

@@ -83,7 +83,8 @@ def _check_no_leak(songs: list[str], test: set[str], what: str) -> None:
 def simulate_run(run: Run, world: World, plan: Plan,
                  progress: Callable[[], None] | None = None) -> tuple[list[tuple], list[tuple]]:
     """Result rows (RESULT_COLUMNS) and query rows of one run: evaluate the pretrained committee, then
-    `plan.iterations` times query, answer from the user's labels, retrain, evaluate."""
+    `plan.iterations` times query, answer from the user's labels, update by the run's rule (which also
+    sees every earlier answer of the run), evaluate."""
     committee = world.committee
     labels = world.labels[run.user]
     scaling = plan.scaling or committee.default_scaling()
@@ -96,10 +97,12 @@ def simulate_run(run: Run, world: World, plan: Plan,
 
     def record(iteration: int) -> None:
         for model, f1 in evaluate(committee, X_test, offsets, y_test, memo, test_songs).items():
-            results.append((run.user, run.strategy, run.seed, iteration, iteration * plan.queries, model, f1))
+            results.append((run.user, run.rule, run.strategy, run.seed, iteration, iteration * plan.queries,
+                            model, f1))
 
     record(0)
     asked: set[str] = set()
+    previous: dict[str, int] = {}
     for iteration in range(plan.iterations):
         candidates = [song for song in run.pool_songs if song not in asked]
         context = strategies.QueryContext(committee, world.pool, candidates, scaling, run.user, iteration,
@@ -109,9 +112,10 @@ def simulate_run(run: Run, world: World, plan: Plan,
         answers = {song: labels[song] for song in chosen}
         _check_no_leak(list(answers), test, "update")
         committee = personalize.learn_answers(committee, world.pool, answers, scaling, plan.rounds,
-                                              seed=iteration)
+                                              seed=iteration, rule=run.rule, previous=dict(previous))
+        previous.update(answers)
         asked.update(chosen)
-        queries.extend((run.user, run.strategy, run.seed, iteration + 1, rank, song, score,
+        queries.extend((run.user, run.rule, run.strategy, run.seed, iteration + 1, rank, song, score,
                         labels[song]) for rank, (song, score) in enumerate(chosen.items(), start=1))
         record(iteration + 1)
         if progress is not None:
