@@ -27,7 +27,7 @@ def script_calls() -> list[tuple[str, list[str]]]:
     for words in fenced_commands():
         if "python3" in words:
             start = words.index("python3") + 1
-            if start < len(words) and words[start].endswith(".py"):
+            if start < len(words) and words[start].endswith(".py") and "/" not in words[start]:
                 calls.append((words[start], words[start + 1:]))
     return calls
 
