@@ -15,7 +15,7 @@ import numpy as np
 
 from trompa_mer.names import N_CLASSES
 
-PRIOR_SONGS = 2.0
+PRIOR_SONGS = 10.0
 """The prior's weight toward the identity, in answered songs per quadrant: with a few answers the
 layer stays close to the committee, with many the answers decide."""
 PRIOR_SPREAD = 0.05
