@@ -100,10 +100,10 @@ def main() -> int:
         plan = Plan((strategy,), args.iterations, args.queries, min_annotations=args.songs, test_size=0.15,
                     seeds=1, rounds=args.rounds)
         wall, cpu = time.perf_counter(), time.process_time()
-        summary = simulate(feats, labels, None, folder, args.work / f"report_{strategy}", plan, jobs=1,
+        report = simulate(feats, labels, None, folder, args.work / f"report_{strategy}", plan, jobs=1,
                            cache_dir=cache, progress=False)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        end = summary.set_index("model").loc["committee"]
+        end = report.summary.set_index("model").loc["committee"]
         print(f"{strategy:5s} {wall:7.1f} s wall, {cpu:7.1f} s CPU (this process), "
               f"{wall / TARGET_SECONDS:.2f}× the {TARGET_SECONDS:.0f} s target; committee F1 "
               f"{end['f1_start']:.3f} → {end['f1_end']:.3f}")
