@@ -27,18 +27,13 @@ class Plan:
     rules: tuple[str, ...] = (names.DEFAULT_UPDATE_RULE,)
 
     def check(self) -> None:
-        if not self.strategies:
-            raise SimulationError("no strategy to simulate")
-        for strategy in self.strategies:
-            if strategy not in names.STRATEGIES:
-                raise SimulationError(f"unknown strategy {strategy!r} "
-                                      f"(expected some of {','.join(names.STRATEGIES)})")
-        if not self.rules:
-            raise SimulationError("no update rule to simulate")
-        for rule in self.rules:
-            if rule not in names.UPDATE_RULES:
-                raise SimulationError(f"unknown update rule {rule!r} "
-                                      f"(expected some of {','.join(names.UPDATE_RULES)})")
+        for what, chosen, known in (("strategy", self.strategies, names.STRATEGIES),
+                                    ("update rule", self.rules, names.UPDATE_RULES)):
+            if not chosen:
+                raise SimulationError(f"no {what} to simulate")
+            for name in chosen:
+                if name not in known:
+                    raise SimulationError(f"unknown {what} {name!r} (expected some of {','.join(known)})")
         for name in ("iterations", "queries", "min_annotations", "seeds", "rounds"):
             if getattr(self, name) < 1:
                 raise SimulationError(f"{name.replace('_', '-')} must be at least 1, "
