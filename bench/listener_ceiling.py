@@ -1,0 +1,72 @@
+"""How much any re-mapping of a committee's probabilities can gain for simulated listeners: the
+committee's weighted F1 against each listener's labels, beside an oracle that knows the listener's
+true confusion matrix C and answers argmax(p · C) for every song, and, with a perfect committee (the
+dataset's quadrant q of every song), answering q against answering argmax C[q].
+
+    python bench/listener_ceiling.py --committee DIR --truth LABELS.csv --feats DIR
+                                     [--listeners 30] [--seeds 3] [--cache DIR]
+
+The listeners are drawn as `simulate.py --truth … --listeners N` draws them (datasets/listeners.py),
+every one labelling every song of LABELS.csv. Use a committee that never saw those songs.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+
+from trompa_mer.committee import consensus
+from trompa_mer.committee import folder as committees
+from trompa_mer.datasets import labelled, listeners
+from trompa_mer.learning.pool import load_pool
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--committee", type=Path, required=True)
+    parser.add_argument("--truth", type=Path, required=True, help="the dataset's labels: song_id,quadrant")
+    parser.add_argument("--feats", type=Path, required=True)
+    parser.add_argument("--listeners", type=int, default=30, help="per seed")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=ROOT / "data" / "bench-ceiling-cache")
+    args = parser.parse_args()
+    truth = labelled.read_labels(args.truth)
+    committee = committees.load_committee(args.committee)
+    with load_pool(args.feats, args.cache) as pool:
+        songs = [song for song in pool.song_ids if song in truth]
+        X, offsets = pool.windows(songs)
+        scaled = committees.scale(committee, X, committee.default_scaling())
+        proba = consensus.song_probabilities(committee.proba(scaled), offsets).mean(axis=0)
+    song_truth = {song: truth[song].quadrant for song in songs}
+    rows = []
+    for seed in range(args.seeds):
+        people = listeners.draw_listeners(args.listeners, seed)
+        labels = listeners.label_songs(people, song_truth)
+        for person in people:
+            heard = np.array([labels[person.id][song] for song in songs])
+            dataset = np.array([song_truth[song] for song in songs])
+            rows.append({"kind": person.kind,
+                         "dataset": f1_score(heard, dataset, average="weighted"),
+                         "dataset_oracle": f1_score(heard, person.confusion[dataset].argmax(axis=1),
+                                                    average="weighted"),
+                         "committee": f1_score(heard, proba.argmax(axis=1), average="weighted"),
+                         "oracle": f1_score(heard, (proba @ person.confusion).argmax(axis=1),
+                                            average="weighted")})
+    table = pd.DataFrame(rows)
+    table["gain"] = table["oracle"] - table["committee"]
+    print(f"{len(songs)} songs, {len(table)} listeners; committee {args.committee}")
+    for kind, group in table.groupby("kind"):
+        print(f"  {kind:<11} n {len(group):3d}: committee F1 {group['committee'].mean():.3f}, oracle "
+              f"{group['oracle'].mean():.3f}, gain {group['gain'].mean():+.3f} (≥ +0.10 for "
+              f"{(group['gain'] >= 0.1).mean():.0%}, > 0 for {(group['gain'] > 0).mean():.0%}); a perfect "
+              f"committee {group['dataset'].mean():.3f}, with C {group['dataset_oracle'].mean():.3f}")
+
+
+if __name__ == "__main__":
+    main()
