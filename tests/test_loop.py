@@ -300,6 +300,46 @@ def test_predict_bad_inputs(world: dict) -> None:
         assert not out.exists()
 
 
+def test_predict_folder_writes_one_json_per_csv(world: dict) -> None:
+    root = world["root"]
+    feats = root / "some"
+    feats.mkdir()
+    for song in ("song_00", "song_01", "song_02"):
+        (feats / f"{song}.csv").write_bytes((root / "data" / "feats" / f"{song}.csv").read_bytes())
+    out = root / "predictions"
+    script(world, "predict_emotion.py", "-i", feats, "-o", out, "-m", "default", check=True)
+    assert sorted(p.name for p in out.iterdir()) == ["song_00.json", "song_01.json", "song_02.json"]
+    single = root / "single.json"
+    script(world, "predict_emotion.py", "-i", feats / "song_01.csv", "-o", single, "-m", "default",
+           check=True)
+    folder_result = json.loads((out / "song_01.json").read_text())
+    assert folder_result["output_probs"] == json.loads(single.read_text())["output_probs"]
+    script(world, "create_user.py", "-i", "f", check=True)
+    script(world, "predict_emotion.py", "-i", feats, "-o", out, "-u", "f", check=True)
+    assert json.loads((out / "song_02.json").read_text())["model"] == "user:f"
+
+
+def test_predict_refuses_mismatched_paths_audio_and_non_members(world: dict) -> None:
+    root = world["root"]
+    feats = root / "data" / "feats"
+    csv = feats / "song_00.csv"
+    (root / "outdir").mkdir()
+    (root / "empty").mkdir()
+    (root / "song.mp3").write_bytes(b"ID3 not really")
+    cases = [
+        (["-i", feats, "-o", root / "all.json", "-m", "default"], "must be a folder"),
+        (["-i", csv, "-o", root / "outdir", "-m", "default"], "must be a folder of feature CSVs"),
+        (["-i", feats, "-o", root / "no" / "out", "-m", "default"], "parent does not exist"),
+        (["-i", root / "empty", "-o", root / "out", "-m", "default"], "no feature CSVs"),
+        (["-i", root / "song.mp3", "-o", root / "s.json", "-m", "default"], "extract its features first"),
+        (["-i", csv, "-o", root / "s.json", "-m", ROOT / "README.md"], "not a committee member file"),
+    ]
+    for argv, message in cases:
+        assert message in error_line(script(world, "predict_emotion.py", *argv)), argv
+    assert not (root / "all.json").exists() and not (root / "out").exists()
+    assert not any((root / "outdir").iterdir())
+
+
 def test_members_load_in_sorted_order(tmp_path: Path) -> None:
     make_committee(tmp_path, kinds=("xgb", "gnb"), folds=3)
     names = list(committees.load_committee(tmp_path).members)

@@ -2,6 +2,7 @@
 
 python3 predict_emotion.py -i song.csv -o song.json -m default
 python3 predict_emotion.py -i song.csv -o song.json -u USER_ID     (the user's whole committee)
+python3 predict_emotion.py -i data/feats/ -o predictions/ -m default   (one <stem>.json per CSV)
 """
 
 import argparse
@@ -12,13 +13,17 @@ from trompa_mer import names, storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.predict import predict
+from trompa_mer.errors import CommitteeError, FeatureError, OutputError, TrompaError
+from trompa_mer.features import audio, table
 from trompa_mer.users import folder as user
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--input", required=True, type=Path, help="features CSV of one song")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="the JSON to write")
+    parser.add_argument("-i", "--input", required=True, type=Path,
+                        help="features CSV of one song, or a folder of them")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="the JSON to write; a folder (created if missing) for a folder input")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("-m", "--model", help="a member .pkl, a committee folder, or 'default': the "
                      f"pretrained {committees.DEFAULT_MEMBER} as the original, or the whole pretrained "
@@ -29,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
+    """The committee `-m` or `-u` names, and how the prediction JSON names it."""
     if args.user_id:
         with user.open_user(settings.USERS_DIRECTORY, args.user_id) as folder:
             return committees.load_committee(folder), f"user:{args.user_id}"
@@ -39,20 +45,68 @@ def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
             path = settings.PRETRAINED_DIRECTORY
     if path.is_dir():
         return committees.load_committee(path), str(path)
+    if path.is_file() and path.suffix.lower() != ".pkl":
+        raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): give "
+                             "a member .pkl, a committee folder or 'default'")
     return committees.load_single(path), str(path)
 
 
-def run(args: argparse.Namespace) -> None:
-    storage.check_output_file(args.output, ".json")
+def check_paths(source: Path, output: Path) -> None:
+    """Refuse, before any model loads, an audio input and a file/folder mismatch of -i and -o."""
+    if source.suffix.lower() in audio.SUPPORTED_SUFFIXES:
+        csv = source.with_suffix(table.FEATURE_SUFFIX)
+        raise FeatureError(f"{source} is audio: extract its features first (python3 extract_features.py "
+                           f"-i {source} -o {csv}), then predict that CSV")
+    if source.is_dir():
+        if output.is_file() or output.suffix.lower() == ".json":
+            raise OutputError(f"-i {source} is a folder, so -o must be a folder (one <stem>.json per CSV), "
+                              f"not the file {output}")
+        if not output.parent.is_dir():
+            raise OutputError(f"output folder's parent does not exist: {output.parent}")
+    elif output.is_dir():
+        raise OutputError(f"-o {output} is a folder, so -i must be a folder of feature CSVs, "
+                          f"not the file {source}")
+    else:
+        storage.check_output_file(output, ".json")
+
+
+def predict_folder(committee: committees.Committee, source: Path, out_dir: Path, scaling: str,
+                   model: str) -> int:
+    """One `<stem>.json` in `out_dir` per CSV of `source`; a failing CSV is reported, the others go on.
+    Returns the exit code: 1 if any CSV failed."""
+    csvs = table.feature_csvs(source)
+    if not csvs:
+        raise FeatureError(f"no feature CSVs in {source}: run extract_features.py on your audio first")
+    stems = [csv.stem for csv in csvs]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise FeatureError(f"several CSVs would write the same JSON: {', '.join(duplicates)}")
+    out_dir.mkdir(exist_ok=True)
+    failed = 0
+    for csv in csvs:
+        try:
+            storage.write_json(out_dir / f"{csv.stem}.json", predict(committee, csv, scaling, model))
+        except TrompaError as exc:
+            failed += 1
+            print(f"error: {csv}: {exc}", file=sys.stderr)
+    print(f"predicted {len(csvs) - failed}, failed {failed} → {out_dir}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    check_paths(args.input, args.output)
     committee, model = load(args)
     scaling = args.scaling or committee.default_scaling()
     if scaling == names.SCALING_ORIGINAL and args.scaling is None:
         print(f"note: no {committees.SCALER_FILE} beside {model}: scaling as the original tool "
-              "(a StandardScaler fitted on this file's rows)", file=sys.stderr)
+              "(a StandardScaler fitted on each file's rows)", file=sys.stderr)
+    if args.input.is_dir():
+        return predict_folder(committee, args.input, args.output, scaling, model)
     result = predict(committee, args.input, scaling, model)
     storage.write_json(args.output, result)
     print(f"{result['highest_prob_quad']} (mean probabilities "
           f"{', '.join(f'{p:.2f}' for p in result['mean_probs'])}) → {args.output}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,12 @@ def feature_file(folder: Path, stem: str) -> Path:
     return folder / f"{stem}{FEATURE_SUFFIX}"
 
 
+def feature_csvs(folder: Path) -> list[Path]:
+    """The feature CSVs directly in `folder` (`*.csv`, any case; hidden files skipped), sorted."""
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() == FEATURE_SUFFIX and not p.name.startswith(".") and p.is_file())
+
+
 def song_id_of(path: Path) -> str:
     """File name without `.csv` and without a `-sample` suffix, lower-cased."""
     stem = path.stem
