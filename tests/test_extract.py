@@ -133,6 +133,39 @@ def test_batch_extracts_skips_and_reports(clips: dict[str, Path], tmp_path: Path
     assert single.shape[1] == 261
 
 
+def test_batch_recurses_into_subfolders(clips: dict[str, Path], tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    album = library / "Artist" / "Album"
+    album.mkdir(parents=True)
+    (album / "track.wav").write_bytes(clips["music"].read_bytes())
+    (library / "top.wav").write_bytes(clips["quiet"].read_bytes())
+    feats = tmp_path / "feats"
+    result = run_script("extract_features.py", "-i", library, "-o", feats)
+    assert result.returncode == 0, result.stderr
+    assert "done 2, skipped 0, failed 0" in result.stderr
+    assert sorted(p.name for p in feats.iterdir()) == ["top.csv", "track.csv"]
+
+
+def test_batch_refuses_no_audio_and_a_csv_output(clips: dict[str, Path], tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "notes.txt").write_text("no audio here")
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    (audio / "music.wav").write_bytes(clips["music"].read_bytes())
+    looks_like_audio = tmp_path / "x.wav"
+    looks_like_audio.mkdir()
+    cases = [
+        (empty, tmp_path / "feats", "no audio files"),
+        (audio, tmp_path / "all.csv", "-o must be a folder"),
+        (looks_like_audio, tmp_path / "x.csv", "-o must be a folder"),
+        (looks_like_audio, tmp_path / "feats", "no audio files"),
+    ]
+    for source, out, message in cases:
+        assert message in error_line(run_script("extract_features.py", "-i", source, "-o", out)), source
+        assert not out.exists()
+
+
 def bad_inputs(tmp_path: Path, clips: dict[str, Path]) -> dict[str, tuple[Path, Path, str]]:
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + os.urandom(200))

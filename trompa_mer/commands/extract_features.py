@@ -10,13 +10,15 @@ import sys
 from pathlib import Path
 
 from trompa_mer.commands import cli, settings
-from trompa_mer.features import extract, smile
+from trompa_mer.errors import OutputError
+from trompa_mer.features import extract, smile, table
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--input", nargs="+", required=True, type=Path,
-                        help="an audio file (wav, mp3, flac, ogg, opus, m4a), several, or a folder")
+                        help="an audio file (wav, mp3, flac, ogg, opus, m4a), several, or a folder (searched "
+                             "with its subfolders)")
     parser.add_argument("-o", "--output", required=True, type=Path,
                         help="the CSV to write; a folder when the input is a folder or several files")
     parser.add_argument("--window", type=float, default=settings.WINDOW_SECONDS,
@@ -40,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
         windows = extract.extract_file(inputs[0], args.output, command, args.window, args.hop)
         print(f"wrote {windows} windows to {args.output}")
         return 0
+    if args.output.suffix.lower() == table.FEATURE_SUFFIX and not args.output.is_dir():
+        raise OutputError(f"-i is a folder or several files, so -o must be a folder (one <stem>.csv per "
+                          f"audio file), not {args.output}")
     report = extract.extract_batch(extract.audio_files(inputs), args.output, command,
                                    args.window, args.hop, args.jobs, args.overwrite,
                                    scheduler=args.dask_scheduler,

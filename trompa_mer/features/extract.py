@@ -65,12 +65,18 @@ class BatchReport:
 
 
 def audio_files(inputs: Sequence[Path]) -> list[Path]:
-    """The audio files named, and those in the folders named (not recursive), sorted per folder."""
+    """The audio files named, and those anywhere under the folders named (hidden files and folders
+    skipped), sorted per folder; a folder without any audio file and two inputs with one stem are errors."""
     found: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            found.extend(sorted(p for p in item.iterdir()
-                                if p.is_file() and p.suffix.lower() in audio.SUPPORTED_SUFFIXES))
+            inside = sorted(p for p in item.rglob("*")
+                            if p.suffix.lower() in audio.SUPPORTED_SUFFIXES and p.is_file()
+                            and not any(part.startswith(".") for part in p.relative_to(item).parts))
+            if not inside:
+                supported = ", ".join(sorted(audio.SUPPORTED_SUFFIXES))
+                raise AudioError(f"no audio files ({supported}) in {item} or its subfolders")
+            found.extend(inside)
         else:
             audio.check_supported(item)
             found.append(item)
