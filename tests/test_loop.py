@@ -230,6 +230,27 @@ def test_empty_pool_and_too_many_tracks(world: dict) -> None:
     assert "pool is empty" in error_line(script(world, "get_hard_tracks.py", "-i", "e", "-q", "1"))
 
 
+def test_query_without_features_says_to_extract(world: dict) -> None:
+    script(world, "create_user.py", "-i", "n", check=True)
+    feats = world["root"] / "data" / "feats"
+    moved = world["root"] / "feats_elsewhere"
+    feats.rename(moved)
+    missing = error_line(script(world, "get_hard_tracks.py", "-i", "n", "-q", "1"))
+    assert str(feats) in missing and "extract_features.py" in missing
+    feats.mkdir()
+    empty = error_line(script(world, "get_hard_tracks.py", "-i", "n", "-q", "1"))
+    assert "no feature CSVs" in empty and "extract_features.py" in empty and "queried" not in empty
+
+
+def test_answers_accept_quadrants_in_any_case(world: dict) -> None:
+    script(world, "create_user.py", "-i", "c", check=True)
+    songs = query(world, "c", 3)
+    path = world["root"] / "lower.json"
+    path.write_text(json.dumps({song: world["truth"][song].lower() for song in songs}))
+    script(world, "retrain_model.py", "-i", "c", "-a", path, "--rounds", "2", check=True)
+    assert not state(world, "c")["pending"]
+
+
 def test_pool_accepts_deam_names_and_sample_suffix(world: dict) -> None:
     feats = world["root"] / "data" / "feats"
     X = read_feature_csv(feats / "song_00.csv")

@@ -30,6 +30,14 @@ class QueryResult:
     state: user.UserState
 
 
+def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool:
+    """load_pool, but a missing features folder is a QueryError saying how to make it."""
+    if not feats_dir.is_dir():
+        raise QueryError(f"features folder not found: {feats_dir}: extract your audio into it first "
+                         f"(python3 extract_features.py -i YOUR_AUDIO/ -o {feats_dir})")
+    return load_pool(feats_dir, cache_dir, jobs)
+
+
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
                scaling: str | None = None, requery: bool = False, strategy: str | None = None,
                crowd_file: Path | None = None, jobs: int | None = None,
@@ -49,7 +57,10 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
-        with load_pool(feats_dir, cache_dir, jobs) as pool:
+        with open_pool(feats_dir, cache_dir, jobs) as pool:
+            if not pool.song_ids:
+                raise QueryError(f"there are no feature CSVs in {feats_dir}: extract your audio into it "
+                                 f"first (python3 extract_features.py -i YOUR_AUDIO/ -o {feats_dir})")
             asked = state.asked()
             candidates = [song for song in pool.song_ids if song not in asked]
             if not candidates:
@@ -72,7 +83,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
 
 
 def read_annotations(path: Path) -> dict[str, int]:
-    """`{"song_id": "Q1", …}` → song id (lower-cased) → class index."""
+    """`{"song_id": "Q1", …}` (quadrants in any case) → song id (lower-cased) → class index."""
     try:
         data = storage.read_json(path)
     except FileNotFoundError:
@@ -84,7 +95,8 @@ def read_annotations(path: Path) -> dict[str, int]:
     labels = {}
     for song, label in data.items():
         try:
-            labels[str(song).lower()] = quadrant_index(label if isinstance(label, str) else repr(label))
+            name = label.upper() if isinstance(label, str) else repr(label)
+            labels[str(song).lower()] = quadrant_index(name)
         except ValueError as exc:
             raise AnnotationError(f"song {song}: {exc}") from None
     return labels
@@ -148,7 +160,7 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
     with user.open_user(users_dir, user_id) as folder:
         state = user.read_state(folder)
         check_answers(state, labels)
-        with load_pool(feats_dir, cache_dir, jobs) as pool:
+        with open_pool(feats_dir, cache_dir, jobs) as pool:
             lacking = [song for song in state.queried if song not in pool]
             if lacking:
                 raise AnnotationError(f"no features for annotated songs: {', '.join(lacking)}")
