@@ -201,7 +201,10 @@ def test_bad_inputs_change_nothing(world: dict) -> None:
     (root / "other.json").write_text(json.dumps({s: "Q1" for s in ["song_00", "song_01", "song_02"]
                                                  if s not in songs} | {"zzz": "Q1", "yyy": "Q2"}))
     (root / "few.json").write_text(json.dumps({songs[0]: "Q1"}))
+    good = answer(world, songs, "good.json")
     cases = [
+        (["retrain_model.py", "-i", "b", "-a", good, "--rounds", "-1"], "at least 1"),
+        (["retrain_model.py", "-i", "b", "-a", good, "--rounds", "0"], "at least 1"),
         (["retrain_model.py", "-i", "b", "-a", root / "bad.json"], "malformed"),
         (["retrain_model.py", "-i", "b", "-a", root / "label.json"], "not a quadrant"),
         (["retrain_model.py", "-i", "b", "-a", root / "few.json"], "number of annotated songs"),
