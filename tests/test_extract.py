@@ -67,6 +67,20 @@ def test_mp3_and_wav_give_near_identical_features(clips: dict[str, Path], music_
         assert np.median(np.abs(a - b) / (np.abs(a) + 1e-9)) < 0.08, column
 
 
+def test_96khz_six_channel_wav_is_converted_like_flac(clips: dict[str, Path], tmp_path: Path) -> None:
+    wav = signals.convert(clips["music"], tmp_path / "six.wav", "-ar", "96000", "-ac", "6")
+    flac = signals.convert(wav, tmp_path / "six.flac")
+    from_wav = extract(wav, tmp_path / "wav.csv")
+    assert len(from_wav) > 0 and list(from_wav.columns) == [TIME_COLUMN, *FEATURE_NAMES]
+    assert np.array_equal(from_wav.to_numpy(), extract(flac, tmp_path / "flac.csv").to_numpy())
+
+
+def test_24_bit_wav_is_converted(clips: dict[str, Path], tmp_path: Path) -> None:
+    wav = signals.convert(clips["music"], tmp_path / "odd.wav", "-c:a", "pcm_s24le")
+    from_wav = extract(wav, tmp_path / "wav.csv")
+    assert len(from_wav) > 0 and list(from_wav.columns) == [TIME_COLUMN, *FEATURE_NAMES]
+
+
 def test_louder_tone_has_more_energy(clips: dict[str, Path], tmp_path: Path) -> None:
     quiet = extract(clips["quiet"], tmp_path / "quiet.csv")
     loud = extract(clips["loud"], tmp_path / "loud.csv")

@@ -3,6 +3,8 @@
 import hashlib
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,7 +203,10 @@ def test_bad_inputs_change_nothing(world: dict) -> None:
     (root / "other.json").write_text(json.dumps({s: "Q1" for s in ["song_00", "song_01", "song_02"]
                                                  if s not in songs} | {"zzz": "Q1", "yyy": "Q2"}))
     (root / "few.json").write_text(json.dumps({songs[0]: "Q1"}))
+    good = answer(world, songs, "good.json")
     cases = [
+        (["retrain_model.py", "-i", "b", "-a", good, "--rounds", "-1"], "at least 1"),
+        (["retrain_model.py", "-i", "b", "-a", good, "--rounds", "0"], "at least 1"),
         (["retrain_model.py", "-i", "b", "-a", root / "bad.json"], "malformed"),
         (["retrain_model.py", "-i", "b", "-a", root / "label.json"], "not a quadrant"),
         (["retrain_model.py", "-i", "b", "-a", root / "few.json"], "number of annotated songs"),
@@ -393,3 +398,38 @@ def test_update_leaves_the_starting_member_as_it_was(tmp_path: Path) -> None:
         assert updated is not member
         assert not np.array_equal(members.predict_proba(updated, X), members.predict_proba(member, X))
     assert np.array_equal(committee.proba(X), before)
+
+
+class Evil:
+    """A pickle whose unpickling runs a shell command that creates `marker`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return os.system, (f"touch {shlex.quote(str(self.marker))}",)
+
+
+def test_model_files_never_run_code(world: dict) -> None:
+    root = world["root"]
+    marker = root / "ran"
+    evil = root / "evil.pkl"
+    joblib.dump(Evil(marker), evil)
+    csv = root / "data" / "feats" / "song_01.csv"
+    out = root / "p.json"
+    refused = f"refusing to load {os.system.__module__}.system"
+    line = error_line(script(world, "predict_emotion.py", "-i", csv, "-o", out, "-m", evil))
+    assert refused in line and str(evil) in line
+    lone = root / "lone"
+    lone.mkdir()
+    shutil.copy(world["pretrained"] / "classifier_sgd.it_0.pkl", lone / "m.pkl")
+    shutil.copy(evil, lone / committees.SCALER_FILE)
+    line = error_line(script(world, "predict_emotion.py", "-i", csv, "-o", out, "-m", lone / "m.pkl"))
+    assert refused in line and committees.SCALER_FILE in line
+    script(world, "create_user.py", "-i", "v", check=True)
+    planted = world["user"] / "v" / "classifier_sgd.it_9.pkl"
+    shutil.copy(evil, planted)
+    line = error_line(script(world, "predict_emotion.py", "-i", csv, "-o", out, "-u", "v"))
+    assert refused in line and str(planted) in line
+    assert refused in error_line(script(world, "get_hard_tracks.py", "-i", "v", "-q", "2"))
+    assert not marker.exists() and not out.exists()

@@ -66,4 +66,5 @@ class CorpusError(TrompaError):
 
 
 class TrainingError(TrompaError):
-    """A pretraining setting that cannot be used: the model kind, the number of folds, the output."""
+    """A training setting that cannot be used: the model kind, the number of folds, the output, the
+    boosting rounds of an update."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from joblib.numpy_pickle import NumpyUnpickler, _validate_fileobject_and_memmap
 from sklearn.preprocessing import StandardScaler
 
 from trompa_mer import storage
@@ -27,7 +28,30 @@ LAYER_FILE = "layer.json"
 DEFAULT_MEMBER = "classifier_xgb.it_0.pkl"
 """What `predict_emotion.py -m default` uses, as the original, where the pretrained committee has it."""
 
-
+MODEL_GLOBALS = frozenset({
+    ("sklearn.naive_bayes", "GaussianNB"),
+    ("sklearn.linear_model._stochastic_gradient", "SGDClassifier"),
+    ("sklearn._loss._loss", "CyHalfBinomialLoss"),
+    ("sklearn.neural_network._multilayer_perceptron", "MLPClassifier"),
+    ("sklearn.neural_network._stochastic_optimizers", "AdamOptimizer"),
+    ("sklearn.preprocessing._label", "LabelBinarizer"),
+    ("sklearn.preprocessing._data", "StandardScaler"),
+    ("xgboost.sklearn", "XGBClassifier"),
+    ("xgboost.core", "Booster"),
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.random._pickle", "__randomstate_ctor"),
+    ("numpy.random._pickle", "__bit_generator_ctor"),
+    ("numpy.random._mt19937", "MT19937"),
+    ("builtins", "bytearray"),
+})
+"""Every global a member or scaler file may name: what the committees we train, update and import
+(import_legacy.py) reach, found by loading them. Anything else is refused unresolved."""
 
 UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
                      ModuleNotFoundError, ImportError, KeyError, IndexError)
@@ -84,10 +108,32 @@ class Committee:
         return member_proba if self.layer is None else self.layer.apply(member_proba)
 
 
+class ModelUnpickler(NumpyUnpickler):
+    """joblib's unpickler (arrays stored inline) resolving only MODEL_GLOBALS: loading a file runs no
+    code it names; any other global is a CommitteeError naming the file and the global."""
+
+    dispatch = NumpyUnpickler.dispatch.copy()
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in MODEL_GLOBALS:
+            raise CommitteeError(f"{self.filename}: refusing to load {module}.{name} "
+                                 "(not part of a committee member or scaler)")
+        return super().find_class(module, name)
+
+
+def load_model_file(path: Path) -> object:
+    """The object of a joblib file written by `save_committee`, unpickled by ModelUnpickler."""
+    with open(path, "rb") as handle, \
+            _validate_fileobject_and_memmap(handle, str(path), None) as (fobj, _):
+        if isinstance(fobj, str):  # joblib < 0.10: arrays in companion files, read by np.load
+            raise CommitteeError(f"{path}: a joblib file older than joblib 0.10 is not supported")
+        return ModelUnpickler(str(path), fobj, ensure_native_byte_order=True).load()
+
+
 def load_member(path: Path) -> object:
     """A member file; CommitteeError if it is not a classifier we can use."""
     try:
-        member = joblib.load(path)
+        member = load_model_file(path)
     except FileNotFoundError:
         raise CommitteeError(f"model file not found: {path}") from None
     except UNPICKLING_ERRORS as exc:
@@ -103,7 +149,7 @@ def load_scaler(path: Path) -> StandardScaler | None:
     if not path.is_file():
         return None
     try:
-        scaler = joblib.load(path)
+        scaler = load_model_file(path)
     except UNPICKLING_ERRORS as exc:
         raise CommitteeError(f"cannot load scaler {path}: {exc}") from None
     if not isinstance(scaler, StandardScaler):

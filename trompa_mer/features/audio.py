@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 import warnings
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +13,12 @@ from trompa_mer.errors import AudioError
 
 WAV_SUFFIX = ".wav"
 CONVERTED_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif"})
-"""Formats decoded with ffmpeg before openSMILE (the original took only .mp3)."""
+"""Formats decoded with ffmpeg before openSMILE (the original took only .mp3); wavs when not plain."""
 
 SUPPORTED_SUFFIXES = frozenset({WAV_SUFFIX}) | CONVERTED_SUFFIXES
+
+DIRECT_WAV_RATES = frozenset({8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000})
+"""Sample rates of the wavs openSMILE is given as they are; other wavs are converted like .flac."""
 
 
 def ffmpeg_executable() -> str:
@@ -29,6 +33,17 @@ def ffmpeg_executable() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def is_plain_wav(path: Path) -> bool:
+    """Whether the header of wav `path` (read with `wave`) is 16-bit PCM, mono or stereo, at a
+    common rate: what openSMILE reads as it is. A header `wave` cannot read is not."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return (wav.getsampwidth() == 2 and wav.getnchannels() in (1, 2)
+                    and wav.getframerate() in DIRECT_WAV_RATES)
+    except (wave.Error, EOFError):
+        return False
+
+
 def check_supported(path: Path) -> None:
     """Raise AudioError unless `path` exists and has a supported extension."""
     if not path.is_file():
@@ -40,13 +55,14 @@ def check_supported(path: Path) -> None:
 
 @contextlib.contextmanager
 def as_wav(path: Path) -> Iterator[Path]:
-    """Yield a wav of `path`: the file itself for .wav, else a temporary conversion.
+    """Yield a wav of `path`: the file itself for a plain wav (`is_plain_wav`), else a temporary
+    conversion (other formats, and wavs such as 24-bit, float, multichannel or 96 kHz ones).
 
     The conversion keeps sample rate and channels (what `ffmpeg -i in.mp3 out.wav` does) and is
     removed afterwards, also on failure.
     """
     check_supported(path)
-    if path.suffix.lower() == WAV_SUFFIX:
+    if path.suffix.lower() == WAV_SUFFIX and is_plain_wav(path):
         yield path
         return
     with warnings.catch_warnings():
@@ -63,7 +79,7 @@ def as_wav(path: Path) -> Iterator[Path]:
         except (CouldntDecodeError, IndexError) as exc:
             lines = [line for line in str(exc).splitlines() if line.strip()]
             detail = lines[-1].strip() if lines else "cannot decode"
-            raise AudioError(f"cannot decode {path}: {detail}") from exc
+            raise AudioError(f"cannot decode {path} (corrupt or unsupported audio?): {detail}") from exc
         segment.export(str(wav), format="wav")
         yield wav
     finally:

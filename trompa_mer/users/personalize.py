@@ -15,7 +15,7 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.layer import fit_layer
-from trompa_mer.errors import AnnotationError, QueryError
+from trompa_mer.errors import AnnotationError, QueryError, TrainingError
 from trompa_mer.learning import strategies
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
@@ -156,6 +156,8 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
                       jobs: int | None = None) -> user.UserState:
     """Retrain every member on the windows of the annotated songs, then replace the committee,
     state and history together."""
+    if rounds < 1:
+        raise TrainingError(f"--rounds must be at least 1, not {rounds}")
     labels = read_annotations(annotations)
     with user.open_user(users_dir, user_id) as folder:
         state = user.read_state(folder)
