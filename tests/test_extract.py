@@ -12,7 +12,7 @@ import pytest
 
 from tests import signals
 from tests.conftest import ROOT, error_line, run_script
-from trompa_mer.features import smile
+from trompa_mer.features import audio, smile
 from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
 
 
@@ -208,3 +208,12 @@ def test_bad_input_one_line_nonzero_no_output(case: str, clips: dict[str, Path],
     assert message in error_line(result)
     assert not out.exists()
     assert set(tmp_path.rglob("*")) == before  # no temporary file left behind
+
+
+def test_a_32_bit_float_wav_goes_to_opensmile_as_it_is(clips: dict[str, Path], tmp_path: Path) -> None:
+    """openSMILE reads float wavs; converting them (as other odd wavs are) would change their features."""
+    wav = signals.convert(clips["music"], tmp_path / "float.wav", "-c:a", "pcm_f32le")
+    assert audio.is_plain_wav(wav)
+    with audio.as_wav(wav) as given:
+        assert given == wav
+    assert len(extract(wav, tmp_path / "float.csv")) > 0

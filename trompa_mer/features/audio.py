@@ -3,6 +3,7 @@
 import contextlib
 import os
 import shutil
+import struct
 import tempfile
 import warnings
 import wave
@@ -19,6 +20,8 @@ SUPPORTED_SUFFIXES = frozenset({WAV_SUFFIX}) | CONVERTED_SUFFIXES
 
 DIRECT_WAV_RATES = frozenset({8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000})
 """Sample rates of the wavs openSMILE is given as they are; other wavs are converted like .flac."""
+FLOAT_FORMAT_TAG = 3
+"""WAVE_FORMAT_IEEE_FLOAT in a wav's fmt chunk."""
 
 
 def ffmpeg_executable() -> str:
@@ -33,15 +36,29 @@ def ffmpeg_executable() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _float_wav_format(path: Path) -> tuple[int, int, int] | None:
+    """(channels, rate, bits) of a plain IEEE-float wav (format tag 3), which `wave` cannot read."""
+    with open(path, "rb") as handle:
+        header = handle.read(36)
+    if len(header) < 36 or header[:4] != b"RIFF" or header[8:16] != b"WAVEfmt ":
+        return None
+    tag, channels, rate = struct.unpack("<HHI", header[20:28])
+    bits, = struct.unpack("<H", header[34:36])
+    return (channels, rate, bits) if tag == FLOAT_FORMAT_TAG else None
+
+
 def is_plain_wav(path: Path) -> bool:
-    """Whether the header of wav `path` (read with `wave`) is 16-bit PCM, mono or stereo, at a
-    common rate: what openSMILE reads as it is. A header `wave` cannot read is not."""
+    """Whether wav `path` is 16-bit PCM or 32-bit float, mono or stereo, at a common rate: what
+    openSMILE reads as it is (float wavs always went to it directly; converting them changes their
+    features). Any other header, or one that cannot be read, is not."""
     try:
         with wave.open(str(path), "rb") as wav:
             return (wav.getsampwidth() == 2 and wav.getnchannels() in (1, 2)
                     and wav.getframerate() in DIRECT_WAV_RATES)
     except (wave.Error, EOFError):
-        return False
+        found = _float_wav_format(path)
+        return found is not None and found[0] in (1, 2) and found[1] in DIRECT_WAV_RATES \
+            and found[2] == 32
 
 
 def check_supported(path: Path) -> None:
