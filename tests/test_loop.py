@@ -332,3 +332,8 @@ def test_update_leaves_the_starting_member_as_it_was(tmp_path: Path) -> None:
         assert updated is not member
         assert not np.array_equal(members.predict_proba(updated, X), members.predict_proba(member, X))
     assert np.array_equal(committee.proba(X), before)
+
+
+def test_user_id_with_trailing_newline_is_refused(world: dict) -> None:
+    assert "invalid user id" in error_line(script(world, "create_user.py", "-i", "a\n"))
+    assert not world["user"].exists() or not any(world["user"].iterdir())

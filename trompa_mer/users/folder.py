@@ -22,7 +22,8 @@ from trompa_mer.names import (
     timestamp,
 )
 
-USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A user id, matched whole (`fullmatch`: `$` would accept a trailing newline)."""
 STATE_FILE = "pool_data.json"
 ANNOTATIONS_FILE = "annotations.jsonl"
 
@@ -51,7 +52,8 @@ class UserState:
 
 
 def check_user_id(user_id: str) -> str:
-    if not USER_ID_PATTERN.match(user_id):
+    """`user_id`, or UserError unless it is 1-64 characters of A-Z a-z 0-9 _ -."""
+    if not USER_ID_PATTERN.fullmatch(user_id):
         raise UserError(f"invalid user id {user_id!r}: use 1-64 characters of A-Z a-z 0-9 _ -")
     return user_id
 
