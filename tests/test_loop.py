@@ -337,3 +337,20 @@ def test_update_leaves_the_starting_member_as_it_was(tmp_path: Path) -> None:
 def test_user_id_with_trailing_newline_is_refused(world: dict) -> None:
     assert "invalid user id" in error_line(script(world, "create_user.py", "-i", "a\n"))
     assert not world["user"].exists() or not any(world["user"].iterdir())
+
+
+def test_forged_pool_index_naming_a_file_outside_the_cache_is_not_followed(world: dict) -> None:
+    script(world, "create_user.py", "-i", "f", check=True)
+    query(world, "f", 2)
+    victim = world["root"] / "victim.txt"
+    victim.write_text("not a segment")
+    index_path = world["root"] / "data" / "pool_cache" / "pool.index"
+    index = json.loads(index_path.read_bytes().partition(b"\n")[2])
+    stat = victim.stat()
+    index["segments"][0] = {"name": "../../victim.txt",
+                            "file": [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]}
+    body = json.dumps(index, separators=(",", ":")).encode()
+    index_path.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+    assert len(query(world, "f", 2, "--requery")) == 2
+    assert victim.read_text() == "not a segment"
+    assert "../../victim.txt" not in index_path.read_text()
