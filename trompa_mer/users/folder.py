@@ -90,13 +90,31 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
 
 @contextlib.contextmanager
 def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
-    """Lock an existing user's folder for one command, finishing any interrupted update first."""
+    """Lock an existing user's folder for one command, finishing any interrupted update first; a
+    symlink in the folder (its `.lock` too) is refused, never followed."""
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
         raise UserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
+    _refuse_symlink(folder)
     with storage.folder_lock(folder):
+        for path in _entries(folder):
+            _refuse_symlink(path)
         storage.recover(folder)
         yield folder
+
+
+def _entries(folder: Path) -> list[Path]:
+    """Every file of a user's folder, those of an unfinished commit's staging folder too."""
+    staging = folder / storage.STAGING_NAME
+    inside = list(staging.iterdir()) if staging.is_dir() and not staging.is_symlink() else []
+    return sorted([*folder.iterdir(), *inside])
+
+
+def _refuse_symlink(path: Path) -> None:
+    """UserError for a symlink in (or as) a user's folder: the commands never follow one, lest an
+    input make them read or write a file outside the users folder."""
+    if path.is_symlink():
+        raise UserError(f"refusing to follow the symlink {path}")
 
 
 def read_state(folder: Path) -> UserState:
