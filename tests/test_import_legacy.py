@@ -3,6 +3,8 @@ users go on with get_hard_tracks.py / retrain_model.py from where the original l
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import joblib
@@ -13,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 import import_legacy
 from tests.committees import make_committee, write_feature_csv
-from tests.conftest import error_line, run_script
+from tests.conftest import ROOT, error_line, run_script
 from tests.test_loop import folder_digest
 from trompa_mer import names
 from trompa_mer.commands import settings
@@ -226,3 +228,39 @@ def test_damaged_source_names_the_file_and_creates_nothing(tmp_path: Path, legac
         lines = captured.err.splitlines()
         assert code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and str(bad) in lines[0]
         assert captured.out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def _global(module: str, name: str) -> bytes:
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+HUGE = b"J\x00\x00\x00\x08"  # 2**27 elements: 1 GiB of object pointers
+BOMBS = {
+    "ndarray called": _global("numpy", "ndarray") + HUGE + b"\x85" + _global("numpy", "dtype")
+    + b"X\x02\x00\x00\x00O8\x85R\x86R.",
+    "array state": _global("numpy.core.multiarray", "_reconstruct") + _global("numpy", "ndarray")
+    + b"K\x00\x85C\x01b\x87R(K\x01" + HUGE + b"\x85" + _global("numpy", "dtype")
+    + b"X\x02\x00\x00\x00O8\x85R\x89]tb.",
+    "scalar": _global("numpy.core.multiarray", "scalar") + _global("numpy", "dtype")
+    + b"X\x0a\x00\x00\x00U300000000\x85R\x85R.",
+}
+
+
+@pytest.mark.parametrize("bomb", BOMBS)
+def test_tiny_pickle_declaring_a_huge_array_is_refused_without_allocating(tmp_path: Path, env: dict,
+                                                                         bomb: str) -> None:
+    """Run in a fresh parent, so that its children's peak RSS is the script's alone."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "classifier_gnb.it_0.pkl").write_bytes(BOMBS[bomb])
+    parent = ("import json, resource, sys\nfrom tests.conftest import run_script\n"
+              "env = json.loads(sys.argv[3])\n"
+              "result = run_script('import_legacy.py', sys.argv[1], '-o', sys.argv[2], env=env)\n"
+              "sys.stderr.write(result.stderr)\n"
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+              "sys.exit(result.returncode)\n")
+    result = subprocess.run([sys.executable, "-c", parent, str(src), str(tmp_path / "out"), json.dumps(env)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert "classifier_gnb.it_0.pkl" in error_line(result)
+    assert int(result.stdout) < 400_000, f"peak RSS {result.stdout.strip()} KiB"
+    assert not (tmp_path / "out").exists()

@@ -433,3 +433,65 @@ def test_model_files_never_run_code(world: dict) -> None:
     assert refused in line and str(planted) in line
     assert refused in error_line(script(world, "get_hard_tracks.py", "-i", "v", "-q", "2"))
     assert not marker.exists() and not out.exists()
+
+
+def test_user_id_with_trailing_newline_is_refused(world: dict) -> None:
+    assert "invalid user id" in error_line(script(world, "create_user.py", "-i", "a\n"))
+    assert not world["user"].exists() or not any(world["user"].iterdir())
+
+
+def test_forged_pool_index_naming_a_file_outside_the_cache_is_not_followed(world: dict) -> None:
+    script(world, "create_user.py", "-i", "f", check=True)
+    query(world, "f", 2)
+    victim = world["root"] / "victim.txt"
+    victim.write_text("not a segment")
+    index_path = world["root"] / "data" / "pool_cache" / "pool.index"
+    index = json.loads(index_path.read_bytes().partition(b"\n")[2])
+    stat = victim.stat()
+    index["segments"][0] = {"name": "../../victim.txt",
+                            "file": [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]}
+    body = json.dumps(index, separators=(",", ":")).encode()
+    index_path.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+    assert len(query(world, "f", 2, "--requery")) == 2
+    assert victim.read_text() == "not a segment"
+    assert "../../victim.txt" not in index_path.read_text()
+
+
+def test_symlinked_history_is_refused_and_the_private_file_untouched(world: dict) -> None:
+    script(world, "create_user.py", "-i", "s", "--update-rule", "original", check=True)
+    songs = query(world, "s", 3)
+    folder = world["user"] / "s"
+    secret = world["root"] / "secret.txt"
+    secret.write_text('{"labels": {}, "secret": "hunter2"}\n')  # reads as an empty answered batch
+    secret.chmod(0o600)
+    (folder / "annotations.jsonl").symlink_to(secret)
+    before, pending = file_hashes(folder), state(world, "s")
+    refused = script(world, "retrain_model.py", "-i", "s", "-a", answer(world, songs), "--rounds", "2")
+    assert "annotations.jsonl" in error_line(refused)
+    assert "hunter2" in secret.read_text() and (secret.stat().st_mode & 0o777) == 0o600
+    assert file_hashes(folder) == before and state(world, "s") == pending
+    assert not any(b"hunter2" in path.read_bytes() for path in folder.rglob("*")
+                   if path.is_file() and not path.is_symlink())
+
+
+def test_symlinked_lock_and_files_are_refused_and_their_targets_untouched(world: dict) -> None:
+    script(world, "create_user.py", "-i", "l", check=True)
+    folder = world["user"] / "l"
+    (folder / ".lock").unlink(missing_ok=True)
+    target = world["root"] / "elsewhere.lock"
+    (folder / ".lock").symlink_to(target)
+    assert ".lock" in error_line(script(world, "get_hard_tracks.py", "-i", "l", "-q", 2))
+    assert not target.exists() and state(world, "l")["pending"] is False
+    (folder / ".lock").unlink()
+    outside = world["root"] / "outside"
+    outside.mkdir()
+    names = ["pool_data.json", "manifest.json", "scaler.pkl", committees.member_paths(folder)[0].name]
+    for name in names:
+        before = file_hashes(folder)
+        (folder / name).rename(outside / name)
+        (folder / name).symlink_to(outside / name)
+        assert name in error_line(script(world, "get_hard_tracks.py", "-i", "l", "-q", 2)), name
+        assert file_hashes(folder) == before
+        (folder / name).unlink()
+        (outside / name).rename(folder / name)
+    assert state(world, "l")["pending"] is False

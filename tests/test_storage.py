@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from trompa_mer import storage
+from trompa_mer.errors import OutputError
 
 
 def _folder(path: Path, text: str) -> Path:
@@ -59,3 +60,15 @@ def test_a_replace_killed_after_its_renames_leaves_nothing_stale(tmp_path: Path)
         (staging / "member").write_text("new")
     assert [p.name for p in tmp_path.iterdir()] == ["committee"]
     assert (tmp_path / "committee" / "member").read_text() == "new"
+
+
+def test_recover_refuses_a_commit_mark_naming_a_path_outside_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "users" / "u"
+    staging = folder / storage.STAGING_NAME
+    staging.mkdir(parents=True)
+    victim = tmp_path / "users" / "victim.txt"
+    victim.write_text("victim")
+    (staging / storage.COMMIT_MARK).write_text("../../victim.txt")
+    with pytest.raises(OutputError, match=r"victim\.txt"):
+        storage.recover(folder)
+    assert victim.read_text() == "victim" and not (tmp_path / "victim.txt").exists()

@@ -1,6 +1,7 @@
 """Atomic file writes, per-folder locks and JSON helpers: everything that writes goes through here."""
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -126,8 +127,16 @@ def read_json(path: str | os.PathLike) -> Any:
 
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
-    """Hold an exclusive flock on `folder/.lock` so commands on the same folder never interleave."""
-    with open(Path(folder) / LOCK_NAME, "a") as handle:
+    """Hold an exclusive flock on `folder/.lock` so commands on the same folder never interleave.
+    A `.lock` that is a symlink is refused (OutputError), never followed."""
+    path = Path(folder) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"refusing to follow the symlink {path}") from None
+        raise
+    with open(fd, "a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -165,13 +174,16 @@ def commit_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], 
 
 
 def recover(folder: str | os.PathLike) -> None:
-    """Finish a committed transaction left by a killed process, or drop an uncommitted one."""
+    """Finish a committed transaction left by a killed process, or drop an uncommitted one; a commit
+    mark naming anything but a plain file name of `folder` is refused (OutputError)."""
     staging = Path(folder) / STAGING_NAME
     if not staging.is_dir():
         return
     mark = staging / COMMIT_MARK
-    if mark.is_file():
+    if mark.is_file() and not mark.is_symlink():
         for name in mark.read_text().splitlines():
+            if name in ("", ".", "..") or Path(name).name != name:
+                raise OutputError(f"{mark} names {name!r}, not a file of {folder}")
             if (staging / name).exists():
                 os.replace(staging / name, Path(folder) / name)
     shutil.rmtree(staging, ignore_errors=True)

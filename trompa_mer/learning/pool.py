@@ -18,6 +18,7 @@ are O(log n) segments and each row is copied O(log n) times over the pool's grow
 import hashlib
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -47,7 +48,12 @@ PARALLEL_READ_MIN = 64
 """Below this many CSVs to read, processes cost more than they save."""
 
 
+SEGMENT_PATTERN = re.compile(r"seg-[0-9]{6,}\.f32")
+"""A segment's file name, matched whole: an index naming any other file is not followed."""
+
+
 def segment_name(number: int) -> str:
+    """The file name of segment `number`."""
     return f"{SEGMENT_PREFIX}{number:06d}{SEGMENT_SUFFIX}"
 
 
@@ -194,9 +200,19 @@ def _read_index(cache_dir: Path) -> dict | None:
     except ValueError:
         return None
     if not isinstance(index, dict) or index.get("version") != STORE_VERSION \
-            or index.get("features") != N_FEATURES:
+            or index.get("features") != N_FEATURES or not _names_own_segments(index):
         return None
     return index
+
+
+def _names_own_segments(index: dict) -> bool:
+    """True when every segment the index names is a plain name of this store's pattern, so that no
+    hand-edited index can make a load read or delete a file outside the store."""
+    segments, next_segment = index.get("segments"), index.get("next_segment")
+    if not isinstance(segments, list) or type(next_segment) is not int or next_segment < 0:
+        return False
+    return all(isinstance(s, dict) and isinstance(s.get("name"), str) and SEGMENT_PATTERN.fullmatch(s["name"])
+               for s in segments)
 
 
 def _write_index(cache_dir: Path, index: dict) -> None:

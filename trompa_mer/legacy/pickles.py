@@ -31,6 +31,11 @@ LegacyModel = xgboost.XGBClassifier | GaussianNB | SGDClassifier
 SGD_LOSS_RENAMES = {"log": "log_loss"}
 """scikit-learn 1.1 renamed SGDClassifier's logistic loss."""
 
+MAX_ARRAY_ELEMENTS = 1 << 16
+"""Most elements an array of a legacy file may declare, checked before anything is allocated: the
+largest in the original's files (GaussianNB theta_ and var_, SGD coef_) hold 4 × 260 = 1040."""
+MAX_ARRAY_BYTES = MAX_ARRAY_ELEMENTS * 8
+
 XGB_KWARGS_KEPT = {"nthread": "n_jobs", "eval_metric": "eval_metric"}
 """Constructor `**kwargs` of 1.3 kept by the current XGBClassifier, under their current name."""
 
@@ -56,11 +61,37 @@ class _ArrayWrapper(PickledRecord):
     """joblib's NumpyArrayWrapper: its BUILD is followed by the array's raw bytes."""
 
 
+class _NdarrayName(PickledRecord):
+    """What the name numpy.ndarray resolves to: these files only pass it to `_reconstruct` and in
+    joblib's array headers, so a pickle calling it (with any shape) gets an inert record."""
+
+
 def _empty_array(subtype: type, shape: tuple, dtype: bytes) -> np.ndarray:
     """numpy's `_reconstruct` as pickles use it: an empty placeholder that BUILD then fills."""
-    if subtype is not np.ndarray or tuple(shape) != (0,):
+    if subtype is not _NdarrayName or tuple(shape) != (0,):
         raise pickle.UnpicklingError(f"refusing numpy _reconstruct of {subtype!r}, shape {shape!r}")
-    return multiarray._reconstruct(subtype, shape, dtype)
+    return multiarray._reconstruct(np.ndarray, shape, dtype)
+
+
+def _check_array_size(shape: Any, dtype: Any) -> None:
+    """UnpicklingError unless `shape` and `dtype` declare an array of at most MAX_ARRAY_ELEMENTS
+    elements and MAX_ARRAY_BYTES bytes: checked before the array is allocated."""
+    if not isinstance(dtype, np.dtype) or not isinstance(shape, tuple) \
+            or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise pickle.UnpicklingError(f"refusing numpy array of shape {shape!r}, dtype {dtype!r}")
+    elements = math.prod(shape)
+    if elements > MAX_ARRAY_ELEMENTS or elements * dtype.itemsize > MAX_ARRAY_BYTES:
+        raise pickle.UnpicklingError(f"refusing numpy array of shape {shape!r}, dtype {dtype}: "
+                                     f"larger than any model's")
+
+
+def _scalar(dtype: np.dtype, data: bytes) -> Any:
+    """numpy's `scalar` as pickles use it: a value from exactly its dtype's bytes (without them
+    numpy would allocate a zeroed value of whatever size the dtype declares)."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, bytes) \
+            or len(data) != dtype.itemsize:
+        raise pickle.UnpicklingError(f"refusing numpy scalar of {dtype!r}")
+    return multiarray.scalar(dtype, data)
 
 
 def _bytearray(data: bytes | str = b"", encoding: str = "latin-1") -> bytearray:
@@ -87,10 +118,10 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("sklearn.linear_model._sgd_fast", "Log"): _SGD_LOSS,
     ("sklearn.preprocessing._label", "LabelEncoder"): _LABEL_ENCODER,
     ("joblib.numpy_pickle", "NumpyArrayWrapper"): _ArrayWrapper,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _NdarrayName,
     ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "scalar"): multiarray.scalar,
-    ("numpy._core.multiarray", "scalar"): multiarray.scalar,
+    ("numpy.core.multiarray", "scalar"): _scalar,
+    ("numpy._core.multiarray", "scalar"): _scalar,
     ("numpy.core.multiarray", "_reconstruct"): _empty_array,
     ("numpy._core.multiarray", "_reconstruct"): _empty_array,
     ("builtins", "bytearray"): _bytearray,
@@ -123,6 +154,11 @@ class RestrictedUnpickler(pickle._Unpickler):
         raise LegacyError(f"{self._name}: refusing pickle extension code {code}")
 
     def load_build(self) -> None:
+        if isinstance(self.stack[-2], np.ndarray):  # ndarray.__setstate__ allocates the shape
+            state = self.stack[-1]
+            if not isinstance(state, tuple) or len(state) not in (4, 5):
+                raise pickle.UnpicklingError("malformed numpy array state")
+            _check_array_size(*state[-4:-2])
         super().load_build()
         if isinstance(self.stack[-1], _ArrayWrapper):
             self.stack[-1] = self._read_array(self.stack[-1].state)
@@ -134,10 +170,11 @@ class RestrictedUnpickler(pickle._Unpickler):
         if not isinstance(state, dict):
             raise LegacyError(f"{self._name}: malformed joblib array header")
         shape, dtype, order = state.get("shape"), state.get("dtype"), state.get("order")
-        if (state.get("subclass") is not np.ndarray or not isinstance(dtype, np.dtype)
+        if (state.get("subclass") is not _NdarrayName or not isinstance(dtype, np.dtype)
                 or dtype.hasobject or order not in ("C", "F") or not isinstance(shape, tuple)
                 or not all(isinstance(n, int) and n >= 0 for n in shape)):
             raise LegacyError(f"{self._name}: unsupported joblib array {shape!r} {dtype!r}")
+        _check_array_size(shape, dtype)
         if state.get("numpy_array_alignment_bytes") is not None:  # joblib ≥ 1.2 pads
             padding = self._source.read(1)
             self._exactly(padding[0] if padding else -1)

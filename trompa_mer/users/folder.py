@@ -22,7 +22,8 @@ from trompa_mer.names import (
     timestamp,
 )
 
-USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A user id, matched whole (`fullmatch`: `$` would accept a trailing newline)."""
 STATE_FILE = "pool_data.json"
 ANNOTATIONS_FILE = "annotations.jsonl"
 
@@ -51,7 +52,8 @@ class UserState:
 
 
 def check_user_id(user_id: str) -> str:
-    if not USER_ID_PATTERN.match(user_id):
+    """`user_id`, or UserError unless it is 1-64 characters of A-Z a-z 0-9 _ -."""
+    if not USER_ID_PATTERN.fullmatch(user_id):
         raise UserError(f"invalid user id {user_id!r}: use 1-64 characters of A-Z a-z 0-9 _ -")
     return user_id
 
@@ -88,13 +90,31 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
 
 @contextlib.contextmanager
 def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
-    """Lock an existing user's folder for one command, finishing any interrupted update first."""
+    """Lock an existing user's folder for one command, finishing any interrupted update first; a
+    symlink in the folder (its `.lock` too) is refused, never followed."""
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
         raise UserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
+    _refuse_symlink(folder)
     with storage.folder_lock(folder):
+        for path in _entries(folder):
+            _refuse_symlink(path)
         storage.recover(folder)
         yield folder
+
+
+def _entries(folder: Path) -> list[Path]:
+    """Every file of a user's folder, those of an unfinished commit's staging folder too."""
+    staging = folder / storage.STAGING_NAME
+    inside = list(staging.iterdir()) if staging.is_dir() and not staging.is_symlink() else []
+    return sorted([*folder.iterdir(), *inside])
+
+
+def _refuse_symlink(path: Path) -> None:
+    """UserError for a symlink in (or as) a user's folder: the commands never follow one, lest an
+    input make them read or write a file outside the users folder."""
+    if path.is_symlink():
+        raise UserError(f"refusing to follow the symlink {path}")
 
 
 def read_state(folder: Path) -> UserState:
