@@ -15,7 +15,7 @@ from trompa_mer.committee import folder as committee
 from trompa_mer.committee import members
 from trompa_mer.datasets import deam, labelled, synth
 from trompa_mer.datasets.windows import LabelledWindows
-from trompa_mer.errors import DeamError, TrainingError
+from trompa_mer.errors import AudioError, DeamError, TrainingError
 from trompa_mer.features import smile, table
 from trompa_mer.features.columns import DEAM_FEATURE_NAMES, FEATURE_NAMES, TIME_COLUMN
 from trompa_mer.names import QUADRANTS, quadrant_of
@@ -268,7 +268,7 @@ def test_a_folder_without_annotations_or_features_is_refused(tmp_path: Path) -> 
     assert deam.choose_source(tmp_path, None) == (deam.SOURCE_AUDIO, False)
     with pytest.raises(DeamError, match=f"--source features: {tmp_path / deam.FEATURES_DIR} not found"):
         deam.choose_source(tmp_path, deam.SOURCE_FEATURES)
-    with pytest.raises(DeamError, match="has both audio and annotated windows"):  # the audio folder is empty
+    with pytest.raises(AudioError, match=f"no audio files .* in {tmp_path / synth.AUDIO_DIR}"):  # it is empty
         deam.load_windows(tmp_path, deam.SOURCE_AUDIO, tmp_path / "cache", smile_command(), progress=False)
 
 
