@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 from trompa_mer.cores import available_cores
+from trompa_mer.features import extract
+from trompa_mer.learning import scoring
 
 
 def _project_root() -> Path:
@@ -62,8 +64,8 @@ DEAM_SEED = 1987
 
 JOBS = int(_number("TPL_JOBS", int, available_cores()))
 """Cores used by batch extraction, pool building and scoring (default: all this process may use)."""
-POOL_CHUNK_SONGS = int(_number("TPL_POOL_CHUNK_SONGS", int, 100))
+POOL_CHUNK_SONGS = int(_number("TPL_POOL_CHUNK_SONGS", int, scoring.DEFAULT_CHUNK_SONGS))
 """Songs scored at once per core: peak memory grows with this, not with the pool (see
 trompa_mer/learning/scoring.py)."""
-DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, 10))
+DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, extract.DASK_CONNECT_SECONDS))
 """How long extract_features.py --dask-scheduler waits for the scheduler to answer."""
