@@ -209,7 +209,7 @@ def test_bad_inputs_change_nothing(world: dict) -> None:
         (["retrain_model.py", "-i", "b", "-a", good, "--rounds", "0"], "at least 1"),
         (["retrain_model.py", "-i", "b", "-a", root / "bad.json"], "malformed"),
         (["retrain_model.py", "-i", "b", "-a", root / "label.json"], "not a quadrant"),
-        (["retrain_model.py", "-i", "b", "-a", root / "few.json"], "number of annotated songs"),
+        (["retrain_model.py", "-i", "b", "-a", root / "few.json"], f"not annotated: {', '.join(songs[1:])}"),
         (["retrain_model.py", "-i", "b", "-a", root / "missing.json"], "not found"),
         (["retrain_model.py", "-i", "nobody", "-a", root / "few.json"], "unknown user"),
         (["get_hard_tracks.py", "-i", "b", "-q", "0"], "at least 1"),
@@ -221,8 +221,8 @@ def test_bad_inputs_change_nothing(world: dict) -> None:
         assert message in error_line(script(world, *argv)), argv
     wrong = {s: "Q1" for s in songs[:-1]} | {"song_zz": "Q1"}
     (root / "wrong.json").write_text(json.dumps(wrong))
-    assert "differ from the queried" in error_line(script(world, "retrain_model.py", "-i", "b", "-a",
-                                                         root / "wrong.json"))
+    refused = error_line(script(world, "retrain_model.py", "-i", "b", "-a", root / "wrong.json"))
+    assert f"not annotated: {songs[-1]}; not queried: song_zz" in refused
     assert folder_digest(folder) == before
     assert not (world["user"] / "bad").exists()
 

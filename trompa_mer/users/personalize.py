@@ -106,13 +106,13 @@ def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
     """The annotations must answer exactly the pending query."""
     if not state.pending:
         raise AnnotationError("there is no pending query for this user: run get_hard_tracks first")
-    if len(labels) != len(state.queried):
-        raise AnnotationError(f"the number of annotated songs ({len(labels)}) differs from the "
-                              f"number of queried songs ({len(state.queried)})")
-    if set(labels) != set(state.queried):
-        extra = sorted(set(labels) - set(state.queried))
-        raise AnnotationError(f"the annotated songs differ from the queried songs: not queried "
-                              f"{', '.join(extra)}; queried {', '.join(state.queried)}")
+    missing = [song for song in state.queried if song not in labels]
+    extra = sorted(set(labels) - set(state.queried))
+    if missing or extra:
+        problems = ([f"not annotated: {', '.join(missing)}"] if missing else []) + \
+                   ([f"not queried: {', '.join(extra)}"] if extra else [])
+        raise AnnotationError(f"the annotations must answer exactly the queried songs "
+                              f"({', '.join(state.queried)}); {'; '.join(problems)}")
 
 
 def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: int,
