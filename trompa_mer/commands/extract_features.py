@@ -39,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
     command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
     inputs: list[Path] = args.input
     if len(inputs) == 1 and not inputs[0].is_dir():
-        windows = extract.extract_file(inputs[0], args.output, command, args.window, args.hop)
-        print(f"wrote {windows} windows to {args.output}")
+        extraction = extract.extract_file(inputs[0], args.output, command, args.window, args.hop)
+        shortfall = extraction.shortfall(args.window)
+        if shortfall:
+            print(f"warning: {inputs[0]}: {shortfall}", file=sys.stderr)
+        print(f"wrote {extraction.windows} windows to {args.output}")
         return 0
     if args.output.suffix.lower() == table.FEATURE_SUFFIX and not args.output.is_dir():
         raise OutputError(f"-i is a folder or several files, so -o must be a folder (one <stem>.csv per "

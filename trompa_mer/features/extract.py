@@ -29,9 +29,25 @@ def features_of_frames(frame_times: np.ndarray, frames: np.ndarray,
     return windows.window_times(frame_times, step), np.nan_to_num(stats, nan=0.0)
 
 
+@dataclass(frozen=True)
+class Extraction:
+    """What extract_file wrote: its number of windows, and the seconds of audio openSMILE framed."""
+
+    windows: int
+    seconds: float
+
+    def shortfall(self, window: float) -> str | None:
+        """A warning when the audio is shorter than one window: every window is then a partial one,
+        and a prediction on them looks as confident as one on a whole song."""
+        if self.seconds >= window:
+            return None
+        return (f"the audio lasts {self.seconds:.2f} s, less than one {window:g} s window: its "
+                f"{self.windows} window(s) hold only that, so predictions on it rest on {self.seconds:.2f} s")
+
+
 def extract_file(source: Path, output: Path, command: smile.SmileCommand,
-                 window: float, hop: float) -> int:
-    """Extract one audio file into a feature CSV; returns the number of windows written."""
+                 window: float, hop: float) -> Extraction:
+    """Extract one audio file into a feature CSV."""
     audio.check_supported(source)
     storage.check_output_file(output, table.FEATURE_SUFFIX)
     with audio.as_wav(source) as wav, tempfile.TemporaryDirectory(prefix="trompa-lld.") as tmp:
@@ -40,11 +56,11 @@ def extract_file(source: Path, output: Path, command: smile.SmileCommand,
         frame_times, frames = smile.read_lld_csv(lld_csv, source)
     times, features = features_of_frames(frame_times, frames, window, hop)
     table.write_feature_csv(output, times, features)
-    return len(times)
+    return Extraction(len(times), len(frames) * windows.FRAME_SECONDS)
 
 
 def extract_missing(source: Path, output: Path, command: smile.SmileCommand, window: float, hop: float,
-                    overwrite: bool) -> int | None:
+                    overwrite: bool) -> Extraction | None:
     """extract_file, unless `output` exists and `overwrite` is off (None). On a cluster a task runs
     again when its worker dies; a file that worker already finished is not made twice."""
     if output.exists() and not overwrite:
@@ -59,9 +75,12 @@ class BatchReport:
     done: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: dict[Path, str] = field(default_factory=dict)
+    short: dict[Path, str] = field(default_factory=dict)
+    """Files shorter than one window, with the warning given."""
 
     def summary(self) -> str:
-        return f"done {len(self.done)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
+        short = f" ({len(self.short)} shorter than one window)" if self.short else ""
+        return f"done {len(self.done)}{short}, skipped {len(self.skipped)}, failed {len(self.failed)}"
 
 
 def audio_files(inputs: Sequence[Path]) -> list[Path]:
@@ -141,8 +160,12 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
         for future in as_completed(futures):
             source = futures[future]
             try:
-                windows_written = future.result()
-                (report.skipped if windows_written is None else report.done).append(source)
+                extraction = future.result()
+                (report.skipped if extraction is None else report.done).append(source)
+                shortfall = extraction and extraction.shortfall(window)
+                if shortfall:
+                    report.short[source] = shortfall
+                    bar.write(f"warning: {source}: {shortfall}", file=sys.stderr)
             except TrompaError as exc:
                 report.failed[source] = str(exc)
                 bar.write(f"error: {source}: {exc}", file=sys.stderr)
