@@ -214,10 +214,24 @@ def test_every_strategy_query_is_answered_and_retrained(world: dict, strategy: s
 
 def test_hc_without_crowd_file_is_refused_by_the_script(world: dict) -> None:
     env = {**world["env"], "TPL_CROWD_ANNOTATIONS": str(world["root"] / "absent.json")}
-    run_script("create_user.py", "-i", "u", "-m", "hc", env=env, check=True)
-    refused = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", env=env)
     absent = env["TPL_CROWD_ANNOTATIONS"]
-    assert error_line(refused) == (f"error: strategy hc needs crowd annotations, but {absent}"
-                                   " does not exist (set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or "
-                                   "song_id,user_id,quadrant CSV)")
+    message = (f"error: strategy hc needs crowd annotations, but {absent} does not exist (set "
+               "TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV)")
+    assert error_line(run_script("create_user.py", "-i", "u", "-m", "hc", env=env)) == message
+    assert not (world["users"] / "u").exists()
+    run_script("create_user.py", "-i", "u", "-m", "mc", env=env, check=True)
+    refused = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", "--strategy", "hc", env=env)
+    assert error_line(refused) == message
     assert not state(world, "u")["pending"]
+
+
+def test_a_crowd_naming_none_of_the_pool_songs_is_warned_about(world: dict) -> None:
+    strangers = crowd_csv(world["root"] / "strangers.csv", [("other_song", "1", "Q1"), ("other_song", "2", "Q3")])
+    env = {**world["env"], "TPL_CROWD_ANNOTATIONS": str(strangers)}
+    run_script("create_user.py", "-i", "u", "-m", "hc", env=env, check=True)
+    result = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", env=env, check=True)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "name none of the 16 songs" in warnings[0], result.stderr
+    assert len(result.stdout.split()) == 3
+    crowded = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", "--requery", env=world["env"], check=True)
+    assert "warning" not in crowded.stderr

@@ -7,6 +7,7 @@ import argparse
 
 from trompa_mer import names
 from trompa_mer.commands import cli, settings
+from trompa_mer.learning import strategies
 from trompa_mer.users import folder as user
 
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)  # hc and mix: refused now, not at query time
     folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
                               args.strategy, args.update_rule)
     print(f"created user {args.user_id} in {folder} (query strategy {args.strategy}, "

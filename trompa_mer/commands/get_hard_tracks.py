@@ -5,6 +5,7 @@ python3 get_hard_tracks.py -i USER_ID -q NUM_TRACKS [--strategy mc|hc|mix|rand]
 
 import argparse
 import json
+import sys
 
 from trompa_mer import names
 from trompa_mer.commands import cli, settings
@@ -31,6 +32,8 @@ def run(args: argparse.Namespace) -> None:
                                     settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
                                     args.requery, args.strategy, settings.CROWD_ANNOTATIONS,
                                     settings.JOBS, settings.POOL_CHUNK_SONGS)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"user_id": args.user_id, "iteration": result.state.iteration,
                           "strategy": result.state.query_strategy, "queried": result.songs,

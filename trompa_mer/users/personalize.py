@@ -17,6 +17,7 @@ from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.layer import fit_layer
 from trompa_mer.errors import AnnotationError, QueryError, TrainingError
 from trompa_mer.learning import strategies
+from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.names import QUADRANTS, UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES, quadrant_index, timestamp
@@ -28,6 +29,18 @@ class QueryResult:
     songs: list[str]
     scores: dict[str, float]
     state: user.UserState
+    warnings: list[str]
+    """What the user should know although the query was made (a crowd file naming none of the songs)."""
+
+
+def crowd_warnings(crowd: Crowd | None, crowd_file: Path | None, candidates: list[str]) -> list[str]:
+    """A warning when the crowd annotations name none of the candidates: hc then scores them all
+    alike, and the query falls back to song-id order (mix to the committee's disagreement alone)."""
+    if crowd is None or not set(candidates).isdisjoint(crowd.song_ids.tolist()):
+        return []
+    return [f"the crowd annotations in {crowd_file} name none of the {len(candidates)} songs left in the pool, "
+            "so every song scores alike on human consensus: check that their song ids are the feature "
+            "CSVs' names"]
 
 
 def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool:
@@ -72,6 +85,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
             context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
                                               crowd=crowd, jobs=jobs, chunk_songs=chunk_songs)
             chosen = strategies.choose_songs(strategy, context, n_tracks)
+            warnings = crowd_warnings(crowd, crowd_file, candidates)
         state.queried = list(chosen)
         state.pending = True
         state.next_pool = [song for song in candidates if song not in chosen]
@@ -79,7 +93,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         state.query_strategy = strategy
         state.time = timestamp()
         user.write_state(folder, state)
-    return QueryResult(state.queried, state.scores, state)
+    return QueryResult(state.queried, state.scores, state, warnings)
 
 
 def read_annotations(path: Path) -> dict[str, int]:
