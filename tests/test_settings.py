@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,15 @@ def test_only_the_commands_read_the_settings() -> None:
     readers = [str(path.relative_to(ROOT)) for path in (ROOT / "trompa_mer").rglob("*.py")
                if "trompa_mer.commands import" in path.read_text() and "commands" not in path.parts]
     assert readers == []
+
+
+def test_relative_paths_in_variables_are_taken_from_the_project_like_the_defaults(tmp_path: Path) -> None:
+    """Started from another folder, `TPL_PRETRAINED_DIRECTORY=models/pretrained` is still the
+    checkout's shipped committee, as the default is."""
+    users = tmp_path / "users"
+    env = {**os.environ, "TPL_PRETRAINED_DIRECTORY": "models/pretrained", "TPL_USERS_DIRECTORY": str(users)}
+    result = subprocess.run([sys.executable, str(ROOT / "create_user.py"), "-i", "elsewhere"], cwd=tmp_path,
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    copied = users / "elsewhere" / "manifest.json"
+    assert copied.read_bytes() == (ROOT / "models" / "pretrained" / "manifest.json").read_bytes()

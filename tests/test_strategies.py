@@ -226,12 +226,14 @@ def test_hc_without_crowd_file_is_refused_by_the_script(world: dict) -> None:
 
 
 def test_a_crowd_naming_none_of_the_pool_songs_is_warned_about(world: dict) -> None:
-    strangers = crowd_csv(world["root"] / "strangers.csv", [("other_song", "1", "Q1"), ("other_song", "2", "Q3")])
+    strangers = crowd_csv(world["root"] / "strangers.csv",
+                          [("other_song", "1", "Q1"), ("other_song", "2", "Q3")])
     env = {**world["env"], "TPL_CROWD_ANNOTATIONS": str(strangers)}
     run_script("create_user.py", "-i", "u", "-m", "hc", env=env, check=True)
     result = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", env=env, check=True)
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "name none of the 16 songs" in warnings[0], result.stderr
     assert len(result.stdout.split()) == 3
-    crowded = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", "--requery", env=world["env"], check=True)
+    crowded = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", "--requery", env=world["env"],
+                         check=True)
     assert "warning" not in crowded.stderr

@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)  # hc and mix: refused now, not at query time
+    # hc and mix without their crowd file are refused now, not at the first query
+    strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)
     folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
                               args.strategy, args.update_rule)
     print(f"created user {args.user_id} in {folder} (query strategy {args.strategy}, "

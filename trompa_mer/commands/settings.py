@@ -4,7 +4,9 @@
 The commands resolve these values and pass them to the library, which never reads them itself. A
 malformed number (`TPL_JOBS=abc`) ends the command with one `error:` line naming the variable.
 Default paths are inside the checkout this package runs from; an installed package (`pip install .`)
-uses the current folder instead.
+uses the current folder instead. A relative path in a variable is taken from that same project folder,
+not from wherever the command is started, so `TPL_PRETRAINED_DIRECTORY=models/deam` means the same
+folder as the default `models/pretrained` does.
 """
 
 import os
@@ -25,7 +27,8 @@ ROOT = _project_root()
 
 
 def _path(variable: str, default: Path) -> Path:
-    return Path(os.environ.get(variable) or default)
+    value = os.environ.get(variable)
+    return ROOT / Path(value).expanduser() if value else default
 
 
 def _number(variable: str, kind: type[int] | type[float], default: int | float) -> int | float:

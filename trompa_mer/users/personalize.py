@@ -38,9 +38,9 @@ def crowd_warnings(crowd: Crowd | None, crowd_file: Path | None, candidates: lis
     alike, and the query falls back to song-id order (mix to the committee's disagreement alone)."""
     if crowd is None or not set(candidates).isdisjoint(crowd.song_ids.tolist()):
         return []
-    return [f"the crowd annotations in {crowd_file} name none of the {len(candidates)} songs left in the pool, "
-            "so every song scores alike on human consensus: check that their song ids are the feature "
-            "CSVs' names"]
+    return [f"the crowd annotations in {crowd_file} name none of the {len(candidates)} songs left in the "
+            "pool, so every song scores alike on human consensus: check that their song ids are the "
+            "feature CSVs' names"]
 
 
 def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool:
