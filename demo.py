@@ -29,8 +29,16 @@ TRUTH = DEMO / "quadrants.csv"
 USER = "demo"
 SONGS, SECONDS, SEED = 24, 30, 7
 ROUNDS, QUERIES = 3, 5
-ENV = {**os.environ, "TPL_FEATS_DIRECTORY": str(FEATS), "TPL_POOL_CACHE_DIRECTORY": str(DEMO / "pool_cache"),
-       "TPL_USERS_DIRECTORY": str(DEMO / "users")}
+DEMO_SETTINGS = {"TPL_FEATS_DIRECTORY": FEATS, "TPL_POOL_CACHE_DIRECTORY": DEMO / "pool_cache",
+                 "TPL_USERS_DIRECTORY": DEMO / "users"}
+"""The demo's own pool and users, so data/feats and real users are never touched."""
+
+
+def shown(value: object) -> str:
+    """A path as a user can type it from the checkout (relative there), anything else as text."""
+    if isinstance(value, Path) and value.is_relative_to(settings.ROOT):
+        return str(value.relative_to(settings.ROOT))
+    return str(value)
 
 
 def step(text: str) -> None:
@@ -38,10 +46,13 @@ def step(text: str) -> None:
 
 
 def run(script: str, *args: object) -> str:
-    """Run a root script as a user would; stop the demo if it fails."""
+    """Run a root script as a user would, printing a command line that does the same when copied into
+    a shell in the checkout; stop the demo if it fails."""
     argv = [sys.executable, str(settings.ROOT / script), *map(str, args)]
-    print("$ python3", script, *map(str, args), flush=True)
-    result = subprocess.run(argv, env=ENV, stdout=subprocess.PIPE, text=True)
+    env = " ".join(f"{name}={shown(path)}" for name, path in DEMO_SETTINGS.items())
+    print("$", env, "python3", script, *map(shown, args), flush=True)
+    result = subprocess.run(argv, env={**os.environ, **{k: str(v) for k, v in DEMO_SETTINGS.items()}},
+                            stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:
         sys.exit(f"demo stopped: {script} failed with exit code {result.returncode}")
     return result.stdout

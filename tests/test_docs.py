@@ -1,13 +1,14 @@
 """The README's commands and the Dockerfile cannot rot: every documented command is checked here."""
 
 import importlib
+import json
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_script
 
 README = ROOT / "README.md"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -81,3 +82,33 @@ def test_dockerfile_installs_requirements_and_runs_every_script() -> None:
         assert (ROOT / f"{name}.py").is_file(), name
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "data/", "models/users/"} <= set(ignored)
+
+
+@pytest.mark.parametrize("script", sorted(path.name for path in ROOT.glob("*.py") if path.name != "demo.py"))
+def test_every_option_of_every_script_says_what_it_is(script: str) -> None:
+    silent = [action.option_strings or action.dest for action in parser_of(script)._actions
+              if not action.help]
+    assert silent == []
+
+
+def test_the_docker_image_the_readme_runs_is_the_one_it_builds() -> None:
+    commands = [words for words in fenced_commands() if words[0] == "docker"]
+    built = [words[words.index("-t") + 1] for words in commands if words[1] == "build"]
+    run = {words[next(i for i, w in enumerate(words) if w == "python3") - 1] for words in commands
+           if words[1] == "run"}
+    first_run = next(i for i, words in enumerate(commands) if words[1] == "run")
+    assert run and run <= set(built)
+    assert commands.index(next(words for words in commands if words[1] == "build")) < first_run
+
+
+def test_the_readme_prediction_example_has_the_fields_and_model_form_predict_writes(shared: Path,
+                                                                                    tmp_path: Path) -> None:
+    example_text = re.search(r"Output:\n```json\n(.*?)```", README.read_text(), flags=re.S).group(1)
+    example = json.loads(example_text.replace(", ...]", "]").replace("[0, 0, 3, ...]", "[0, 0, 3]"))
+    song = sorted((shared / "data" / "4q-dev" / "feats").glob("*.csv"))[0]
+    out = tmp_path / "song.json"
+    run_script("predict_emotion.py", "-i", song, "-o", out, "-m", "default", check=True)
+    written = json.loads(out.read_text())
+    assert list(example) == list(written)
+    assert Path(example["model"]).is_absolute() and Path(written["model"]).is_absolute()
+    assert Path(written["model"]).parts[-2:] == Path(example["model"]).parts[-2:]

@@ -13,12 +13,11 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-import import_legacy
 from tests.committees import make_committee, write_feature_csv
 from tests.conftest import ROOT, error_line, run_script
 from tests.test_loop import folder_digest
 from trompa_mer import names
-from trompa_mer.commands import settings
+from trompa_mer.commands import import_legacy, settings
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.features.columns import FEATURE_NAMES

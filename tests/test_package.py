@@ -57,3 +57,34 @@ def test_the_installed_package_is_imported_from_the_install_not_the_checkout(ins
     module, root = result.stdout.splitlines()
     assert Path(module).is_relative_to(installed)
     assert Path(root) == tmp_path.resolve()
+
+
+def bare_python() -> list[str]:
+    """This interpreter without site-packages (`-S`): a Python lacking the requirements, as a new
+    shell's `python3` is before the project's .venv is activated."""
+    return [sys.executable, "-S"]
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").is_file(),
+                    reason="this checkout has no .venv (make venv); CI's and a user's always have one")
+def test_a_root_script_run_by_a_python_without_the_requirements_uses_the_checkouts_venv(
+        tmp_path: Path) -> None:
+    env = {**os.environ, "TPL_USERS_DIRECTORY": str(tmp_path / "users")}
+    result = subprocess.run([*bare_python(), str(ROOT / "create_user.py"), "-i", "newcomer"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "users" / "newcomer" / "pool_data.json").is_file()
+
+
+def test_without_a_venv_a_python_lacking_the_requirements_gets_one_error_line(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copy(ROOT / "create_user.py", checkout)
+    (checkout / "trompa_mer").symlink_to(ROOT / "trompa_mer")
+    result = subprocess.run([*bare_python(), str(checkout / "create_user.py"), "-i", "newcomer"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"error: {sys.executable} lacks the requirements (numpy, pandas, sklearn, xgboost, joblib, "
+        "opensmile, pydub, tqdm): run `make venv` in the checkout (or `pip install -r requirements.txt`), "
+        "then run the script again"]

@@ -11,8 +11,8 @@ import pytest
 import xgboost as xgb
 from sklearn.metrics import f1_score
 
-import simulate
 from tests.committees import make_committee, make_pool
+from trompa_mer.commands import simulate
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.features.table import read_feature_csv

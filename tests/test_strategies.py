@@ -11,13 +11,10 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-import create_user
-import get_hard_tracks
-import retrain_model
 from tests.committees import make_committee, make_pool
 from tests.conftest import ROOT, error_line, run_script
 from trompa_mer import names
-from trompa_mer.commands import settings
+from trompa_mer.commands import create_user, get_hard_tracks, retrain_model, settings
 from trompa_mer.errors import CrowdError
 from trompa_mer.learning import crowd as crowds
 from trompa_mer.learning import strategies

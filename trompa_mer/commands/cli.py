@@ -24,6 +24,12 @@ def run(action: Callable[[], int | None]) -> int:
     return 0 if result is None else result
 
 
+def add_user_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """`-i/--user_id`, the original's flag for the user a command works on."""
+    parser.add_argument("-i", "--user_id", required=True,
+                        help=f"{what} (1-64 characters of A-Z a-z 0-9 _ -, as given to create_user.py)")
+
+
 def add_scaling_option(parser: argparse.ArgumentParser) -> None:
     """`--scaling committee|original`; unset means the committee's own (its scaler.pkl if it has one)."""
     parser.add_argument("--scaling", choices=SCALINGS, default=None,

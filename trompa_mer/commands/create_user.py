@@ -13,7 +13,7 @@ from trompa_mer.users import folder as user
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--user_id", required=True, help="1-64 characters of A-Z a-z 0-9 _ -")
+    cli.add_user_option(parser, "the new user's id")
     parser.add_argument("-m", "--strategy", choices=names.STRATEGIES, default=names.DEFAULT_STRATEGY,
                         help="how the user's queries are chosen: mc machine consensus (committee "
                              "entropy), hc human consensus (crowd entropy), mix the larger of both, "

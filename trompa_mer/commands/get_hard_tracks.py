@@ -14,7 +14,7 @@ from trompa_mer.users import personalize
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--user_id", required=True)
+    cli.add_user_option(parser, "the user to ask")
     parser.add_argument("-q", "--queries", type=int, required=True, help="how many songs to ask about")
     parser.add_argument("--requery", action="store_true",
                         help="replace a query that is still waiting for annotations")

@@ -12,7 +12,7 @@ from trompa_mer.users import personalize
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--user_id", required=True)
+    cli.add_user_option(parser, "the user who answered")
     parser.add_argument("-a", "--annotations", required=True, type=Path,
                         help='JSON {"song_id": "Q1", ...} answering the last query')
     parser.add_argument("--rounds", type=int, default=settings.XGB_UPDATE_ROUNDS,
