@@ -495,3 +495,24 @@ def test_symlinked_lock_and_files_are_refused_and_their_targets_untouched(world:
         (folder / name).unlink()
         (outside / name).rename(folder / name)
     assert state(world, "l")["pending"] is False
+
+
+def test_slow_steps_report_progress_as_lines_when_stderr_is_not_a_terminal(world: dict) -> None:
+    """Piped stderr (a log) gets plain progress lines, not a terminal's carriage-return redraws;
+    TPL_PROGRESS_SECONDS (default 5 s) is lowered so that these small steps count as slow."""
+    world["env"]["TPL_PROGRESS_SECONDS"] = "0.001"
+    script(world, "create_user.py", "-i", "p", "--update-rule", "original", check=True)
+    first = script(world, "get_hard_tracks.py", "-i", "p", "-q", 3, check=True)
+    retrain = script(world, "retrain_model.py", "-i", "p", "-a", answer(world, first.stdout.split()),
+                     check=True)
+    n_members = len(list(world["pretrained"].glob("classifier_*.pkl")))
+    for result, last in [(first, "storing the pool: 100%"), (retrain, "learning: 100%")]:
+        assert "\r" not in result.stderr
+        lines = result.stderr.splitlines()
+        assert lines and lines[-1].startswith(last), result.stderr
+    assert f"{n_members}/{n_members}" in retrain.stderr.splitlines()[-1]
+    world["env"]["TPL_PROGRESS_SECONDS"] = "60"  # steps quicker than this print nothing
+    second = script(world, "get_hard_tracks.py", "-i", "p", "-q", 3, check=True)
+    quiet = script(world, "retrain_model.py", "-i", "p", "-a", answer(world, second.stdout.split()),
+                   check=True)
+    assert quiet.stderr == ""

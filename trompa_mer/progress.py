@@ -1,12 +1,43 @@
-"""The one progress display: a tqdm bar on stderr, so that stdout keeps only a command's results."""
+"""The one progress display, on stderr so that stdout keeps only a command's results.
+
+On a terminal it is tqdm's redrawn bar. Anywhere else (a log file, a pipe, a service's journal) a
+redrawn bar is a pile of carriage returns, so tqdm's redraws go out as plain lines instead: one at
+most every LOG_EVERY_SECONDS, the first once a step has run that long, and a last one when such a step
+ends. A step that ends sooner prints nothing.
+"""
 
 import sys
 from collections.abc import Iterable
 
 from tqdm import tqdm
 
+LOG_EVERY_SECONDS = 5.0
+"""The default; commands take TPL_PROGRESS_SECONDS (log_every)."""
+_log_every = LOG_EVERY_SECONDS
+
+
+def log_every(seconds: float) -> None:
+    """How often, at most, a progress line is written when stderr is not a terminal."""
+    global _log_every
+    _log_every = seconds
+
+
+class _Lines:
+    """What tqdm writes, as lines: each `\\r`-started redraw becomes one line; clearing writes vanish."""
+
+    def write(self, text: str) -> None:
+        line = text.strip("\r\n").strip()
+        if line:
+            sys.stderr.write(line + "\n")
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
 
 def progress_bar(unit: str, desc: str, show: bool, total: int | None = None,
                  items: Iterable | None = None) -> tqdm:
-    """A bar over `items`, or counting to `total` by `update()`; nothing is drawn unless `show`."""
-    return tqdm(items, total=total, unit=unit, desc=desc, disable=not show, file=sys.stderr)
+    """A bar over `items`, or counting to `total` by `update()`; nothing is shown unless `show`."""
+    if sys.stderr.isatty():
+        return tqdm(items, total=total, unit=unit, desc=desc, disable=not show, file=sys.stderr)
+    return tqdm(items, total=total, unit=unit, desc=desc, disable=not show, file=_Lines(),
+                delay=_log_every, mininterval=_log_every, ascii=True)

@@ -4,6 +4,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from trompa_mer import progress
+from trompa_mer.commands import settings
 from trompa_mer.errors import TrompaError
 from trompa_mer.names import SCALINGS
 
@@ -13,6 +15,7 @@ def run(action: Callable[[], int | None]) -> int:
 
     Anything unexpected keeps its traceback (and Python's non-zero exit).
     """
+    progress.log_every(settings.PROGRESS_SECONDS)
     try:
         result = action()
     except TrompaError as exc:

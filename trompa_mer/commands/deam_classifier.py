@@ -13,7 +13,6 @@ value (e.g. one artist's).
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 from trompa_mer.commands import cli, settings
@@ -95,14 +94,14 @@ def load_deam(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
     command = None
     if source == deam.SOURCE_AUDIO:
         command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
-    data = deam.load_windows(folder, source, args.cache, command, args.jobs, progress=sys.stderr.isatty())
+    data = deam.load_windows(folder, source, args.cache, command, args.jobs, progress=True)
     return data, deam.corpus_record(folder, source)
 
 
 def load_labelled(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
     print(f"source: {args.labels} on {args.feats}"
           + (f", grouped by {args.group_column}" if args.group_column else ""))
-    data = labelled.load_windows(args.labels, args.feats, args.group_column, progress=sys.stderr.isatty())
+    data = labelled.load_windows(args.labels, args.feats, args.group_column, progress=True)
     return data, labelled.corpus_record(data, args.labels, args.feats, args.group_column)
 
 
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     record = pretrain.training_record(data, corpus, kinds, args.folds, args.seed, args.note,
                                      args.recipe)
     result = pretrain.pretrain(data, kinds, args.folds, args.seed, record, threads=args.threads,
-                               progress=sys.stderr.isatty())
+                               progress=True)
     print(pretrain.format_table(result.metrics))
     pretrain.write_pretrained(args.output, result)
     print(f"wrote {len(result.committee.members)} members, {pretrain.METRICS_FILE} and confusion "

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> None:
     result = personalize.make_query(settings.USERS_DIRECTORY, args.user_id, settings.FEATS_DIRECTORY,
                                     settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
                                     args.requery, args.strategy, settings.CROWD_ANNOTATIONS,
-                                    settings.JOBS, settings.POOL_CHUNK_SONGS)
+                                    settings.JOBS, settings.POOL_CHUNK_SONGS, progress=True)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

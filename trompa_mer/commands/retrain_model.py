@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     state = personalize.apply_annotations(settings.USERS_DIRECTORY, args.user_id, args.annotations,
                                           settings.FEATS_DIRECTORY, settings.POOL_CACHE_DIRECTORY,
-                                          args.rounds, args.scaling, settings.JOBS)
+                                          args.rounds, args.scaling, settings.JOBS, progress=True)
     print(f"user {args.user_id}: committee retrained on {len(state.queried)} songs; "
           f"iteration {state.iteration}")
 

@@ -32,6 +32,7 @@ from trompa_mer.cores import available_cores
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.features.table import FEATURE_SUFFIX, read_feature_csv, song_id_of
+from trompa_mer.progress import progress_bar
 
 INDEX_FILE = "pool.index"
 """The store's index: a sha256 hex line, then the JSON it digests."""
@@ -321,7 +322,8 @@ def _merged_segments(locations: dict[str, Location], identities: dict[str, list]
 
 
 def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str, CsvFile],
-                   moved: dict[str, Location], fresh: list[str], jobs: int) -> dict[str, Location]:
+                   moved: dict[str, Location], fresh: list[str], jobs: int,
+                   progress: bool) -> dict[str, Location]:
     """One segment file holding the `moved` songs' stored rows and the `fresh` songs' CSV rows,
     in song id order; returns where each song now is."""
     written: dict[str, Location] = {}
@@ -331,7 +333,7 @@ def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str,
     start = 0
     try:
         with storage.atomic_open(cache_dir / name, "wb") as out:
-            for song in sorted([*moved, *fresh]):
+            for song in progress_bar("song", "storing the pool", progress, items=sorted([*moved, *fresh])):
                 if song in moved:
                     block = _stored_block(sources[moved[song].segment].fileno(), moved[song])
                     if block is None:  # damaged since the index was checked: the CSV is the truth
@@ -359,9 +361,9 @@ def _collect_garbage(cache_dir: Path, keep: Iterable[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool:
+def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progress: bool = False) -> Pool:
     """The pool of `feats_dir`, its store in `cache_dir` brought up to date: only CSVs that are new
-    or changed (size, mtime) are read, with `jobs` processes (default: every core)."""
+    or changed (size, mtime) are read, with `jobs` processes (default: every core); `progress` shows it."""
     if not feats_dir.is_dir():
         raise FeatureError(f"features folder not found: {feats_dir}")
     files = feature_files(feats_dir)
@@ -383,7 +385,7 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool
             merged = _merged_segments(locations, identities, len(update.read))
             moved = {s: loc for s, loc in locations.items() if loc.segment in merged}
             locations.update(_write_segment(feats_dir, cache_dir, name, files, moved, update.read,
-                                            jobs or available_cores()))
+                                            jobs or available_cores(), progress))
             identities = {n: i for n, i in identities.items() if n not in merged}
             identities[name] = _file_identity(cache_dir / name)
             update.written.append(name)

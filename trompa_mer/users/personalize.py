@@ -21,6 +21,7 @@ from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.names import QUADRANTS, UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES, quadrant_index, timestamp
+from trompa_mer.progress import progress_bar
 from trompa_mer.users import folder as user
 
 
@@ -43,21 +44,21 @@ def crowd_warnings(crowd: Crowd | None, crowd_file: Path | None, candidates: lis
             "feature CSVs' names"]
 
 
-def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None) -> Pool:
+def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progress: bool = False) -> Pool:
     """load_pool, but a missing features folder is a QueryError saying how to make it."""
     if not feats_dir.is_dir():
         raise QueryError(f"features folder not found: {feats_dir}: extract your audio into it first "
                          f"(python3 extract_features.py -i YOUR_AUDIO/ -o {feats_dir})")
-    return load_pool(feats_dir, cache_dir, jobs)
+    return load_pool(feats_dir, cache_dir, jobs, progress)
 
 
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
                scaling: str | None = None, requery: bool = False, strategy: str | None = None,
                crowd_file: Path | None = None, jobs: int | None = None,
-               chunk_songs: int | None = None) -> QueryResult:
+               chunk_songs: int | None = None, progress: bool = False) -> QueryResult:
     """Pick the `n_tracks` pool songs the strategy (default: the user's) ranks highest and record
     them as pending; `jobs` cores score `chunk_songs` songs at a time (defaults: every core, and
-    scoring's DEFAULT_CHUNK_SONGS)."""
+    scoring's DEFAULT_CHUNK_SONGS); `progress` shows the pool's update when CSVs are new."""
     if n_tracks < 1:
         raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
     with user.open_user(users_dir, user_id) as folder:
@@ -70,7 +71,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
-        with open_pool(feats_dir, cache_dir, jobs) as pool:
+        with open_pool(feats_dir, cache_dir, jobs, progress) as pool:
             if not pool.song_ids:
                 raise QueryError(f"there are no feature CSVs in {feats_dir}: extract your audio into it "
                                  f"first (python3 extract_features.py -i YOUR_AUDIO/ -o {feats_dir})")
@@ -130,10 +131,10 @@ def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
 
 
 def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: int,
-                     seed: int) -> Committee:
+                     seed: int, progress: bool = False) -> Committee:
     """A new committee whose every member learnt from rows X (n, 260, scaled) with labels y (n,)."""
     updated = {}
-    for name, member in committee.members.items():
+    for name, member in progress_bar("member", "learning", progress, items=committee.members.items()):
         kind = members.KINDS[members.kind_of(member)]
         updated[name] = kind.update(member, X, y, rounds, seed)
     return replace(committee, members=updated)
@@ -141,7 +142,7 @@ def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds:
 
 def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], scaling: str, rounds: int,
                   seed: int, *, rule: str = UPDATE_ORIGINAL,
-                  previous: dict[str, int] | None = None) -> Committee:
+                  previous: dict[str, int] | None = None, progress: bool = False) -> Committee:
     """A new committee that has learnt the newest answers (song id → class index) by `rule`:
 
     - original: every member trains on every window of the newest answers, each window labelled
@@ -162,21 +163,21 @@ def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], sca
     songs = list(answers)
     X, offsets = scaled_windows(committee, pool, songs, scaling)
     y = np.repeat([answers[s] for s in songs], np.diff(offsets))
-    return update_committee(committee, X, y, rounds, seed)
+    return update_committee(committee, X, y, rounds, seed, progress)
 
 
 def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_dir: Path,
                       cache_dir: Path, rounds: int, scaling: str | None = None,
-                      jobs: int | None = None) -> user.UserState:
-    """Retrain every member on the windows of the annotated songs, then replace the committee,
-    state and history together."""
+                      jobs: int | None = None, progress: bool = False) -> user.UserState:
+    """Learn the answers by the user's update rule, then replace the committee (or its layer), state
+    and history together; `progress` shows the slow steps (the pool's update, members learning)."""
     if rounds < 1:
         raise TrainingError(f"--rounds must be at least 1, not {rounds}")
     labels = read_annotations(annotations)
     with user.open_user(users_dir, user_id) as folder:
         state = user.read_state(folder)
         check_answers(state, labels)
-        with open_pool(feats_dir, cache_dir, jobs) as pool:
+        with open_pool(feats_dir, cache_dir, jobs, progress) as pool:
             lacking = [song for song in state.queried if song not in pool]
             if lacking:
                 raise AnnotationError(f"no features for annotated songs: {', '.join(lacking)}")
@@ -185,7 +186,7 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
             songs = list(state.queried)
             updated = learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
                                     seed=state.iteration, rule=state.update_rule,
-                                    previous=user.read_answers(folder))
+                                    previous=user.read_answers(folder), progress=progress)
         record = {"iteration": state.iteration, "time": timestamp(),
                   "labels": {song: QUADRANTS[labels[song]] for song in songs}}
         state.answered = sorted(set(state.answered) | set(songs))
