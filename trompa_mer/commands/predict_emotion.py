@@ -38,17 +38,16 @@ def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
     if args.user_id:
         with user.open_user(settings.USERS_DIRECTORY, args.user_id) as folder:
             return committees.load_committee(folder), f"user:{args.user_id}"
-    path = Path(args.model)
-    if args.model == "default":
-        path = settings.PRETRAINED_DIRECTORY / committees.DEFAULT_MEMBER
-        if not path.is_file():
-            path = settings.PRETRAINED_DIRECTORY
-    if path.is_dir():
-        return committees.load_committee(path), str(path)
-    if path.is_file() and path.suffix.lower() != ".pkl":
-        raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): give "
-                             "a member .pkl, a committee folder or 'default'")
-    return committees.load_single(path), str(path)
+    path = settings.PRETRAINED_DIRECTORY if args.model == "default" else Path(args.model)
+    with storage.reading_folder(path):  # a committee folder a killed replace left aside is put back
+        if args.model == "default" and (path / committees.DEFAULT_MEMBER).is_file():
+            path = path / committees.DEFAULT_MEMBER
+        if path.is_dir():
+            return committees.load_committee(path), str(path)
+        if path.is_file() and path.suffix.lower() != ".pkl":
+            raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): "
+                                 "give a member .pkl, a committee folder or 'default'")
+        return committees.load_single(path), str(path)
 
 
 def check_paths(source: Path, output: Path) -> None:

@@ -74,12 +74,11 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
     folder = user_folder(users_dir, user_id)
     if folder.exists():
         raise UserError(f"user {user_id} already exists: {folder}")
-    committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
-    files = [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
-                       pretrained / committee.SCALER_FILE]
     try:
-        with storage.build_folder(folder) as staging:
-            for path in files:
+        with storage.reading_folder(pretrained), storage.build_folder(folder) as staging:
+            committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
+            for path in [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
+                         pretrained / committee.SCALER_FILE]:
                 if path.is_file():
                     shutil.copy2(path, staging / path.name)
             write_state(staging, UserState(strategy=strategy, time=timestamp(), update_rule=update_rule))
