@@ -1,5 +1,5 @@
-"""Integrity after a crash, through the real scripts: a kill between a committee's two renames,
-leftovers of killed runs, and the shipped committee kept from casual runs.
+"""Integrity after a crash, through the real scripts: a kill between a committee's two renames, a
+lost pool_data.json, leftovers of killed runs, and the shipped committee kept from casual runs.
 
 Kills are real: tests/interrupt.py sends SIGKILL (or SIGSTOP, for a run that must stay alive) to the
 script at the chosen step, so what is on disk is exactly what a kill -9 there leaves."""
@@ -17,7 +17,7 @@ from tests.committees import make_committee, make_pool, quadrant_windows, write_
 from tests.conftest import error_line, run_script
 from tests.interrupt import run_interrupted, wait_stopped
 from tests.signals import convert, progression, write_wav
-from tests.test_loop import folder_digest
+from tests.test_loop import answer, folder_digest, query
 from trompa_mer import storage
 from trompa_mer.committee import folder as committees
 
@@ -104,6 +104,22 @@ def test_an_import_killed_between_its_renames_leaves_the_old_committee(world: di
     assert folder_digest(world["user"] / "after") != before  # the user has the committee's members
     assert {p.name for p in committees.member_paths(world["user"] / "after")} == \
         {p.name for p in committees.member_paths(pretrained)}
+
+
+# --- 7: a lost pool_data.json ---------------------------------------------------------------------------
+
+
+def test_a_deleted_state_is_refused_rather_than_restarted(world: dict) -> None:
+    script(world, "create_user.py", "-i", "u", check=True)
+    script(world, "retrain_model.py", "-i", "u", "-a", answer(world, query(world, "u", 2)), check=True)
+    folder = world["user"] / "u"
+    (folder / "pool_data.json").unlink()
+    before = folder_digest(folder)
+    for name, *args in (("get_hard_tracks.py", "-i", "u", "-q", 2),
+                        ("retrain_model.py", "-i", "u", "-a", answer(world, ["song_00"]))):
+        line = error_line(script(world, name, *args))
+        assert str(folder / "pool_data.json") in line and "restore it from a backup" in line
+        assert folder_digest(folder) == before and not (folder / "pool_data.json").exists()
 
 
 # --- 8: leftovers of killed runs ------------------------------------------------------------------------

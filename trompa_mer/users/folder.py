@@ -117,9 +117,14 @@ def _refuse_symlink(path: Path) -> None:
 
 
 def read_state(folder: Path) -> UserState:
+    """The user's state; a missing `pool_data.json` is an error, never a fresh start: the iteration,
+    the answered songs, the strategy and the update rule it records cannot all be recovered from
+    `annotations.jsonl`, and guessing them would silently re-ask songs or change the experiment."""
     path = folder / STATE_FILE
     if not path.is_file():
-        return UserState()
+        raise UserError(f"{path} is missing: the user's state (iteration, answered songs, strategy, "
+                        f"update rule) cannot be guessed; restore it from a backup, or start again "
+                        f"with a new user (create_user.py)")
     try:
         data = storage.read_json(path)
     except ValueError as exc:
