@@ -67,7 +67,7 @@ def test_only_unlocked_leftovers_older_than_the_bound_are_removed(tmp_path: Path
 
 def test_a_replace_killed_between_its_renames_gets_the_old_folder_back(tmp_path: Path) -> None:
     """The state a kill leaves after `dest` was moved aside and before the new folder moved in."""
-    _folder(tmp_path / ".committee.k1ll3d.old", "old")
+    _folder(tmp_path / ".committee.k1ll3d00.old", "old")
     with pytest.raises(RuntimeError), storage.build_folder(tmp_path / "committee", replace=True):
         raise RuntimeError("this run fails too")
     assert (tmp_path / "committee" / "member").read_text() == "old"
@@ -75,7 +75,7 @@ def test_a_replace_killed_between_its_renames_gets_the_old_folder_back(tmp_path:
 
 
 def test_a_replace_killed_after_its_renames_leaves_nothing_stale(tmp_path: Path) -> None:
-    _folder(tmp_path / ".committee.k1ll3d.old", "older")
+    _folder(tmp_path / ".committee.k1ll3d00.old", "older")
     _folder(tmp_path / "committee", "old")
     with storage.build_folder(tmp_path / "committee", replace=True) as staging:
         (staging / "member").write_text("new")

@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -56,11 +57,14 @@ def _hold(fd: int) -> None:
 
 def is_stale(path: Path) -> bool:
     """True for a leftover of a dead run: older than STALE_SECONDS and locked by no live process
-    (every temporary entry is locked by its creator while it runs: `_hold`). Symlinks are never ours."""
+    (every temporary entry is locked by its creator while it runs: `_hold`). Only plain files and
+    folders are ours: a symlink, a fifo or a device is never opened, let alone removed."""
     try:
-        if path.is_symlink() or time.time() - path.stat().st_mtime < STALE_SECONDS:
+        status = path.lstat()
+        if not (stat.S_ISREG(status.st_mode) or stat.S_ISDIR(status.st_mode)) \
+                or time.time() - status.st_mtime < STALE_SECONDS:
             return False
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -126,12 +130,12 @@ def temporary_file(kind: str, suffix: str) -> Iterator[Path]:
 
 
 def _replaced_leftovers(dest: Path) -> list[Path]:
-    return sorted(dest.parent.glob(f".{glob.escape(dest.name)}.*{REPLACED_SUFFIX}"))
+    return sorted(dest.parent.glob(f".{glob.escape(dest.name)}.{RANDOM_GLOB}{REPLACED_SUFFIX}"))
 
 
 def _recover_replaced(dest: Path) -> None:
     """Tidy after a process killed while replacing `dest` (call with the parent's lock held
-    exclusively, `_parent_lock`): between its two renames the old folder is the only copy and goes
+    exclusively, `_open_parent`): between its two renames the old folder is the only copy and goes
     back into place; after them, the old folder is stale and removed."""
     for old in _replaced_leftovers(dest):
         if not dest.exists():
