@@ -182,6 +182,21 @@ def test_leftovers_of_killed_extractions_go_and_a_live_runs_stay(world: dict) ->
     assert sorted(p.name for p in feats.iterdir()) == ["live.csv", "song.csv"]
 
 
+def test_half_written_files_of_killed_queries_and_predictions_go(world: dict) -> None:
+    script(world, "create_user.py", "-i", "q", check=True)
+    state = world["user"] / "q" / "pool_data.json"
+    killed(world, "rename", state, "get_hard_tracks.py", "-i", "q", "-q", 2)
+    out = world["root"] / "song.json"
+    predict = ("predict_emotion.py", "-i", song_csv(world), "-o", out, "-m", "default")
+    killed(world, "rename", out, *predict)
+    leftovers = [*state.parent.glob(".pool_data.json.*.tmp"), *out.parent.glob(".song.json.*.tmp")]
+    assert len(leftovers) == 2
+    long_ago(*leftovers)
+    assert query(world, "q", 2)
+    script(world, *predict, check=True)
+    assert [p for p in leftovers if p.exists()] == []
+
+
 # --- 18: the shipped committee is safe from a casual run, and an import can be undone -------------------
 
 

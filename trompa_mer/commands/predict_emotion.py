@@ -6,6 +6,7 @@ python3 predict_emotion.py -i data/feats/ -o predictions/ -m default   (one <ste
 """
 
 import argparse
+import glob
 import sys
 from pathlib import Path
 
@@ -81,6 +82,7 @@ def predict_folder(committee: committees.Committee, source: Path, out_dir: Path,
     if duplicates:
         raise FeatureError(f"several CSVs would write the same JSON: {', '.join(duplicates)}")
     out_dir.mkdir(exist_ok=True)
+    storage.remove_stale_writes(out_dir, "*.json")  # what killed runs left
     failed = 0
     for csv in csvs:
         try:
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input.is_dir():
         return predict_folder(committee, args.input, args.output, scaling, model)
     result = predict(committee, args.input, scaling, model)
+    storage.remove_stale_writes(args.output.parent, glob.escape(args.output.name))  # what killed runs left
     storage.write_json(args.output, result)
     print(f"{result['highest_prob_quad']} (mean probabilities "
           f"{', '.join(f'{p:.2f}' for p in result['mean_probs'])}) → {args.output}")

@@ -89,8 +89,9 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
 
 @contextlib.contextmanager
 def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
-    """Lock an existing user's folder for one command, finishing any interrupted update first; a
-    symlink in the folder (its `.lock` too) is refused, never followed."""
+    """Lock an existing user's folder for one command, finishing any interrupted update first and
+    removing what killed commands left; a symlink in the folder (its `.lock` too) is refused, never
+    followed."""
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
         raise UserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
@@ -99,6 +100,7 @@ def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
         for path in _entries(folder):
             _refuse_symlink(path)
         storage.recover(folder)
+        storage.remove_stale_writes(folder, "*")  # files a killed command was writing
         yield folder
 
 
