@@ -7,6 +7,7 @@ script at the chosen step, so what is on disk is exactly what a kill -9 there le
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def world(tmp_path: Path) -> dict:
             "user": tmp_path / "models" / "users"}
 
 
-def script(world: dict, name: str, *args: object, check: bool = False):
+def script(world: dict, name: str, *args: object, check: bool = False) -> subprocess.CompletedProcess:
     return run_script(name, *args, env=world["env"], check=check)
 
 
