@@ -50,7 +50,7 @@ pretrained: $(STAMP)
 	@test -f $(FOURQ)/labels.csv -a -d $(FOURQ)/feats || { echo "make pretrained: no labels.csv and feats/ in \
 	$(FOURQ); set FOURQ=<folder of the 4Q development set>" >&2; exit 1; }
 	$(BIN)/python deam_classifier.py --labels $(FOURQ)/labels.csv --feats $(FOURQ)/feats --group-column artist \
-		-cv 5 -o models/pretrained --threads $(PRETRAIN_THREADS) --note "$(FOURQ_NOTE)"
+		-cv 5 --replace-pretrained --threads $(PRETRAIN_THREADS) --note "$(FOURQ_NOTE)"
 
 # The committee the port shipped before: the original recipe on a synthetic DEAM-format corpus, rebuilt
 # from scratch into models/synthetic (the corpus and its feature cache in data/synthetic-deam first).

@@ -1,5 +1,8 @@
 """storage.build_folder: a folder appears whole or not at all, and a killed replace is tidied."""
 
+import os
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -36,17 +39,35 @@ def test_an_existing_folder_is_refused_unless_replaced(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["committee"]
 
 
-def test_a_replace_can_keep_the_old_folder(tmp_path: Path) -> None:
-    dest = _folder(tmp_path / "committee", "old")
-    with storage.build_folder(dest, replace=True, keep_old=tmp_path / "kept") as staging:
-        (staging / "member").write_text("new")
-    assert (tmp_path / "kept" / "member").read_text() == "old"
-    assert (dest / "member").read_text() == "new"
+def test_a_reader_puts_back_the_folder_a_kill_left_aside(tmp_path: Path) -> None:
+    """The state a kill leaves between a replace's two renames: only `.committee.<random>.old`."""
+    _folder(tmp_path / ".committee.k1ll3d00.old", "old")
+    with storage.reading_folder(tmp_path / "committee"):
+        assert (tmp_path / "committee" / "member").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["committee"]
+
+
+def test_only_unlocked_leftovers_older_than_the_bound_are_removed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temporary"))
+    (tmp_path / "temporary").mkdir()
+    old = time.time() - 2 * storage.STALE_SECONDS
+    with storage.build_folder(tmp_path / "committee") as live:
+        dead = _folder(tmp_path / ".committee.d3ad0000.tmp", "a killed run's")
+        fresh = _folder(tmp_path / ".committee.fr35h000.tmp", "maybe not locked yet")
+        for path in (dead, live):
+            os.utime(path, (old, old))
+        assert storage.remove_stale_writes(tmp_path, "committee") == [dead]
+        assert live.is_dir() and fresh.is_dir() and not dead.exists()
+    with storage.temporary_folder("lld") as temporary:
+        os.utime(temporary, (old, old))
+        dead = _folder(tmp_path / "temporary" / "trompa-lld.d3ad0000", "a killed run's")
+        os.utime(dead, (old, old))
+        assert storage.remove_stale_temporaries() == [dead] and temporary.is_dir()
 
 
 def test_a_replace_killed_between_its_renames_gets_the_old_folder_back(tmp_path: Path) -> None:
     """The state a kill leaves after `dest` was moved aside and before the new folder moved in."""
-    _folder(tmp_path / ".committee.k1ll3d.old", "old")
+    _folder(tmp_path / ".committee.k1ll3d00.old", "old")
     with pytest.raises(RuntimeError), storage.build_folder(tmp_path / "committee", replace=True):
         raise RuntimeError("this run fails too")
     assert (tmp_path / "committee" / "member").read_text() == "old"
@@ -54,7 +75,7 @@ def test_a_replace_killed_between_its_renames_gets_the_old_folder_back(tmp_path:
 
 
 def test_a_replace_killed_after_its_renames_leaves_nothing_stale(tmp_path: Path) -> None:
-    _folder(tmp_path / ".committee.k1ll3d.old", "older")
+    _folder(tmp_path / ".committee.k1ll3d00.old", "older")
     _folder(tmp_path / "committee", "old")
     with storage.build_folder(tmp_path / "committee", replace=True) as staging:
         (staging / "member").write_text("new")

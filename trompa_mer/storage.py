@@ -3,10 +3,13 @@
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
 import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +20,14 @@ LOCK_NAME = ".lock"
 """File in a folder whose flock serialises commands on that folder."""
 REPLACED_SUFFIX = ".old"
 """A replaced folder's hidden name while its successor moves in: `.<folder>.<random>.old`."""
+TEMPORARY_SUFFIX = ".tmp"
+"""Staging folders and files being written: `.<name>.<random>.tmp` beside what they become."""
+TEMPORARY_PREFIX = "trompa-"
+"""Our entries in the system's temporary folder: `trompa-<kind>.<random>`."""
+RANDOM_GLOB = "[a-z0-9_]" * 8
+"""The random part tempfile gives a name (8 of a-z 0-9 _): cleaning matches it exactly."""
+STALE_SECONDS = 60.0
+"""A leftover younger than this is never removed: its creator may not have locked it yet."""
 
 
 def check_output_file(path: Path, suffix: str) -> None:
@@ -38,51 +49,176 @@ def is_free(folder: Path) -> bool:
     return not folder.exists() or (folder.is_dir() and not any(folder.iterdir()))
 
 
+def _hold(fd: int) -> None:
+    """Lock a new entry we created for as long as `fd` stays open: the kernel drops the lock when
+    this process ends however it ends, which is how `is_stale` tells a dead run's leftover."""
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def is_stale(path: Path) -> bool:
+    """True for a leftover of a dead run: older than STALE_SECONDS and locked by no live process
+    (every temporary entry is locked by its creator while it runs: `_hold`). Only plain files and
+    folders are ours: a symlink, a fifo or a device is never opened, let alone removed."""
+    try:
+        status = path.lstat()
+        if not (stat.S_ISREG(status.st_mode) or stat.S_ISDIR(status.st_mode)) \
+                or time.time() - status.st_mtime < STALE_SECONDS:
+            return False
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def remove_stale(folder: Path, pattern: str) -> list[Path]:
+    """Remove the entries of `folder` matching the glob `pattern` that are stale (`is_stale`), and
+    return them: what killed runs left, never what a live run is writing."""
+    removed = []
+    for path in sorted(Path(folder).glob(pattern)):
+        if is_stale(path):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def remove_stale_writes(folder: Path, name_glob: str) -> list[Path]:
+    """Remove the stale temporaries (`.<name>.<random>.tmp`: `atomic_path`, `build_folder`) of the
+    entries of `folder` matching `name_glob` (a glob: escape a plain name with glob.escape)."""
+    return remove_stale(folder, f".{name_glob}.{RANDOM_GLOB}{TEMPORARY_SUFFIX}")
+
+
+def remove_stale_temporaries() -> list[Path]:
+    """Remove the stale `trompa-<kind>.<random>…` entries (`temporary_folder`, `temporary_file`) of
+    the system's temporary folder."""
+    return remove_stale(Path(tempfile.gettempdir()), f"{TEMPORARY_PREFIX}*.{RANDOM_GLOB}*")
+
+
+@contextlib.contextmanager
+def temporary_folder(kind: str) -> Iterator[Path]:
+    """A new folder `trompa-<kind>.<random>` in the system's temporary folder, removed after the
+    block, and locked during it so that `remove_stale_temporaries` leaves it alone."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{kind}."))
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _hold(fd)
+        yield folder
+    finally:
+        os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def temporary_file(kind: str, suffix: str) -> Iterator[Path]:
+    """A new empty file `trompa-<kind>.<random><suffix>` in the system's temporary folder, removed
+    after the block and locked during it (see `temporary_folder`)."""
+    fd, name = tempfile.mkstemp(prefix=f"{TEMPORARY_PREFIX}{kind}.", suffix=suffix)
+    try:
+        _hold(fd)
+        yield Path(name)
+    finally:
+        os.close(fd)
+        Path(name).unlink(missing_ok=True)
+
+
 def _replaced_leftovers(dest: Path) -> list[Path]:
-    return sorted(dest.parent.glob(f".{dest.name}.*{REPLACED_SUFFIX}"))
+    return sorted(dest.parent.glob(f".{glob.escape(dest.name)}.{RANDOM_GLOB}{REPLACED_SUFFIX}"))
 
 
 def _recover_replaced(dest: Path) -> None:
-    """Tidy after a process killed while replacing `dest`: between its two renames the old folder
-    is the only copy and goes back into place; after them, the old folder is stale and removed."""
+    """Tidy after a process killed while replacing `dest` (call with the parent's lock held
+    exclusively, `_open_parent`): between its two renames the old folder is the only copy and goes
+    back into place; after them, the old folder is stale and removed."""
     for old in _replaced_leftovers(dest):
         if not dest.exists():
-            os.replace(old, dest)
+            try:
+                os.replace(old, dest)
+            except OSError as exc:
+                raise OutputError(f"cannot put the committee {old} back as {dest}: {exc.strerror}") from None
         else:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _open_parent(folder: Path) -> int:
+    """A descriptor of `folder`'s parent, whose flock guards `folder`: replacing it (`build_folder`)
+    holds it exclusively around the two renames, reading it (`reading_folder`) shared."""
+    return os.open(folder.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
 @contextlib.contextmanager
-def build_folder(dest: Path, *, replace: bool = False, keep_old: Path | None = None) -> Iterator[Path]:
+def reading_folder(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold `folder` whole while the block reads it: a replace that a kill interrupted between its
+    two renames is undone first (the old folder goes back), and no replace swaps it meanwhile."""
+    folder = Path(folder)
+    try:
+        parent = _open_parent(folder)
+    except OSError:  # no parent, or not ours to read: nothing to hold or repair
+        parent = None
+    if parent is None:
+        yield
+        return
+    try:
+        if not folder.exists() and _replaced_leftovers(folder):
+            fcntl.flock(parent, fcntl.LOCK_EX)
+            _recover_replaced(folder)
+        fcntl.flock(parent, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(parent)
+
+
+@contextlib.contextmanager
+def build_folder(dest: Path, *, replace: bool = False) -> Iterator[Path]:
     """Yield a new hidden staging folder beside `dest`; when the block succeeds, it is renamed onto
     `dest`, and whatever is left of it after a failure is removed.
 
     A `dest` that exists (an empty folder aside) is refused with FileExistsError, unless `replace`:
-    then the old `dest` is renamed to `keep_old`, or to the hidden `.<dest>.<random>.old`, which is
-    deleted once the new folder is in place (and by the next replace, should a kill leave it).
+    then the old `dest` is renamed to the hidden `.<dest>.<random>.old`, which is deleted once the
+    new folder is in place. Should a kill come between those two renames, the next command that
+    reads `dest` (`reading_folder`) or replaces it puts the old folder back. Staging folders that
+    killed runs left beside `dest` (`.<dest>.<random>.tmp`) are removed when stale (`is_stale`).
     Unlike a bare mkdtemp (mode 0700) the folder gets the permissions any new folder would get.
     """
-    if replace:
-        _recover_replaced(dest)
-    elif not is_free(dest):
-        raise FileExistsError(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    parent = _open_parent(dest)
     try:
-        staging.chmod(0o777 & ~_umask())
-        yield staging
-        if is_free(dest):
-            os.replace(staging, dest)
-        elif not replace:
+        if replace:
+            fcntl.flock(parent, fcntl.LOCK_EX)
+            _recover_replaced(dest)
+            fcntl.flock(parent, fcntl.LOCK_UN)
+        elif not is_free(dest):
             raise FileExistsError(dest)
-        else:
-            old = keep_old or staging.with_suffix(REPLACED_SUFFIX)
-            os.replace(dest, old)
-            os.replace(staging, dest)
-            if keep_old is None:
-                shutil.rmtree(old)
+        remove_stale_writes(dest.parent, glob.escape(dest.name))
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX, dir=dest.parent))
+        held = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _hold(held)  # until renamed: `remove_stale` leaves it alone
+            staging.chmod(0o777 & ~_umask())
+            yield staging
+            if is_free(dest):
+                os.replace(staging, dest)
+            elif not replace:
+                raise FileExistsError(dest)
+            else:
+                old = staging.with_suffix(REPLACED_SUFFIX)
+                fcntl.flock(parent, fcntl.LOCK_EX)
+                os.replace(dest, old)
+                os.replace(staging, dest)
+                fcntl.flock(parent, fcntl.LOCK_UN)
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            os.close(held)
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        os.close(parent)
 
 
 @contextlib.contextmanager
@@ -92,16 +228,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any failure the temporary file is removed and `path` is left as it was.
     """
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make every output private
-    os.close(fd)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        _hold(fd)  # until renamed: `remove_stale_writes` leaves it alone
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make every output private
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     finally:
+        os.close(fd)
         tmp.unlink(missing_ok=True)
 
 

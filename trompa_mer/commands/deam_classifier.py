@@ -1,10 +1,11 @@
 """Pretrain the committee on DEAM or song-labelled features: one model per fold and model kind.
 
-    python3 deam_classifier.py -cv 5 -m {xgb,gnb,sgd,all} [--deam DIR] [-o models/pretrained]
+    python3 deam_classifier.py -cv 5 -m {xgb,gnb,sgd,all} [--deam DIR] [-o models/deam | --replace-pretrained]
                                [--source features|audio] [--cache DIR] [-j N] [--threads N]
                                [--seed 1987] [--note TEXT]
     python3 deam_classifier.py -cv 5 -m all --labels LABELS.csv --feats DIR [--group-column artist]
-                               [-o models/pretrained] [--threads N] [--seed 1987] [--note TEXT]
+                               [-o models/deam | --replace-pretrained] [--threads N] [--seed 1987]
+                               [--note TEXT]
 
 The corpus is a DEAM folder (dynamic valence/arousal annotations label each window), or a features
 folder of `<song_id>.csv` with a labels CSV (`song_id,quadrant[,…]`: every window of a song gets its
@@ -15,12 +16,16 @@ value (e.g. one artist's).
 import argparse
 from pathlib import Path
 
+from trompa_mer import storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.datasets import deam, labelled
 from trompa_mer.datasets.windows import GROUP_SONG, LabelledWindows
 from trompa_mer.errors import TrainingError
 from trompa_mer.features import smile
 from trompa_mer.training import pretrain, recipes
+
+DEFAULT_OUTPUT = settings.MODELS_DIRECTORY / "deam"
+"""Where a committee goes without -o: never the shipped pretrained one, which needs --replace-pretrained."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--group-column", default=None,
                         help="with --labels: the column (e.g. artist) whose songs always share a fold "
                              "(default: each song alone)")
-    parser.add_argument("-o", "--output", type=Path, default=settings.PRETRAINED_DIRECTORY,
+    parser.add_argument("-o", "--output", type=Path, default=None,
                         help="committee folder to write; an existing committee there is replaced whole "
-                             "(default %(default)s)")
+                             f"(default {DEFAULT_OUTPUT}; the pretrained committee only with "
+                             "--replace-pretrained)")
+    parser.add_argument("--replace-pretrained", action="store_true",
+                        help=f"write the committee new users start from, {settings.PRETRAINED_DIRECTORY}, "
+                             "replacing it whole")
     parser.add_argument("--source", choices=deam.SOURCES, default=None,
                         help=f"DEAM only. features: DEAM's own {deam.FEATURES_DIR}/<song_id>.csv; audio: "
                              f"extract {deam.AUDIO_DIR}/<song_id>.mp3 with our extractor (default: "
@@ -85,6 +94,22 @@ def check_sources(args: argparse.Namespace) -> None:
         raise TrainingError("--labels needs --feats, the folder of the songs' feature CSVs")
 
 
+def output_folder(args: argparse.Namespace) -> Path:
+    """The committee folder to write: -o, the pretrained one with --replace-pretrained (and only
+    then: a casual run must not replace the committee every new user starts from), else DEFAULT_OUTPUT."""
+    pretrained = settings.PRETRAINED_DIRECTORY
+    if args.replace_pretrained:
+        if args.output is not None and args.output.resolve() != pretrained.resolve():
+            raise TrainingError(f"--replace-pretrained writes {pretrained}: it cannot be used with "
+                                f"-o {args.output}")
+        return pretrained
+    output = args.output or DEFAULT_OUTPUT
+    if output.resolve() == pretrained.resolve():
+        raise TrainingError(f"{output} is the pretrained committee every new user starts from: add "
+                            "--replace-pretrained to replace it, or choose another -o")
+    return output
+
+
 def load_deam(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
     folder = args.deam or settings.DEAM_DIRECTORY
     deam.check_folder(folder)
@@ -94,6 +119,7 @@ def load_deam(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
     command = None
     if source == deam.SOURCE_AUDIO:
         command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
+        storage.remove_stale_temporaries()
     data = deam.load_windows(folder, source, args.cache, command, args.jobs, progress=True)
     return data, deam.corpus_record(folder, source)
 
@@ -109,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     kinds = recipes.recipe_kinds(args.recipe, args.model)
     pretrain.check_folds(args.folds)
     check_sources(args)
-    pretrain.check_output(args.output)
+    output = output_folder(args)
+    pretrain.check_output(output)
     data, corpus = load_deam(args) if args.labels is None else load_labelled(args)
     for reason, songs in data.skipped.items():
         shown = ", ".join(songs[:5]) + (" …" if len(songs) > 5 else "")
@@ -122,9 +149,9 @@ def run(args: argparse.Namespace) -> int:
     result = pretrain.pretrain(data, kinds, args.folds, args.seed, record, threads=args.threads,
                                progress=True)
     print(pretrain.format_table(result.metrics))
-    pretrain.write_pretrained(args.output, result)
+    pretrain.write_pretrained(output, result)
     print(f"wrote {len(result.committee.members)} members, {pretrain.METRICS_FILE} and confusion "
-          f"matrices to {args.output}")
+          f"matrices to {output}")
     return 0
 
 

@@ -6,9 +6,11 @@ A cluster: python3 extract_features.py -i audio/ -o data/feats/ --dask-scheduler
 """
 
 import argparse
+import glob
 import sys
 from pathlib import Path
 
+from trompa_mer import storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.errors import OutputError
 from trompa_mer.features import extract, smile, table
@@ -37,8 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
+    storage.remove_stale_temporaries()
     inputs: list[Path] = args.input
     if len(inputs) == 1 and not inputs[0].is_dir():
+        if args.output.parent.is_dir():
+            storage.remove_stale_writes(args.output.parent, glob.escape(args.output.name))
         extraction = extract.extract_file(inputs[0], args.output, command, args.window, args.hop)
         shortfall = extraction.shortfall(args.window)
         if shortfall:
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() == table.FEATURE_SUFFIX and not args.output.is_dir():
         raise OutputError(f"-i is a folder or several files, so -o must be a folder (one <stem>.csv per "
                           f"audio file), not {args.output}")
+    if args.output.is_dir():
+        storage.remove_stale_writes(args.output, f"*{table.FEATURE_SUFFIX}")
     report = extract.extract_batch(extract.audio_files(inputs), args.output, command,
                                    args.window, args.hop, args.jobs, args.overwrite,
                                    scheduler=args.dask_scheduler,

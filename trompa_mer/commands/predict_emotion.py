@@ -6,6 +6,7 @@ python3 predict_emotion.py -i data/feats/ -o predictions/ -m default   (one <ste
 """
 
 import argparse
+import glob
 import sys
 from pathlib import Path
 
@@ -38,17 +39,16 @@ def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
     if args.user_id:
         with user.open_user(settings.USERS_DIRECTORY, args.user_id) as folder:
             return committees.load_committee(folder), f"user:{args.user_id}"
-    path = Path(args.model)
-    if args.model == "default":
-        path = settings.PRETRAINED_DIRECTORY / committees.DEFAULT_MEMBER
-        if not path.is_file():
-            path = settings.PRETRAINED_DIRECTORY
-    if path.is_dir():
-        return committees.load_committee(path), str(path)
-    if path.is_file() and path.suffix.lower() != ".pkl":
-        raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): give "
-                             "a member .pkl, a committee folder or 'default'")
-    return committees.load_single(path), str(path)
+    path = settings.PRETRAINED_DIRECTORY if args.model == "default" else Path(args.model)
+    with storage.reading_folder(path):  # a committee folder a killed replace left aside is put back
+        if args.model == "default" and (path / committees.DEFAULT_MEMBER).is_file():
+            path = path / committees.DEFAULT_MEMBER
+        if path.is_dir():
+            return committees.load_committee(path), str(path)
+        if path.is_file() and path.suffix.lower() != ".pkl":
+            raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): "
+                                 "give a member .pkl, a committee folder or 'default'")
+        return committees.load_single(path), str(path)
 
 
 def check_paths(source: Path, output: Path) -> None:
@@ -82,6 +82,7 @@ def predict_folder(committee: committees.Committee, source: Path, out_dir: Path,
     if duplicates:
         raise FeatureError(f"several CSVs would write the same JSON: {', '.join(duplicates)}")
     out_dir.mkdir(exist_ok=True)
+    storage.remove_stale_writes(out_dir, "*.json")  # what killed runs left
     failed = 0
     for csv in csvs:
         try:
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input.is_dir():
         return predict_folder(committee, args.input, args.output, scaling, model)
     result = predict(committee, args.input, scaling, model)
+    storage.remove_stale_writes(args.output.parent, glob.escape(args.output.name))  # what killed runs left
     storage.write_json(args.output, result)
     print(f"{result['highest_prob_quad']} (mean probabilities "
           f"{', '.join(f'{p:.2f}' for p in result['mean_probs'])}) → {args.output}")

@@ -173,7 +173,13 @@ def member_paths(folder: Path) -> list[Path]:
 
 
 def load_committee(folder: Path) -> Committee:
-    """Every member of a committee folder, with its scaler and manifest."""
+    """Every member of a committee folder, with its scaler and manifest (`storage.reading_folder`:
+    whole, even after a kill in the middle of replacing it)."""
+    with storage.reading_folder(folder):
+        return _load_committee(folder)
+
+
+def _load_committee(folder: Path) -> Committee:
     if not folder.is_dir():
         raise CommitteeError(f"committee folder not found: {folder}")
     paths = member_paths(folder)
@@ -202,8 +208,9 @@ def write_layer(path: Path, layer: ListenerLayer) -> None:
 
 def load_single(path: Path) -> Committee:
     """A lone member file as a committee of one, with the scaler and manifest beside it."""
-    return Committee({path.name: load_member(path)}, load_scaler(path.parent / SCALER_FILE),
-                     read_manifest(path.parent))
+    with storage.reading_folder(path.parent):
+        return Committee({path.name: load_member(path)}, load_scaler(path.parent / SCALER_FILE),
+                         read_manifest(path.parent))
 
 
 def scale(committee: Committee, X: np.ndarray, scaling: str,

@@ -1,15 +1,14 @@
 """Any supported audio file → a wav openSMILE can read (pydub + ffmpeg); nothing else."""
 
 import contextlib
-import os
 import shutil
 import struct
-import tempfile
 import warnings
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+from trompa_mer import storage
 from trompa_mer.errors import AudioError
 
 WAV_SUFFIX = ".wav"
@@ -87,10 +86,7 @@ def as_wav(path: Path) -> Iterator[Path]:
         from pydub import AudioSegment
         from pydub.exceptions import CouldntDecodeError
     AudioSegment.converter = ffmpeg_executable()
-    fd, name = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=WAV_SUFFIX)
-    os.close(fd)
-    wav = Path(name)
-    try:
+    with storage.temporary_file("wav", WAV_SUFFIX) as wav:
         try:
             segment = AudioSegment.from_file_using_temporary_files(str(path))
         except (CouldntDecodeError, IndexError) as exc:
@@ -99,5 +95,3 @@ def as_wav(path: Path) -> Iterator[Path]:
             raise AudioError(f"cannot decode {path} (corrupt or unsupported audio?): {detail}") from exc
         segment.export(str(wav), format="wav")
         yield wav
-    finally:
-        wav.unlink(missing_ok=True)

@@ -2,7 +2,6 @@
 
 import contextlib
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ def extract_file(source: Path, output: Path, command: smile.SmileCommand,
     """Extract one audio file into a feature CSV."""
     audio.check_supported(source)
     storage.check_output_file(output, table.FEATURE_SUFFIX)
-    with audio.as_wav(source) as wav, tempfile.TemporaryDirectory(prefix="trompa-lld.") as tmp:
+    with audio.as_wav(source) as wav, storage.temporary_folder("lld") as tmp:
         lld_csv = Path(tmp, "lld.csv")
         smile.run_smilextract(command, wav, lld_csv, source)
         frame_times, frames = smile.read_lld_csv(lld_csv, source)

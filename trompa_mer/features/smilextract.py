@@ -75,7 +75,9 @@ def join_lld_csvs(lld: Path, deltas: Path, output: Path) -> None:
 def extract(config: Path, wav: Path, output: Path, loglevel: int = 0) -> None:
     """LLD + delta CSV of `wav` into `output`, as SMILExtract's `-lldcsvoutput`."""
     shared = config.resolve().parent.parent / "shared"
-    with tempfile.TemporaryDirectory(prefix="smilextract.") as folder:
+    # Beside the output: extract_features.py's own temporary folder, removed with it even if this
+    # program is killed (a folder of the system's would be left behind).
+    with tempfile.TemporaryDirectory(prefix=".smilextract.", dir=output.resolve().parent) as folder:
         lld, deltas = Path(folder, "lld.csv"), Path(folder, "lld_de.csv")
         run_engine(config, {
             "source": str(shared / "standard_wave_input.conf.inc"),

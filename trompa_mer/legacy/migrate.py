@@ -15,6 +15,7 @@ The imported committee has no scaler.pkl: its manifest says `original` scaling, 
 standardises as the original did (per input file for prediction, per pool for queries and retraining).
 """
 
+import glob
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ LAST_ANNOTATIONS_FILE = "last_anno.json"
 CONSENSUS_FILE = "consensus.csv"
 """Crowd quadrant frequencies per song (s_id, Q1..Q4, log); kept as is in an imported user's folder."""
 CONSENSUS_COLUMNS = ("Q1", "Q2", "Q3", "Q4", "log")
+IMPORTED_PROVENANCE = "the original TROMPA-MER (imported by import_legacy.py)"
+"""`trained_on.provenance` in the manifest of an imported committee."""
 ASIDE_INFIX = ".before-import-"
 """A replaced pretrained committee is kept as `<folder>.before-import-<timestamp>`."""
 
@@ -129,7 +132,7 @@ def convert_members(folder: Path) -> dict[str, LegacyModel]:
 def legacy_manifest(src: Path) -> dict:
     """A manifest saying where the committee came from and that it scales as the original did."""
     return committees.new_manifest(
-        trained_on={"provenance": "the original TROMPA-MER (imported by import_legacy.py)",
+        trained_on={"provenance": IMPORTED_PROVENANCE,
                     "source": str(src.resolve()), "original_versions": dict(ORIGINAL_VERSIONS),
                     "imported": timestamp()},
         scaling=SCALING_ORIGINAL)
@@ -315,10 +318,53 @@ def _aside_name(folder: Path) -> Path:
     return aside
 
 
+def _copy_folder(src: Path, dest: Path) -> None:
+    """Copy the files of folder `src` into the existing folder `dest` (symlinks are refused)."""
+    for path in sorted(src.iterdir()):
+        if path.is_symlink() or not path.is_file():
+            raise LegacyError(f"{path} is not a plain file: refusing to copy the committee {src}")
+        shutil.copy2(path, dest / path.name)
+
+
 def install_pretrained(src: Path, pretrained_dir: Path) -> ImportResult:
-    """Make SRC's models the committee new users start from; the current one is renamed aside."""
+    """Make SRC's models the committee new users start from. The current one is first copied
+    whole to `<folder>.before-import-<timestamp>` (what `restore_pretrained` puts back), then
+    replaced (storage.build_folder): a kill at any point leaves a whole committee in place."""
     legacy = read_legacy_folder(src, with_state=False)
-    aside = None if storage.is_free(pretrained_dir) else _aside_name(pretrained_dir)
-    with storage.build_folder(pretrained_dir, replace=True, keep_old=aside) as staging:
+    aside = None
+    storage.remove_stale_writes(pretrained_dir.parent, f"{glob.escape(pretrained_dir.name)}{ASIDE_INFIX}*")
+    with storage.reading_folder(pretrained_dir):
+        if not storage.is_free(pretrained_dir):
+            aside = _aside_name(pretrained_dir)
+            with storage.build_folder(aside) as staging:
+                _copy_folder(pretrained_dir, staging)
+    with storage.build_folder(pretrained_dir, replace=True) as staging:
         committees.save_committee(staging, legacy.committee)
     return ImportResult(pretrained_dir, list(legacy.committee.members), aside=aside, notes=legacy.notes)
+
+
+def _is_imported(folder: Path) -> bool:
+    return committees.read_manifest(folder).get("trained_on", {}).get("provenance") == IMPORTED_PROVENANCE
+
+
+def restore_pretrained(pretrained_dir: Path) -> Path:
+    """Undo the last `install_pretrained`: the newest `<folder>.before-import-*` becomes the
+    pretrained committee again, replacing the imported one (which SRC can give again); returns the
+    folder put back. A pretrained committee that import_legacy.py did not write is never replaced."""
+    asides = sorted(pretrained_dir.parent.glob(f"{glob.escape(pretrained_dir.name)}{ASIDE_INFIX}*"),
+                    key=lambda path: path.stat().st_mtime_ns)
+    asides = [path for path in asides if path.is_dir() and not path.is_symlink()]
+    if not asides:
+        raise LegacyError(f"nothing to restore: no {pretrained_dir.name}{ASIDE_INFIX}<timestamp> folder "
+                          f"beside {pretrained_dir}")
+    aside = asides[-1]
+    committees.load_committee(aside)  # refuse to restore a committee that cannot be used
+    with storage.reading_folder(pretrained_dir):
+        replaced = pretrained_dir.exists() and not storage.is_free(pretrained_dir)
+        if replaced and not _is_imported(pretrained_dir):
+            raise LegacyError(f"{pretrained_dir} was not installed by import_legacy.py --pretrained: "
+                              f"refusing to replace it with {aside} (move it away first)")
+    with storage.build_folder(pretrained_dir, replace=True) as staging:
+        _copy_folder(aside, staging)
+    shutil.rmtree(aside)
+    return aside

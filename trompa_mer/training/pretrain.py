@@ -334,7 +334,8 @@ def write_pretrained(out: Path, result: Pretrained) -> None:
 
     Everything is built in a staging folder beside `out`, which replaces it only when complete
     (storage.build_folder): a failure leaves `out` untouched, and the old committee left by a kill
-    between the two renames (`.<out>.<random>.old`) is put back or removed by the next run.
+    between the two renames (`.<out>.<random>.old`) is put back by the next command that reads or
+    replaces `out`.
     """
     check_output(out)
     with storage.build_folder(out, replace=True) as staging:

@@ -74,12 +74,11 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
     folder = user_folder(users_dir, user_id)
     if folder.exists():
         raise UserError(f"user {user_id} already exists: {folder}")
-    committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
-    files = [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
-                       pretrained / committee.SCALER_FILE]
     try:
-        with storage.build_folder(folder) as staging:
-            for path in files:
+        with storage.reading_folder(pretrained), storage.build_folder(folder) as staging:
+            committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
+            for path in [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
+                         pretrained / committee.SCALER_FILE]:
                 if path.is_file():
                     shutil.copy2(path, staging / path.name)
             write_state(staging, UserState(strategy=strategy, time=timestamp(), update_rule=update_rule))
@@ -90,8 +89,9 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
 
 @contextlib.contextmanager
 def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
-    """Lock an existing user's folder for one command, finishing any interrupted update first; a
-    symlink in the folder (its `.lock` too) is refused, never followed."""
+    """Lock an existing user's folder for one command, finishing any interrupted update first and
+    removing what killed commands left; a symlink in the folder (its `.lock` too) is refused, never
+    followed."""
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
         raise UserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
@@ -100,6 +100,7 @@ def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
         for path in _entries(folder):
             _refuse_symlink(path)
         storage.recover(folder)
+        storage.remove_stale_writes(folder, "*")  # files a killed command was writing
         yield folder
 
 
@@ -118,9 +119,14 @@ def _refuse_symlink(path: Path) -> None:
 
 
 def read_state(folder: Path) -> UserState:
+    """The user's state; a missing `pool_data.json` is an error, never a fresh start: the iteration,
+    the answered songs, the strategy and the update rule it records cannot all be recovered from
+    `annotations.jsonl`, and guessing them would silently re-ask songs or change the experiment."""
     path = folder / STATE_FILE
     if not path.is_file():
-        return UserState()
+        raise UserError(f"{path} is missing: the user's state (iteration, answered songs, strategy, "
+                        f"update rule) cannot be guessed; restore it from a backup, or start again "
+                        f"with a new user (create_user.py)")
     try:
         data = storage.read_json(path)
     except ValueError as exc:
