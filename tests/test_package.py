@@ -57,3 +57,12 @@ def test_the_installed_package_is_imported_from_the_install_not_the_checkout(ins
     module, root = result.stdout.splitlines()
     assert Path(module).is_relative_to(installed)
     assert Path(root) == tmp_path.resolve()
+
+
+def test_the_annotation_page_files_are_installed(installed: Path) -> None:
+    source = ROOT / "trompa_mer" / "service" / "static"
+    names = sorted(path.name for path in source.iterdir())
+    assert {"annotate.html", "annotate.js", "annotate.css"} <= set(names)
+    for name in names:
+        assert (installed / "trompa_mer" / "service" / "static" / name).read_bytes() == \
+            (source / name).read_bytes(), name
