@@ -11,7 +11,8 @@ then `httpx.get(server.url + "/health")`, with `server.headers` ({"Authorization
 every other call. The layout (`make_layout`): a small real committee as the pretrained one
 (`pretrained/`), 24 songs in `data/feats/` (`song_00` … `song_23`, their true quadrants in
 `Server.truth`), and a short wav for each in `audio/` (`TPL_AUDIO_DIRECTORY`; two in a subfolder,
-one named in upper case), with a `secret.txt` beside `audio/` that must never be served.
+one named in upper case), with a `secret.txt` beside `audio/` that must never be served, not even
+through `audio/leak.wav`, a symlink to it.
 """
 
 import contextlib
@@ -34,6 +35,8 @@ from tests.signals import tone, write_wav
 TOKEN = "test-token-0123456789abcdef"
 """The token the test server accepts (with a second one, OTHER_TOKEN: TPL_API_TOKEN holds both)."""
 OTHER_TOKEN = "second-token-fedcba9876543210"
+SECRET = "not for the web\n"
+"""The content of `secret.txt`, beside the audio folder (and behind `audio/leak.wav`, a symlink)."""
 START_SECONDS = 60.0
 LISTENING = re.compile(r"serving on (http://\S+?) ")
 
@@ -65,7 +68,8 @@ def make_layout(root: Path) -> dict[str, str]:
     for i, song in enumerate(sorted(truth)):
         name = {0: "album/song_00.wav", 1: "album/SONG_01.WAV"}.get(i, f"{song}.wav")
         write_wav(audio / name, tone(220.0 * (1 + i / 12), 0.5))
-    (root / "secret.txt").write_text("not for the web\n")
+    (root / "secret.txt").write_text(SECRET)
+    (audio / "leak.wav").symlink_to(root / "secret.txt")  # a symlink out of the folder: never served
     return truth
 
 

@@ -6,6 +6,7 @@ python3 serve.py --no-auth                         (loopback only: no token aske
 
 import argparse
 import ipaddress
+import multiprocessing
 import socket
 
 import uvicorn
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> None:
         window_seconds=settings.WINDOW_SECONDS, hop_seconds=settings.HOP_SECONDS,
         xgb_rounds=settings.XGB_UPDATE_ROUNDS, jobs=settings.JOBS, chunk_songs=settings.POOL_CHUNK_SONGS,
         max_upload_bytes=settings.MAX_UPLOAD_BYTES)
+    # Requests run on threads; a pool update's CSV readers must not be forked from a threaded process.
+    multiprocessing.set_start_method("forkserver", force=True)
     sock = listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

@@ -16,11 +16,12 @@ from fastapi import FastAPI, File, Form, HTTPException, Query, Response, UploadF
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from trompa_mer import names
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.predict import predict as predict_song
-from trompa_mer.errors import FeatureError
+from trompa_mer.errors import FeatureError, TrompaError
 from trompa_mer.features import audio, extract, table
 from trompa_mer.service import errors, page
 from trompa_mer.service.audio import SONG_ID_PATTERN, AudioIndex
@@ -60,7 +61,8 @@ def user_state(user_id: str, state: user.UserState) -> dict:
 
 class DefaultCommittee:
     """The pretrained committee `-m default` names, loaded once and again only when its folder is
-    replaced (import_legacy.py --pretrained renames a new one into place)."""
+    replaced (import_legacy.py --pretrained renames a new one into place); the prediction JSON names it
+    `default` (`default:<member>` for one member), not by its path on the server."""
 
     def __init__(self, pretrained: Path) -> None:
         self.pretrained = pretrained
@@ -73,18 +75,23 @@ class DefaultCommittee:
             key = (stat.st_ino, stat.st_mtime_ns) if stat else (0, 0)
             if self._loaded is None or self._loaded[0] != key:
                 path = committees.default_model(self.pretrained)
-                self._loaded = (key, committees.load_model(path), str(path))
+                name = "default" if path == self.pretrained else f"default:{path.name}"
+                self._loaded = (key, committees.load_model(path), name)
             return self._loaded[1], self._loaded[2]
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
     """The service's app; `app.state.config` holds `config` for the routers."""
-    app = FastAPI(title="TROMPA-MER", version="0.2.0", max_body_size=JSON_BODY_BYTES,
+    app = FastAPI(title="TROMPA-MER", version="0.2.0",
                   description="Personalized music emotion recognition: users, queries, annotations, "
                               "predictions and recommendations by emotion quadrant.")
     app.state.config = config
     errors.install(app)
-    app.add_middleware(BearerAuth, tokens=config.tokens)
+    # The body limit as user middleware (FastAPI's own app-wide one runs outside every handler and
+    # answers in plain text): JsonTooLarge outside it turns its 413 into JSON; /predict raises it.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=JSON_BODY_BYTES)
+    app.add_middleware(errors.JsonTooLarge)
+    app.add_middleware(BearerAuth, tokens=config.tokens)  # added last: runs first, before any body is read
     default_committee = DefaultCommittee(config.pretrained_dir)
     audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
 
@@ -152,17 +159,17 @@ def create_app(config: ServiceConfig) -> FastAPI:
             committee, model = default_committee.get()
         with tempfile.TemporaryDirectory(prefix="trompa-upload.") as tmp:
             upload = Path(tmp, UPLOAD_NAME + suffix)
+            csv = upload.with_suffix(table.FEATURE_SUFFIX)
             with upload.open("wb") as out:
                 shutil.copyfileobj(file.file, out)
-            csv = upload
-            if suffix != table.FEATURE_SUFFIX:
-                csv = Path(tmp, UPLOAD_NAME + table.FEATURE_SUFFIX)
-                extract.extract_file(upload, csv, config.smilextract, config.window_seconds,
-                                     config.hop_seconds)
             try:
+                if upload != csv:
+                    extract.extract_file(upload, csv, config.smilextract, config.window_seconds,
+                                         config.hop_seconds)
                 return predict_song(committee, csv, committee.default_scaling(), model, source=file.filename)
-            except UnicodeDecodeError as exc:
-                raise FeatureError(f"{file.filename} is not a feature CSV: {exc}") from None
+            except TrompaError as exc:  # name the upload as the client did, not by its temporary path
+                name = str(file.filename)
+                raise type(exc)(str(exc).replace(str(upload), name).replace(str(csv), name)) from None
 
     @app.get("/audio/{song_id}", response_class=FileResponse)
     def song_audio(song_id: str) -> FileResponse:

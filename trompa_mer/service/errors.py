@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trompa_mer.errors import (
     BusyError,
@@ -73,3 +74,27 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
         return error(500, "internal error: see the server's log")
+
+
+class JsonTooLarge:
+    """ASGI middleware: the 413 FastAPI's body limits send as plain text (from outside the exception
+    handlers) goes out as `{"error": …}` like every other refusal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        replaced = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
+                response = error(413, "the request body is too large")
+                await send({"type": "http.response.start", "status": 413,
+                            "headers": response.raw_headers})
+                await send({"type": "http.response.body", "body": response.body})
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, receive, send_json)
