@@ -8,17 +8,18 @@ cannot send a bearer header. The page's script takes the token from the link's f
 from functools import cache
 from importlib import resources
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from trompa_mer.users.folder import check_user_id
 
+PAGE = "annotate.html"
 ASSETS = {
-    "annotate.html": "text/html; charset=utf-8",
+    PAGE: "text/html; charset=utf-8",
     "annotate.js": "text/javascript; charset=utf-8",
     "annotate.css": "text/css; charset=utf-8",
 }
-"""The page's files by name; nothing else is served from static/."""
+"""The page's files in static/ by name, with their types; nothing else there is served."""
 
 SECURITY_HEADERS = {
     # Only this app's own script, style, API and audio (Blob URLs of fetched songs); no inline code.
@@ -48,12 +49,12 @@ def annotation_page(user_id: str) -> Response:
     """The page where a listener answers their pending query; open it as
     `/annotate/USER_ID#token=TOKEN`. No token needed for the page itself."""
     check_user_id(user_id)
-    return _serve("annotate.html")
+    return _serve(PAGE)
 
 
 @router.get("/static/{name}", response_class=Response, include_in_schema=False)
 def static_file(name: str) -> Response:
     """The page's script and style sheet."""
-    if name not in ASSETS or name.endswith(".html"):
-        return Response(status_code=404)
+    if name not in ASSETS or name == PAGE:
+        raise HTTPException(404, f"no such file: {name}")
     return _serve(name)

@@ -153,7 +153,7 @@
   }
 
   function learnt(state) {
-    const n = state.answered_count ?? (state.answered || []).length;
+    const n = state.answered_count;
     page.status.textContent = n
       ? `Learnt from ${n} answer${n === 1 ? "" : "s"} so far.`
       : "No answers yet: your first ones teach the most.";
@@ -215,6 +215,14 @@
       showError(error);
     } finally {
       setBusy(false);
+    }
+  });
+
+  // A link with another token opened in this tab changes only the fragment: no reload happens by itself.
+  window.addEventListener("hashchange", () => {
+    if (new URLSearchParams(window.location.hash.slice(1)).has("token")) {
+      readToken();
+      window.location.reload();
     }
   });
 
