@@ -12,7 +12,7 @@ every other call. The layout (`make_layout`): a small real committee as the pret
 (`pretrained/`), 24 songs in `data/feats/` (`song_00` … `song_23`, their true quadrants in
 `Server.truth`), and a short wav for each in `audio/` (`TPL_AUDIO_DIRECTORY`; two in a subfolder,
 one named in upper case), with a `secret.txt` beside `audio/` that must never be served, not even
-through `audio/leak.wav`, a symlink to it.
+through `audio/leak.wav`, a symlink to it; the server's TMPDIR is `tmp/`.
 """
 
 import contextlib
@@ -68,6 +68,7 @@ def make_layout(root: Path) -> dict[str, str]:
     for i, song in enumerate(sorted(truth)):
         name = {0: "album/song_00.wav", 1: "album/SONG_01.WAV"}.get(i, f"{song}.wav")
         write_wav(audio / name, tone(220.0 * (1 + i / 12), 0.5))
+    (root / "tmp").mkdir()  # the server's TMPDIR: uploads' temporary files go there
     (root / "secret.txt").write_text(SECRET)
     (audio / "leak.wav").symlink_to(root / "secret.txt")  # a symlink out of the folder: never served
     return truth
@@ -77,7 +78,7 @@ def environment(root: Path, **extra: str) -> dict[str, str]:
     """The process environment pointing serve.py at `root`'s layout, with both tokens."""
     return {**os.environ, "TPL_INTERNAL_DATA_DIRECTORY": str(root),
             "TPL_PRETRAINED_DIRECTORY": str(root / "pretrained"), "TPL_AUDIO_DIRECTORY": str(root / "audio"),
-            "TPL_API_TOKEN": f"{TOKEN}, {OTHER_TOKEN}", "TPL_JOBS": "2", **extra}
+            "TPL_API_TOKEN": f"{TOKEN}, {OTHER_TOKEN}", "TPL_JOBS": "2", "TMPDIR": str(root / "tmp"), **extra}
 
 
 def launch(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
