@@ -264,6 +264,27 @@ def test_api_errors_appear_in_the_alert_area(server: service_server.Server, brow
     assert not browser.find_element(By.ID, "songs").is_displayed()
 
 
+def test_answers_refused_by_the_api_show_why_and_stay_on_the_page(server: service_server.Server,
+                                                                    browser: WebDriver) -> None:
+    create_user(server, "stale")
+    pending = api_query(server, "stale", 2)
+    open_page(browser, server, "stale")
+    wait_for_songs(browser, 2)
+    with server.client() as client:  # another client answers the query first
+        answered = client.post("/users/stale/annotations",
+                               json={"annotations": {song: server.truth[song] for song in pending}})
+    assert answered.status_code == 200
+    for fieldset in fieldsets(browser):
+        fieldset.find_element(By.CSS_SELECTOR, "input[value=Q2]").find_element(By.XPATH, "..").click()
+    send_button(browser).click()
+    alert = browser.find_element(By.ID, "message")
+    refused = wait_for(browser, lambda d: alert.text, "the refusal")
+    assert "(409)" in refused
+    assert shown_songs(browser) == pending and send_button(browser).is_enabled()
+    assert browser.find_element(By.ID, "status").text == "No answers yet: your first ones teach the most."
+    assert recorded_answers(server, "stale") == {song: server.truth[song] for song in pending}
+
+
 def test_the_page_and_its_files_need_no_token_and_nothing_else_is_served(server: service_server.Server
                                                                          ) -> None:
     page = httpx.get(f"{server.url}/annotate/827")

@@ -205,6 +205,8 @@
     if (busy || Object.keys(chosen).length < shown.length) return;
     clearError();
     setBusy(true);
+    const before = page.status.textContent;
+    page.status.textContent = "Learning from your answers…";
     try {
       await json("POST", userPath("/annotations"), {annotations: chosen});
       learnt(await json("GET", userPath("")));
@@ -212,6 +214,7 @@
       await askForSongs();
       page.list.querySelector("input")?.focus();
     } catch (error) {
+      if (page.status.textContent === "Learning from your answers…") page.status.textContent = before;
       showError(error);
     } finally {
       setBusy(false);
