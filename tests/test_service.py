@@ -301,6 +301,31 @@ def test_several_users_retrain_at_once_while_health_answers(server: service_serv
     assert health and max(health) < 2.0, health
 
 
+def test_health_answers_while_an_upload_is_analysed(server: service_server.Server, tmp_path: Path) -> None:
+    """Feature extraction of a 30 s upload takes seconds; it runs off the event loop."""
+    wav = write_wav(tmp_path / "long.wav", progression(seconds_per_chord=7.5))
+    done: dict[str, object] = {}
+
+    def predict() -> None:
+        with server.client() as own:
+            started = time.monotonic()
+            done["response"] = own.post("/predict", files={"file": (wav.name, wav.read_bytes())})
+            done["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=predict)
+    thread.start()
+    health = []
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        while thread.is_alive():
+            started = time.monotonic()
+            assert http.get("/health").status_code == 200
+            health.append(time.monotonic() - started)
+            time.sleep(0.05)
+    thread.join()
+    assert done["response"].status_code == 200 and len(done["response"].json()["output_probs"]) > 50
+    assert len(health) > 3 and max(health) < done["seconds"] / 3, (health, done["seconds"])
+
+
 def test_keep_alive_answers_do_not_wait_for_delayed_acks(server: service_server.Server) -> None:
     """A response's head and body go out in two writes; without TCP_NODELAY the second waited for
     the client's delayed ACK, ~40 ms on every request of a kept-alive connection."""
