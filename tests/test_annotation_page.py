@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -67,8 +68,18 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def wait_for(driver: WebDriver, condition, what: str):
-    """`condition(driver)`'s first truthy value within WAIT_SECONDS."""
-    return WebDriverWait(driver, WAIT_SECONDS).until(condition, message=f"waited for {what}")
+    """`condition(driver)`'s first truthy value within WAIT_SECONDS (elements of a page that reloaded
+    meanwhile are looked for again)."""
+    wait = WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(condition, message=f"waited for {what}")
+
+
+def wait_for_alert(driver: WebDriver, status: int) -> str:
+    """The message area's text once it reports an API error of `status`."""
+    def shown(driver: WebDriver) -> str | None:
+        text = driver.find_element(By.ID, "message").text
+        return text if f"({status})" in text else None
+    return wait_for(driver, shown, f"an error {status} in the message area")
 
 
 def create_user(server: service_server.Server, user_id: str) -> None:
@@ -253,14 +264,10 @@ def test_on_a_phone_nothing_scrolls_sideways_and_song_ids_stay_text(server: serv
 
 def test_api_errors_appear_in_the_alert_area(server: service_server.Server, browser: WebDriver) -> None:
     open_page(browser, server, "nobody")
-    alert = browser.find_element(By.ID, "message")
-    assert alert.get_attribute("role") == "alert"
-    unknown = wait_for(browser, lambda d: alert.text, "the unknown user's error")
-    assert "(404)" in unknown and "nobody" in unknown
-    browser.get(f"{server.url}/annotate/nobody#token=not-the-token")
-    alert = browser.find_element(By.ID, "message")
-    refused = wait_for(browser, lambda d: alert.text, "the refused token's error")
-    assert "(401)" in refused and "token" in refused
+    assert browser.find_element(By.ID, "message").get_attribute("role") == "alert"
+    assert "nobody" in wait_for_alert(browser, 404)
+    browser.get(f"{server.url}/annotate/nobody#token=not-the-token")  # the page reloads with it
+    assert "token" in wait_for_alert(browser, 401)
     assert not browser.find_element(By.ID, "songs").is_displayed()
 
 
@@ -277,9 +284,7 @@ def test_answers_refused_by_the_api_show_why_and_stay_on_the_page(server: servic
     for fieldset in fieldsets(browser):
         fieldset.find_element(By.CSS_SELECTOR, "input[value=Q2]").find_element(By.XPATH, "..").click()
     send_button(browser).click()
-    alert = browser.find_element(By.ID, "message")
-    refused = wait_for(browser, lambda d: alert.text, "the refusal")
-    assert "(409)" in refused
+    wait_for_alert(browser, 409)
     assert shown_songs(browser) == pending and send_button(browser).is_enabled()
     assert browser.find_element(By.ID, "status").text == "No answers yet: your first ones teach the most."
     assert recorded_answers(server, "stale") == {song: server.truth[song] for song in pending}
