@@ -86,13 +86,12 @@
     updateSend();
   }
 
+  // Song id -> quadrant of the songs answered so far (fromEntries: an id such as "__proto__" stays a key).
   function answers() {
-    const chosen = {};
-    shown.forEach((song, index) => {
+    return Object.fromEntries(shown.flatMap((song, index) => {
       const checked = page.list.querySelector(`input[name="song-${index}"]:checked`);
-      if (checked) chosen[song] = checked.value;
-    });
-    return chosen;
+      return checked ? [[song, checked.value]] : [];
+    }));
   }
 
   function updateSend() {
