@@ -116,6 +116,10 @@ def test_the_whole_loop(server: service_server.Server, client: httpx.Client) -> 
 
     second = ask(client, "827", 3)
     assert len(second) == 3 and not set(second) & set(songs)
+    assert client.post("/users/827/queries", json={"n": 3, "requery": True}).json()["iteration"] == 1
+    assert len(client.post("/users/827/queries", json={"requery": True}).json()["songs"]) == 10
+    refused(client.post("/users/827/queries"), 409)  # without a body: the defaults; one is pending
+    assert len(client.get("/users/827").json()["queried"]) == 10
 
     ranked = client.get("/users/827/recommendations", params={"quadrant": "q4", "n": 5})
     assert ranked.status_code == 200

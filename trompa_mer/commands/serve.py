@@ -10,6 +10,7 @@ import multiprocessing
 import socket
 
 import uvicorn
+from threadpoolctl import threadpool_limits
 
 from trompa_mer.commands import cli, settings
 from trompa_mer.errors import ServiceError
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> None:
         max_upload_bytes=settings.MAX_UPLOAD_BYTES)
     # Requests run on threads; a pool update's CSV readers must not be forked from a threaded process.
     multiprocessing.set_start_method("forkserver", force=True)
+    # Requests run side by side, so BLAS and OpenMP pools of several threads per call only fight over
+    # the cores: one thread each made /predict 6× faster on 2 loaded cores (bench/README.md).
+    threadpool_limits(limits=1)
     sock = listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

@@ -116,7 +116,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return Response(status_code=204)
 
     @app.post("/users/{user_id}/queries")
-    def query(user_id: str, body: QueryRequest) -> dict:
+    def query(user_id: str, body: QueryRequest | None = None) -> dict:
+        body = body or QueryRequest()
         result = personalize.make_query(config.users_dir, user_id, config.feats_dir, config.pool_cache_dir,
                                         body.n, requery=body.requery, strategy=body.strategy,
                                         crowd_file=config.crowd_file, jobs=config.jobs,
