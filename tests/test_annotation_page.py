@@ -36,6 +36,8 @@ MARKUP_SONG = '<img src=x onerror="document.title=\'injected\'"> & <b>'
 """A song id full of markup: the page must show it as text, never parse it."""
 LONG_SONG = "an_exceptionally_long_song_identifier_without_any_spaces_" * 3
 """A song id wider than a phone: it must wrap, not widen the page."""
+PROTO_SONG = "__proto__"
+"""A song id that is special to JavaScript objects: the answers must still name it."""
 
 
 @pytest.fixture(scope="module")
@@ -230,36 +232,45 @@ def test_a_listener_answers_with_the_keyboard_alone(server: service_server.Serve
     assert browser.switch_to.active_element.get_attribute("name") == "song-0"  # ready for the next round
 
 
-def test_on_a_phone_nothing_scrolls_sideways_and_song_ids_stay_text(server: service_server.Server,
-                                                                    browser: WebDriver) -> None:
-    extra = [server.root / "data" / "feats" / f"{song}.csv" for song in (MARKUP_SONG, LONG_SONG)]
+def test_on_a_phone_nothing_scrolls_sideways_and_any_song_id_works(server: service_server.Server,
+                                                                   browser: WebDriver) -> None:
+    odd = (MARKUP_SONG, LONG_SONG, PROTO_SONG)
+    extra = [server.root / "data" / "feats" / f"{song}.csv" for song in odd]
     for seed, path in enumerate(extra):
         write_feature_csv(path, quadrant_windows(seed, 8, np.random.default_rng(seed)))
     try:
         create_user(server, "phone")
         songs = len(server.truth) + len(extra)
-        pending = api_query(server, "phone", songs)  # every song of the pool, the two above too
+        pending = api_query(server, "phone", songs)  # every song of the pool, the odd ones too
+        assert set(odd) <= set(pending)
+        browser.set_window_size(375, 740)
+        open_page(browser, server, "phone")
+        assert wait_for_songs(browser, songs) == pending
+        ready = wait_for(browser, lambda d: (r := players_ready(d)) and sum(r) == songs - len(odd) and r,
+                         "the players of the songs with audio")
+        assert [not has_player for has_player in ready] == [song in odd for song in pending]  # no audio
+
+        assert browser.execute_script("return window.innerWidth") == 375
+        scroll_width, client_width = browser.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert scroll_width <= client_width <= 375
+        markup = "return document.querySelectorAll('#song-list img, #song-list b').length"
+        assert browser.execute_script(markup) == 0
+        assert browser.title != "injected"
+        for label in browser.find_elements(By.CSS_SELECTOR, ".quadrant span"):
+            assert label.size["height"] >= 44 and label.size["width"] >= 120  # big enough for a thumb
+            assert label.location["x"] + label.size["width"] <= client_width
+
+        chosen = {song: QUADRANTS[i % 4] for i, song in enumerate(pending)}
+        for fieldset, song in zip(fieldsets(browser), pending, strict=True):
+            fieldset.find_element(By.CSS_SELECTOR, f"input[value={chosen[song]}]").find_element(
+                By.XPATH, "..").click()
+        send_button(browser).click()
+        assert "every song" in wait_for_alert(browser, 400)  # answered; then the pool has no song left
+        assert recorded_answers(server, "phone") == chosen
     finally:
         for path in extra:  # the other tests' songs all have audio
             path.unlink()
-    assert MARKUP_SONG in pending and LONG_SONG in pending
-    browser.set_window_size(375, 740)
-    open_page(browser, server, "phone")
-    assert wait_for_songs(browser, songs) == pending
-    ready = wait_for(browser, lambda d: (r := players_ready(d)) and sum(r) == songs - 2 and r,
-                     "the players of the songs with audio")
-    assert [not has_player for has_player in ready] == [song in (MARKUP_SONG, LONG_SONG) for song in pending]
-
-    assert browser.execute_script("return window.innerWidth") == 375
-    scroll_width, client_width = browser.execute_script(
-        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert scroll_width <= client_width <= 375
-    markup = "return document.querySelectorAll('#song-list img, #song-list b').length"
-    assert browser.execute_script(markup) == 0
-    assert browser.title != "injected"
-    for label in browser.find_elements(By.CSS_SELECTOR, ".quadrant span"):
-        assert label.size["height"] >= 44 and label.size["width"] >= 120  # big enough for a thumb
-        assert label.location["x"] + label.size["width"] <= client_width
 
 
 def test_api_errors_appear_in_the_alert_area(server: service_server.Server, browser: WebDriver) -> None:
