@@ -88,6 +88,12 @@ def test_health_is_open_and_every_other_path_needs_a_valid_token(server: service
     # Either token of TPL_API_TOKEN works; the audio needs one too.
     other = {"Authorization": f"Bearer {service_server.OTHER_TOKEN}"}
     assert httpx.get(server.url + "/audio/song_02", headers=other).status_code == 200
+    # The API's documentation is public, and says how to authenticate.
+    schema = httpx.get(server.url + "/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    documented = {"/users", "/users/{user_id}/recommendations", "/predict", "/audio/{song_id}"}
+    assert documented <= set(schema["paths"])
+    assert "swagger" in httpx.get(server.url + "/docs").text.lower()
     # A path that only starts like the page's is not public.
     status, body = raw_get(server, "/annotate/../users/827")
     assert status == 401 and b"token" in body
