@@ -91,7 +91,7 @@ def served_command(dockerfile: str) -> list[str]:
 
 def test_docker_compose_runs_the_image_with_the_data_folders_as_volumes() -> None:
     service, = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"].values()
-    assert service["build"] == "." and service["command"] == served_command(DOCKERFILE.read_text())
+    assert service["build"] == "." and "command" not in service  # the image's own: serve.py
     volumes = {volume.split(":")[1]: volume.split(":")[0] for volume in service["volumes"]}
     assert volumes == {"/code/models/users": "./models/users", "/code/data": "./data",
                        "/code/audio": "./audio"}
