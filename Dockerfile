@@ -1,4 +1,5 @@
-# TROMPA-MER in a container: every script runs as `docker run … trompa-mer python3 <script>.py …`.
+# TROMPA-MER in a container. By default the image runs the HTTP service on port 8000 (it needs
+# TPL_API_TOKEN); every script also runs as `docker run … trompa-mer python3 <script>.py …`.
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -16,4 +17,7 @@ RUN useradd --create-home --uid 1000 trompa \
     && chown -R trompa /code/models /code/data
 USER trompa
 
-CMD ["sh", "-c", "for script in create_user extract_features predict_emotion get_hard_tracks retrain_model deam_classifier; do python3 $script.py --help; echo; done"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s \
+    CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+CMD ["python3", "serve.py", "--host", "0.0.0.0", "--port", "8000"]

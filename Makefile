@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: demo test lint bench venv
+.PHONY: demo test lint bench venv serve
 
 venv: $(STAMP)
 
@@ -22,6 +22,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py
+
+# The HTTP service and the annotation page on http://$(HOST):$(PORT); tokens from TPL_API_TOKEN
+# (SERVE_FLAGS=--no-auth serves loopback without one).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SERVE_FLAGS ?=
+serve: $(STAMP)
+	$(BIN)/python serve.py --host $(HOST) --port $(PORT) $(SERVE_FLAGS)
 
 # A small study of the query strategies on simulated listeners (synthetic corpus, 8 listeners; seed 7,
 # so its songs are not those the default committee was trained on, seed 0); the report lands in

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT, run_script
 
@@ -66,7 +67,7 @@ def test_readme_documents_every_script_and_a_docker_line_for_each() -> None:
     assert core <= docker
 
 
-def test_dockerfile_installs_requirements_and_runs_every_script() -> None:
+def test_dockerfile_installs_requirements_and_runs_the_service() -> None:
     text = DOCKERFILE.read_text()
     assert re.search(r"^FROM python:3\.11-slim", text, flags=re.M)
     assert "pip install --no-cache-dir -r requirements.txt" in text
@@ -76,12 +77,11 @@ def test_dockerfile_installs_requirements_and_runs_every_script() -> None:
     assert "ffmpeg" in text
     user = re.findall(r"^USER (\S+)", text, flags=re.M)
     assert user and user[-1] not in {"root", "0"}
-    helped = re.search(r"for script in ([\w ]+);", text)
-    assert helped, "the default command prints every script's help"
-    for name in helped.group(1).split():
-        assert (ROOT / f"{name}.py").is_file(), name
+    assert served_command(text) == ["python3", "serve.py", "--host", "0.0.0.0", "--port", "8000"]
+    assert parser_of("serve.py").parse_args(served_command(text)[2:]).port == 8000
+    assert re.search(r"^EXPOSE 8000$", text, flags=re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".venv", "data/", "models/users/"} <= set(ignored)
+    assert {".venv", "data/", "models/users/", "audio/"} <= set(ignored)
 
 
 @pytest.mark.parametrize("script", sorted(path.name for path in ROOT.glob("*.py") if path.name != "demo.py"))
@@ -112,3 +112,19 @@ def test_the_readme_prediction_example_has_the_fields_and_model_form_predict_wri
     assert list(example) == list(written)
     assert Path(example["model"]).is_absolute() and Path(written["model"]).is_absolute()
     assert Path(written["model"]).parts[-2:] == Path(example["model"]).parts[-2:]
+
+
+def served_command(dockerfile: str) -> list[str]:
+    """The image's default command (the last CMD, in JSON form)."""
+    return json.loads(re.findall(r"^CMD (\[.*\])$", dockerfile, flags=re.M)[-1])
+
+
+def test_docker_compose_runs_the_image_with_the_data_folders_as_volumes() -> None:
+    service, = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"].values()
+    assert service["build"] == "." and "command" not in service  # the image's own: serve.py
+    volumes = {volume.split(":")[1]: volume.split(":")[0] for volume in service["volumes"]}
+    assert volumes == {"/code/models/users": "./models/users", "/code/data": "./data",
+                       "/code/audio": "./audio"}
+    assert service["environment"]["TPL_AUDIO_DIRECTORY"] == "/code/audio"
+    assert service["environment"]["TPL_API_TOKEN"].startswith("${TPL_API_TOKEN:?")  # refused when unset
+    assert all(port.startswith("127.0.0.1:") for port in service["ports"])

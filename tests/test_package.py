@@ -88,3 +88,10 @@ def test_without_a_venv_a_python_lacking_the_requirements_gets_one_error_line(tm
         f"error: {sys.executable} lacks the requirements (numpy, pandas, sklearn, xgboost, joblib, "
         "opensmile, pydub, tqdm): run `make venv` in the checkout (or `pip install -r requirements.txt`), "
         "then run the script again"]
+def test_the_annotation_page_files_are_installed(installed: Path) -> None:
+    source = ROOT / "trompa_mer" / "service" / "static"
+    names = sorted(path.name for path in source.iterdir())
+    assert {"annotate.html", "annotate.js", "annotate.css"} <= set(names)
+    for name in names:
+        assert (installed / "trompa_mer" / "service" / "static" / name).read_bytes() == \
+            (source / name).read_bytes(), name

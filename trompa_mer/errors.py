@@ -25,12 +25,32 @@ class UserError(TrompaError):
     """An unknown, invalid or already existing user."""
 
 
+class UnknownUserError(UserError):
+    """A user id without a folder."""
+
+
+class UserExistsError(UserError):
+    """A user id that already has a folder."""
+
+
+class BusyError(TrompaError):
+    """A folder another command holds, when the caller asked not to wait for it."""
+
+
 class QueryError(TrompaError):
     """A query that cannot be made (pending query, empty pool, too many songs asked)."""
 
 
+class PendingQueryError(QueryError):
+    """A new query while the last one waits for its annotations."""
+
+
 class AnnotationError(TrompaError):
     """Annotations that do not answer the pending query."""
+
+
+class NoPendingQueryError(AnnotationError):
+    """Annotations for a user who has no query waiting for them."""
 
 
 class DeamError(TrompaError):
@@ -68,3 +88,7 @@ class CorpusError(TrompaError):
 class TrainingError(TrompaError):
     """A training setting that cannot be used: the model kind, the number of folds, the output, the
     boosting rounds of an update."""
+
+
+class ServiceError(TrompaError):
+    """Settings the HTTP service cannot start with: no token, --no-auth off loopback, a busy port."""

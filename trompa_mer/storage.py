@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from trompa_mer.errors import OutputError
+from trompa_mer.errors import BusyError, OutputError
 
 LOCK_NAME = ".lock"
 """File in a folder whose flock serialises commands on that folder."""
@@ -263,9 +263,10 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+def folder_lock(folder: str | os.PathLike, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive flock on `folder/.lock` so commands on the same folder never interleave.
-    A `.lock` that is a symlink is refused (OutputError), never followed."""
+    A `.lock` that is a symlink is refused (OutputError), never followed. Unless `wait`, a lock
+    another command holds is a BusyError at once (the service answers 409 rather than queueing)."""
     path = Path(folder) / LOCK_NAME
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
@@ -274,7 +275,11 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
             raise OutputError(f"refusing to follow the symlink {path}") from None
         raise
     with open(fd, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BusyError(f"{folder} is busy: another command is working on it; try again when it is "
+                            "done") from None
         try:
             yield
         finally:

@@ -14,7 +14,7 @@ from trompa_mer import names, storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.predict import predict
-from trompa_mer.errors import CommitteeError, FeatureError, OutputError, TrompaError
+from trompa_mer.errors import FeatureError, OutputError, TrompaError
 from trompa_mer.features import audio, table
 from trompa_mer.users import folder as user
 
@@ -37,18 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
     """The committee `-m` or `-u` names, and how the prediction JSON names it."""
     if args.user_id:
-        with user.open_user(settings.USERS_DIRECTORY, args.user_id) as folder:
-            return committees.load_committee(folder), f"user:{args.user_id}"
-    path = settings.PRETRAINED_DIRECTORY if args.model == "default" else Path(args.model)
-    with storage.reading_folder(path):  # a committee folder a killed replace left aside is put back
-        if args.model == "default" and (path / committees.DEFAULT_MEMBER).is_file():
-            path = path / committees.DEFAULT_MEMBER
-        if path.is_dir():
-            return committees.load_committee(path), str(path)
-        if path.is_file() and path.suffix.lower() != ".pkl":
-            raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): "
-                                 "give a member .pkl, a committee folder or 'default'")
-        return committees.load_single(path), str(path)
+        return user.load_user_committee(settings.USERS_DIRECTORY, args.user_id), f"user:{args.user_id}"
+    default = args.model == "default"
+    path = committees.default_model(settings.PRETRAINED_DIRECTORY) if default else Path(args.model)
+    return committees.load_model(path), str(path)
 
 
 def check_paths(source: Path, output: Path) -> None:

@@ -213,6 +213,25 @@ def load_single(path: Path) -> Committee:
                          read_manifest(path.parent))
 
 
+def default_model(pretrained: Path) -> Path:
+    """What `-m default` names: the pretrained DEFAULT_MEMBER as the original tool, or the whole
+    pretrained committee when it has no such member."""
+    with storage.reading_folder(pretrained):  # a committee a killed replace left aside is put back first
+        member = pretrained / DEFAULT_MEMBER
+        return member if member.is_file() else pretrained
+
+
+def load_model(path: Path) -> Committee:
+    """A committee folder, or a lone member .pkl as a committee of one."""
+    with storage.reading_folder(path):  # a committee a killed replace left aside is put back first
+        if path.is_dir():
+            return load_committee(path)
+        if path.is_file() and path.suffix.lower() != ".pkl":
+            raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): "
+                                 "give a member .pkl, a committee folder or 'default'")
+        return load_single(path)
+
+
 def scale(committee: Committee, X: np.ndarray, scaling: str,
           reference: np.ndarray | None = None) -> np.ndarray:
     """Standardise X (n_rows, 260) with the committee's scaler, or as the original did:

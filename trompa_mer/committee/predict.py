@@ -11,8 +11,10 @@ from trompa_mer.features.table import read_feature_csv
 from trompa_mer.names import QUADRANTS
 
 
-def predict(committee: Committee, features_csv: Path, scaling: str, model: str) -> dict:
-    """The prediction JSON: the original's keys, plus `model` and, for a committee, `entropy`."""
+def predict(committee: Committee, features_csv: Path, scaling: str, model: str,
+            source: str | None = None) -> dict:
+    """The prediction JSON: the original's keys, plus `model` and, for a committee, `entropy`;
+    `input_feats` is `source` when given (an uploaded file's name), else the CSV's path."""
     X = read_feature_csv(features_csv, committee.feature_names)
     member_proba = committee.proba(committees.scale(committee, X, scaling))  # (members, windows, 4)
     window_proba = member_proba.mean(axis=0)
@@ -20,7 +22,7 @@ def predict(committee: Committee, features_csv: Path, scaling: str, model: str) 
     predictions = window_proba.argmax(axis=1)
     counts = np.bincount(predictions, minlength=len(QUADRANTS))
     result = {
-        "input_feats": str(features_csv),
+        "input_feats": source or str(features_csv),
         "model": model,
         "scaling": scaling,
         "output_probs": window_proba.tolist(),

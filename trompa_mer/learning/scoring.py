@@ -118,6 +118,23 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
     `chunk_songs` songs at a time (default DEFAULT_CHUNK_SONGS) on `jobs` threads
     (default: every core); a `memo` of the committee's earlier scoring spares its xgb members
     the trees they had then."""
+    return per_song(committee, pool, song_ids, scaling, consensus.consensus_entropy, chunk_songs, jobs,
+                    memo=memo)
+
+
+def quadrant_probabilities(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
+                           chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
+    """(n_songs, 4): each song's quadrant probabilities, the mean over its windows and the members,
+    as predict_emotion's `mean_probs`; streamed like consensus_scores."""
+    return per_song(committee, pool, song_ids, scaling, lambda song_proba: song_proba.mean(axis=0),
+                    chunk_songs, jobs)
+
+
+def per_song(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
+             summary: Callable[[np.ndarray], np.ndarray], chunk_songs: int | None = None,
+             jobs: int | None = None, *, memo: MarginMemo | None = None) -> np.ndarray:
+    """`summary` of the members' song probabilities (n_members, n_songs, 4) → one row per song,
+    for each song of `song_ids` in that order: the pool scored chunk by chunk on `jobs` threads."""
     chunk_songs = chunk_songs or DEFAULT_CHUNK_SONGS
     jobs = jobs or available_cores()
     keep_freed_memory()
@@ -132,10 +149,12 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
         with sklearn.config_context(assume_finite=True), xgb.config_context(nthread=xgb_threads):
             X = transform(X)
             proba = committee.proba(X) if memo is None else memo.proba(committee, X, offsets, chunk)
-        return consensus.consensus_entropy(consensus.song_probabilities(proba, offsets))
+        return summary(consensus.song_probabilities(proba, offsets))
 
     # One BLAS thread whatever `jobs`: OpenBLAS rounds differently with more threads on some CPUs.
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(jobs) as executor:
         scores = list(executor.map(score, chunks(pool, order, chunk_songs)))
-    by_song = dict(zip(order, np.concatenate(scores).tolist() if scores else [], strict=True))
+    if not scores:
+        return np.zeros((0,), dtype=np.float64)
+    by_song = dict(zip(order, np.concatenate(scores), strict=True))
     return np.array([by_song[song] for song in song_ids], dtype=np.float64)

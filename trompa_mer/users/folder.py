@@ -5,13 +5,14 @@ import contextlib
 import json
 import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from trompa_mer import storage
 from trompa_mer.committee import folder as committee
-from trompa_mer.errors import UserError
+from trompa_mer.errors import UnknownUserError, UserError, UserExistsError
 from trompa_mer.names import (
     DEFAULT_STRATEGY,
     DEFAULT_UPDATE_RULE,
@@ -73,7 +74,7 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
         raise UserError(f"unknown update rule {update_rule!r} (expected one of {', '.join(UPDATE_RULES)})")
     folder = user_folder(users_dir, user_id)
     if folder.exists():
-        raise UserError(f"user {user_id} already exists: {folder}")
+        raise UserExistsError(f"user {user_id} already exists: {folder}")
     try:
         with storage.reading_folder(pretrained), storage.build_folder(folder) as staging:
             committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
@@ -83,25 +84,42 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
                     shutil.copy2(path, staging / path.name)
             write_state(staging, UserState(strategy=strategy, time=timestamp(), update_rule=update_rule))
     except FileExistsError:
-        raise UserError(f"user {user_id} already exists: {folder}") from None
+        raise UserExistsError(f"user {user_id} already exists: {folder}") from None
     return folder
 
 
 @contextlib.contextmanager
-def open_user(users_dir: Path, user_id: str) -> Iterator[Path]:
+def open_user(users_dir: Path, user_id: str, wait: bool = True) -> Iterator[Path]:
     """Lock an existing user's folder for one command, finishing any interrupted update first and
     removing what killed commands left; a symlink in the folder (its `.lock` too) is refused, never
-    followed."""
+    followed. Unless `wait`, a folder another command holds is a BusyError at once."""
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
-        raise UserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
+        raise UnknownUserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
     _refuse_symlink(folder)
-    with storage.folder_lock(folder):
+    with storage.folder_lock(folder, wait):
+        if not folder.is_dir():  # deleted while we waited for the lock
+            raise UnknownUserError(f"unknown user {user_id}: no folder {folder} (it was just deleted)")
         for path in _entries(folder):
             _refuse_symlink(path)
         storage.recover(folder)
         storage.remove_stale_writes(folder, "*")  # files a killed command was writing
         yield folder
+
+
+def delete_user(users_dir: Path, user_id: str, wait: bool = True) -> None:
+    """Remove a user's folder: renamed aside under the user's lock (so no command sees half of it),
+    then deleted; a command that was waiting for the lock then finds no user."""
+    with open_user(users_dir, user_id, wait) as folder:
+        aside = users_dir / f".deleted-{user_id}-{uuid.uuid4().hex}"
+        folder.rename(aside)
+    shutil.rmtree(aside)
+
+
+def load_user_committee(users_dir: Path, user_id: str) -> committee.Committee:
+    """The user's whole committee (members, scaler, listener layer), read under their lock."""
+    with open_user(users_dir, user_id) as folder:
+        return committee.load_committee(folder)
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -15,11 +15,17 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.layer import fit_layer
-from trompa_mer.errors import AnnotationError, QueryError, TrainingError
+from trompa_mer.errors import (
+    AnnotationError,
+    NoPendingQueryError,
+    PendingQueryError,
+    QueryError,
+    TrainingError,
+)
 from trompa_mer.learning import strategies
 from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.pool import Pool, load_pool
-from trompa_mer.learning.scoring import scaled_windows
+from trompa_mer.learning.scoring import quadrant_probabilities, scaled_windows
 from trompa_mer.names import QUADRANTS, UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES, quadrant_index, timestamp
 from trompa_mer.progress import progress_bar
 from trompa_mer.users import folder as user
@@ -55,16 +61,17 @@ def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
                scaling: str | None = None, requery: bool = False, strategy: str | None = None,
                crowd_file: Path | None = None, jobs: int | None = None,
-               chunk_songs: int | None = None, progress: bool = False) -> QueryResult:
+               chunk_songs: int | None = None, wait: bool = True, progress: bool = False) -> QueryResult:
     """Pick the `n_tracks` pool songs the strategy (default: the user's) ranks highest and record
     them as pending; `jobs` cores score `chunk_songs` songs at a time (defaults: every core, and
-    scoring's DEFAULT_CHUNK_SONGS); `progress` shows the pool's update when CSVs are new."""
+    scoring's DEFAULT_CHUNK_SONGS). Unless `wait`, a user another command holds is a BusyError;
+    `progress` shows the pool's update when CSVs are new."""
     if n_tracks < 1:
         raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
-    with user.open_user(users_dir, user_id) as folder:
+    with user.open_user(users_dir, user_id, wait) as folder:
         state = user.read_state(folder)
         if state.pending and not requery:
-            raise QueryError(f"user {user_id} has a query waiting for annotations "
+            raise PendingQueryError(f"user {user_id} has a query waiting for annotations "
                              f"({', '.join(state.queried)}): annotate it and run retrain_model.py, "
                              "or pass --requery to replace it")
         strategy = strategy or state.strategy
@@ -98,15 +105,21 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
 
 
 def read_annotations(path: Path) -> dict[str, int]:
-    """`{"song_id": "Q1", …}` (quadrants in any case) → song id (lower-cased) → class index."""
+    """The annotations JSON file `path` → song id (lower-cased) → class index (`parse_annotations`)."""
     try:
         data = storage.read_json(path)
     except FileNotFoundError:
         raise AnnotationError(f"annotations file not found: {path}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise AnnotationError(f"malformed annotations JSON {path}: {exc}") from None
+    return parse_annotations(data, str(path))
+
+
+def parse_annotations(data: object, source: str = "the annotations") -> dict[str, int]:
+    """`{"song_id": "Q1", …}` (quadrants in any case) → song id (lower-cased) → class index;
+    `source` names the annotations in errors."""
     if not isinstance(data, dict) or not data:
-        raise AnnotationError(f"{path} must be a JSON object {{\"song_id\": \"Q1\", ...}}")
+        raise AnnotationError(f"{source} must be a JSON object {{\"song_id\": \"Q1\", ...}}")
     labels = {}
     for song, label in data.items():
         try:
@@ -120,7 +133,7 @@ def read_annotations(path: Path) -> dict[str, int]:
 def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
     """The annotations must answer exactly the pending query."""
     if not state.pending:
-        raise AnnotationError("there is no pending query for this user: run get_hard_tracks first")
+        raise NoPendingQueryError("there is no pending query for this user: run get_hard_tracks first")
     missing = [song for song in state.queried if song not in labels]
     extra = sorted(set(labels) - set(state.queried))
     if missing or extra:
@@ -166,15 +179,17 @@ def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], sca
     return update_committee(committee, X, y, rounds, seed, progress)
 
 
-def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_dir: Path,
+def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[str, int], feats_dir: Path,
                       cache_dir: Path, rounds: int, scaling: str | None = None,
-                      jobs: int | None = None, progress: bool = False) -> user.UserState:
+                      jobs: int | None = None, wait: bool = True, progress: bool = False) -> user.UserState:
     """Learn the answers by the user's update rule, then replace the committee (or its layer), state
-    and history together; `progress` shows the slow steps (the pool's update, members learning)."""
+    and history together. `annotations`: a JSON file (`read_annotations`) or its labels, as
+    `parse_annotations` returns them. Unless `wait`, a user another command holds is a BusyError;
+    `progress` shows the slow steps (the pool's update, members learning)."""
     if rounds < 1:
         raise TrainingError(f"--rounds must be at least 1, not {rounds}")
-    labels = read_annotations(annotations)
-    with user.open_user(users_dir, user_id) as folder:
+    labels = read_annotations(annotations) if isinstance(annotations, Path) else annotations
+    with user.open_user(users_dir, user_id, wait) as folder:
         state = user.read_state(folder)
         check_answers(state, labels)
         with open_pool(feats_dir, cache_dir, jobs, progress) as pool:
@@ -201,3 +216,21 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path, feats_di
         writers.update(user.answer_writers(folder, state, record))
         storage.commit_files(folder, writers)
     return state
+
+
+def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, quadrant: int, n: int,
+              scaling: str | None = None, jobs: int | None = None,
+              chunk_songs: int | None = None) -> list[tuple[str, float]]:
+    """The `n` pool songs the user's committee (through their listener layer) gives the highest
+    song-level probability of `quadrant` (a class index), with that probability, highest first
+    (ties to the smaller song id). The committee is read under the user's lock, the pool scored after."""
+    if n < 1:
+        raise QueryError(f"the number of songs must be at least 1, not {n}")
+    committee = user.load_user_committee(users_dir, user_id)
+    with open_pool(feats_dir, cache_dir, jobs) as pool:
+        songs = pool.song_ids
+        proba = quadrant_probabilities(committee, pool, songs, scaling or committee.default_scaling(),
+                                       chunk_songs, jobs)[:, quadrant]
+    chosen = strategies.select_top(songs, proba, n)
+    by_song = dict(zip(songs, proba.tolist(), strict=True))
+    return [(song, by_song[song]) for song in chosen]

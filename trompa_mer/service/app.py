@@ -1,0 +1,200 @@
+"""The HTTP API: the scripts' library calls behind FastAPI, one endpoint per script action.
+
+Endpoints that compute are plain `def`s, so they run in the server's thread pool and `/health` keeps
+answering; a user's lock is taken without waiting by the endpoints that change the user, so a second
+concurrent query, retrain or delete is a 409 instead of a queue.
+"""
+
+import mimetypes
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+from trompa_mer import names
+from trompa_mer.committee import folder as committees
+from trompa_mer.committee.predict import predict as predict_song
+from trompa_mer.errors import FeatureError, TrompaError
+from trompa_mer.features import audio, extract, table
+from trompa_mer.service import errors, page
+from trompa_mer.service.audio import SONG_ID_PATTERN, AudioIndex
+from trompa_mer.service.auth import BearerAuth
+from trompa_mer.service.config import ServiceConfig
+from trompa_mer.users import folder as user
+from trompa_mer.users import personalize
+
+JSON_BODY_BYTES = 1 << 20
+"""The largest JSON body any endpoint reads (POST /predict has its own, larger limit)."""
+UPLOAD_NAME = "upload"
+"""The stem temporary copies of uploads get: the client's file name never becomes a path."""
+
+
+class NewUser(BaseModel):
+    user_id: str = Field(description="1-64 characters of A-Z a-z 0-9 _ -")
+    strategy: str = Field(names.DEFAULT_STRATEGY, description="query strategy: mc, hc, mix or rand")
+    update_rule: str = Field(names.DEFAULT_UPDATE_RULE, description="update rule: layer or original")
+
+
+class QueryRequest(BaseModel):
+    n: int = Field(10, ge=1, description="how many songs to ask about")
+    strategy: str | None = Field(None, description="this query's strategy instead of the user's own")
+    requery: bool = Field(False, description="replace a query still waiting for annotations")
+
+
+class Annotations(BaseModel):
+    annotations: dict[str, str] = Field(description='{"song_id": "Q1", …} answering the pending query')
+
+
+def user_state(user_id: str, state: user.UserState) -> dict:
+    """What GET /users/{id} answers: the user's state without the pool bookkeeping."""
+    return {"user_id": user_id, "iteration": state.iteration, "strategy": state.strategy,
+            "update_rule": state.update_rule, "pending": state.pending,
+            "queried": state.queried if state.pending else [], "answered_count": len(state.answered)}
+
+
+class DefaultCommittee:
+    """The pretrained committee `-m default` names, loaded once and again only when its folder is
+    replaced (import_legacy.py --pretrained renames a new one into place); the prediction JSON names it
+    `default` (`default:<member>` for one member), not by its path on the server."""
+
+    def __init__(self, pretrained: Path) -> None:
+        self.pretrained = pretrained
+        self._loaded: tuple[tuple[int, int], committees.Committee, str] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[committees.Committee, str]:
+        with self._lock:
+            stat = self.pretrained.stat() if self.pretrained.is_dir() else None
+            key = (stat.st_ino, stat.st_mtime_ns) if stat else (0, 0)
+            if self._loaded is None or self._loaded[0] != key:
+                path = committees.default_model(self.pretrained)
+                name = "default" if path == self.pretrained else f"default:{path.name}"
+                self._loaded = (key, committees.load_model(path), name)
+            return self._loaded[1], self._loaded[2]
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    """The service's app; `app.state.config` holds `config` for the routers."""
+    app = FastAPI(title="TROMPA-MER", version="0.2.0",
+                  description="Personalized music emotion recognition: users, queries, annotations, "
+                              "predictions and recommendations by emotion quadrant.")
+    app.state.config = config
+    errors.install(app)
+    # The body limit as user middleware (FastAPI's own app-wide one runs outside every handler and
+    # answers in plain text): JsonTooLarge outside it turns its 413 into JSON; /predict raises it.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=JSON_BODY_BYTES)
+    app.add_middleware(errors.JsonTooLarge)
+    app.add_middleware(BearerAuth, tokens=config.tokens)  # added last: runs first, before any body is read
+    default_committee = DefaultCommittee(config.pretrained_dir)
+    audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/users", status_code=201)
+    def create_user(body: NewUser) -> dict:
+        user.create_user(config.users_dir, body.user_id, config.pretrained_dir, body.strategy,
+                         body.update_rule)
+        return get_user(body.user_id)
+
+    @app.get("/users/{user_id}")
+    def get_user(user_id: str) -> dict:
+        with user.open_user(config.users_dir, user_id) as folder:
+            return user_state(user_id, user.read_state(folder))
+
+    @app.delete("/users/{user_id}", status_code=204)
+    def delete_user(user_id: str) -> Response:
+        user.delete_user(config.users_dir, user_id, wait=False)
+        return Response(status_code=204)
+
+    @app.post("/users/{user_id}/queries")
+    def query(user_id: str, body: QueryRequest | None = None) -> dict:
+        body = body or QueryRequest()
+        result = personalize.make_query(config.users_dir, user_id, config.feats_dir, config.pool_cache_dir,
+                                        body.n, requery=body.requery, strategy=body.strategy,
+                                        crowd_file=config.crowd_file, jobs=config.jobs,
+                                        chunk_songs=config.chunk_songs, wait=False)
+        return {"iteration": result.state.iteration, "strategy": result.state.query_strategy,
+                "songs": [{"song_id": song, "score": result.scores[song]} for song in result.songs]}
+
+    @app.post("/users/{user_id}/annotations")
+    def annotate(user_id: str, body: Annotations) -> dict:
+        user.check_user_id(user_id)
+        labels = personalize.parse_annotations(body.annotations)
+        state = personalize.apply_annotations(config.users_dir, user_id, labels, config.feats_dir,
+                                              config.pool_cache_dir, config.xgb_rounds, jobs=config.jobs,
+                                              wait=False)
+        return {"iteration": state.iteration}
+
+    @app.get("/users/{user_id}/recommendations")
+    def recommendations(user_id: str, quadrant: Annotated[str, Query(description="Q1, Q2, Q3 or Q4")],
+                        n: Annotated[int, Query(ge=1)] = 10) -> dict:
+        try:
+            index = names.quadrant_index(quadrant.upper())
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        ranked = personalize.recommend(config.users_dir, user_id, config.feats_dir, config.pool_cache_dir,
+                                       index, n, jobs=config.jobs, chunk_songs=config.chunk_songs)
+        return {"quadrant": names.QUADRANTS[index],
+                "songs": [{"song_id": song, "probability": p} for song, p in ranked]}
+
+    @app.post("/predict", max_body_size=config.max_upload_bytes)
+    def predict(file: Annotated[UploadFile, File(description="a feature CSV or an audio file")],
+                user_id: Annotated[str | None, Form(description="predict with this user's committee")] = None
+                ) -> dict:
+        suffix = Path(file.filename or "").suffix.lower()
+        if suffix != table.FEATURE_SUFFIX and suffix not in audio.SUPPORTED_SUFFIXES:
+            kinds = ", ".join(sorted({table.FEATURE_SUFFIX, *audio.SUPPORTED_SUFFIXES}))
+            raise FeatureError(f"upload a feature CSV or an audio file ({kinds}), not {file.filename!r}")
+        if user_id:
+            committee, model = user.load_user_committee(config.users_dir, user_id), f"user:{user_id}"
+        else:
+            committee, model = default_committee.get()
+        with tempfile.TemporaryDirectory(prefix="trompa-upload.") as tmp:
+            upload = Path(tmp, UPLOAD_NAME + suffix)
+            csv = upload.with_suffix(table.FEATURE_SUFFIX)
+            with upload.open("wb") as out:
+                shutil.copyfileobj(file.file, out)
+            try:
+                if upload != csv:
+                    extract.extract_file(upload, csv, config.smilextract, config.window_seconds,
+                                         config.hop_seconds)
+                return predict_song(committee, csv, committee.default_scaling(), model, source=file.filename)
+            except TrompaError as exc:  # name the upload as the client did, not by its temporary path
+                name = str(file.filename)
+                raise type(exc)(str(exc).replace(str(upload), name).replace(str(csv), name)) from None
+
+    @app.get("/audio/{song_id}", response_class=FileResponse)
+    def song_audio(song_id: str) -> FileResponse:
+        if not SONG_ID_PATTERN.fullmatch(song_id):
+            raise HTTPException(400, f"invalid song id {song_id!r}")
+        found = audio_index.find(song_id.lower()) if audio_index is not None else None
+        if found is None:
+            raise HTTPException(404, f"no audio for song {song_id}")
+        media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+        return FileResponse(found, media_type=media_type)
+
+    app.include_router(page.router)
+    app.openapi = lambda: _openapi_with_bearer(app)
+    return app
+
+
+def _openapi_with_bearer(app: FastAPI) -> dict:
+    """The OpenAPI schema, declaring the bearer token every operation needs (so /docs can send it)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}}
+        schema["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+

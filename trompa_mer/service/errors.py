@@ -1,0 +1,100 @@
+"""Every failure as `{"error": "<one line>"}`: the library's exceptions mapped to statuses in one place."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from trompa_mer.errors import (
+    BusyError,
+    CommitteeError,
+    NoPendingQueryError,
+    PendingQueryError,
+    TrompaError,
+    UnknownUserError,
+    UserExistsError,
+)
+
+STATUS: tuple[tuple[type[TrompaError], int], ...] = (
+    (UnknownUserError, 404),
+    (UserExistsError, 409),
+    (BusyError, 409),
+    (PendingQueryError, 409),
+    (NoPendingQueryError, 409),
+    (CommitteeError, 500),  # the server's own committee files, never the request's fault
+    (TrompaError, 400),
+)
+"""The first class an exception is an instance of gives its status: most specific first."""
+
+log = logging.getLogger("trompa_mer.service")
+
+
+def status_of(exc: TrompaError) -> int:
+    return next(status for kind, status in STATUS if isinstance(exc, kind))
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": one_line(message)}, status_code=status, headers=headers)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """The first problem of a request that does not fit its schema, as `where: what`."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers: library errors by STATUS, HTTP errors and bad requests (400, not 422)
+    as the same JSON, anything unexpected as a 500 whose traceback goes to the log only."""
+
+    @app.exception_handler(TrompaError)
+    async def library_error(request: Request, exc: TrompaError) -> JSONResponse:
+        status = status_of(exc)
+        if status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error(status, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(400, validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error(500, "internal error: see the server's log")
+
+
+class JsonTooLarge:
+    """ASGI middleware: the 413 FastAPI's body limits send as plain text (from outside the exception
+    handlers) goes out as `{"error": …}` like every other refusal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        replaced = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
+                response = error(413, "the request body is too large")
+                await send({"type": "http.response.start", "status": 413,
+                            "headers": response.raw_headers})
+                await send({"type": "http.response.body", "body": response.body})
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, receive, send_json)
