@@ -94,10 +94,9 @@ def test_every_option_of_every_script_says_what_it_is(script: str) -> None:
 def test_the_docker_image_the_readme_runs_is_the_one_it_builds() -> None:
     commands = [words for words in fenced_commands() if words[0] == "docker"]
     built = [words[words.index("-t") + 1] for words in commands if words[1] == "build"]
-    run = {words[next(i for i, w in enumerate(words) if w == "python3") - 1] for words in commands
-           if words[1] == "run"}
-    first_run = next(i for i, words in enumerate(commands) if words[1] == "run")
-    assert run and run <= set(built)
+    runs = [words for words in commands if words[1] == "run"]
+    first_run = commands.index(runs[0])
+    assert built and all(set(built) & set(words[2:]) for words in runs)
     assert commands.index(next(words for words in commands if words[1] == "build")) < first_run
 
 
