@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
     """The committee `-m` or `-u` names, and how the prediction JSON names it."""
     if args.user_id:
-        with user.open_user(settings.USERS_DIRECTORY, args.user_id) as folder:
+        with user.open_user(settings.USERS_DIRECTORY, args.user_id, read_only=True) as folder:
             return committees.load_committee(folder), f"user:{args.user_id}"
     path = Path(args.model)
     if args.model == "default":
