@@ -118,6 +118,7 @@ def open_user(users_dir: Path, user_id: str, read_only: bool = False) -> Iterato
 
 
 def _check_entries(folder: Path) -> None:
+    """UserError for a symlink, a folder (but the staging one) or any other non-file in the folder."""
     for path in _entries(folder):
         _refuse_symlink(path)
         if not path.is_file() and path != folder / storage.STAGING_NAME:
@@ -146,6 +147,12 @@ def read_state(folder: Path) -> UserState:
         data = storage.read_json(path)
     except ValueError as exc:
         raise UserError(f"malformed {path}: {exc}") from None
+    return _state_of(data, path)
+
+
+def _state_of(data: object, path: Path) -> UserState:
+    """The state `data` (read from `path`) describes; UserError naming the first field of the wrong
+    type or value, so that no command runs on a hand-edited state it would misread."""
     if not isinstance(data, dict):
         raise UserError(f"malformed {path}: not a JSON object")
     known = {k: v for k, v in data.items() if k in UserState.__dataclass_fields__}
