@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ import pytest
 from tests.conftest import error_line
 from tests.signals import tone, write_wav
 from tests.test_loop import answer, query, script
+from trompa_mer.errors import UserError
+from trompa_mer.users import folder as user
 
 DEEP = 100_000
 """Nesting depth of the hostile JSON: far beyond Python's recursion limit."""
@@ -37,13 +40,13 @@ def pending_user(world: dict, user: str = "u", *create: str) -> list[str]:
 
 def test_a_folder_where_a_file_goes_is_one_error_line(world: dict) -> None:
     songs = pending_user(world)
-    user, cache = world["user"] / "u", world["root"] / "data" / "pool_cache"
+    home, cache = world["user"] / "u", world["root"] / "data" / "pool_cache"
     answers = answer(world, songs)
     folder_answers = world["root"] / "dir.json"
     folder_answers.mkdir()
     originals = world["root"] / "originals"
-    for path, named in [(folder_answers, "dir.json"), (user / "pool_data.json", "pool_data.json"),
-                        (user / "annotations.jsonl", "annotations.jsonl"),
+    for path, named in [(folder_answers, "dir.json"), (home / "pool_data.json", "pool_data.json"),
+                        (home / "annotations.jsonl", "annotations.jsonl"),
                         (cache / "pool.index", "pool.index"), (next(cache.glob("seg-*.f32")), "seg-")]:
         kept = originals / path.name
         if path.exists() and path != folder_answers:
@@ -87,21 +90,30 @@ def deep_json() -> str:
     return "[" * DEEP + "]" * DEEP
 
 
-def test_json_nested_too_deep_is_one_error_line_or_distrusted(world: dict) -> None:
+def test_json_nested_too_deep_or_a_malformed_state_is_one_error_line(world: dict) -> None:
     songs = pending_user(world)
+    home = world["user"] / "u"
     deep = world["root"] / "deep.json"
     deep.write_text(deep_json())
-    before = snapshot(world["root"])
-    assert "deep.json" in error_line(script(world, "retrain_model.py", "-i", "u", "-a", deep))
-    assert snapshot(world["root"]) == before
-    history = world["user"] / "u" / "annotations.jsonl"
-    history.write_text(deep_json() + "\n")
     answers = answer(world, songs)
-    before = snapshot(world["root"])
-    line = error_line(script(world, "retrain_model.py", "-i", "u", "-a", answers))
-    assert "annotations.jsonl, line 1" in line
-    assert snapshot(world["root"]) == before
-    history.unlink()
+    good = (home / "pool_data.json").read_text()
+    retrain = ["retrain_model.py", "-i", "u", "-a", answers]
+    for path, text, named, argv in [
+        (None, "", "deep.json", ["retrain_model.py", "-i", "u", "-a", deep]),
+        (home / "annotations.jsonl", deep_json() + "\n", "annotations.jsonl, line 1", retrain),
+        (home / "pool_data.json", deep_json(), "pool_data.json: JSON nested too deeply", retrain),
+        (home / "pool_data.json", "[]", "pool_data.json: not a JSON object", retrain),
+        (home / "pool_data.json", json.dumps({**json.loads(good), "queried": {songs[0]: 1}}),
+         "pool_data.json: queried is {", ["get_hard_tracks.py", "-i", "u", "-q", "2", "--requery"]),
+    ]:
+        if path is not None:
+            path.write_text(text)
+        before = snapshot(world["root"])
+        line = error_line(script(world, *argv))
+        assert named in line, line
+        assert snapshot(world["root"]) == before
+    (home / "annotations.jsonl").unlink()
+    (home / "pool_data.json").write_text(good)
     index = world["root"] / "data" / "pool_cache" / "pool.index"
     body = deep_json().encode()
     index.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
@@ -109,27 +121,24 @@ def test_json_nested_too_deep_is_one_error_line_or_distrusted(world: dict) -> No
     assert json.loads(index.read_bytes().partition(b"\n")[2])["version"] == 1
 
 
-def test_a_malformed_state_is_one_error_line_naming_it(world: dict) -> None:
-    songs = pending_user(world)
-    path = world["user"] / "u" / "pool_data.json"
-    good = json.loads(path.read_text())
-    retrain = ["retrain_model.py", "-i", "u", "-a", answer(world, songs)]
-    requery = ["get_hard_tracks.py", "-i", "u", "-q", "2", "--requery"]
-    for text, named, argv in [
-        ("[]", "JSON object", retrain),
-        (deep_json(), "nested too deeply", requery),
-        (json.dumps({**good, "iteration": "3"}), "iteration", retrain),
-        (json.dumps({**good, "iteration": True}), "iteration", requery),
-        (json.dumps({**good, "queried": {"song_00": 1}}), "queried", retrain),
-        (json.dumps({**good, "pending": "yes"}), "pending", requery),
-        (json.dumps({**good, "scores": {"song_00": "high"}}), "scores", requery),
-        (json.dumps({**good, "strategy": "zz"}), "strategy", requery),
-    ]:
-        path.write_text(text)
-        before = snapshot(world["root"])
-        line = error_line(script(world, *argv))
-        assert "pool_data.json" in line and named in line, line
-        assert snapshot(world["root"]) == before
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("iteration", "3", "iteration is '3', not int"),
+    ("iteration", True, "iteration is True, not int"),
+    ("iteration", -1, "iteration is -1, below 0"),
+    ("queried", ["song_00", 2], "queried is ['song_00', 2], not list[str]"),
+    ("next_pool", "song_00", "next_pool is 'song_00', not list[str] | None"),
+    ("pending", "yes", "pending is 'yes', not bool"),
+    ("scores", {"song_00": "high"}, "scores is {'song_00': 'high'}, not dict[str, float]"),
+    ("strategy", "zz", "strategy is 'zz', not one of mc, hc, mix, rand"),
+    ("update_rule", None, "update_rule is None, not str"),
+])
+def test_each_field_of_the_state_is_checked(tmp_path: Path, field: str, value: object, message: str) -> None:
+    user.write_state(tmp_path, user.UserState(scores={"song_00": 1}))
+    assert user.read_state(tmp_path).scores == {"song_00": 1}  # an int is a float
+    path = tmp_path / user.STATE_FILE
+    path.write_text(json.dumps({**json.loads(path.read_text()), field: value}))
+    with pytest.raises(UserError, match=re.escape(f"malformed {path}: {message}")):
+        user.read_state(tmp_path)
 
 
 def mount(*args: object) -> None:
