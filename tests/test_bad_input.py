@@ -182,6 +182,12 @@ def test_a_read_only_user_folder_is_read_not_written(world: dict) -> None:
         line = error_line(script(world, "retrain_model.py", "-i", "u", "-a", answer(world, songs)))
         assert str(folder) in line
     assert snapshot(folder) == before
+    outputs = world["root"] / "outputs"
+    outputs.mkdir()
+    with read_only(outputs):  # the message names the output, not the temporary file beside it
+        line = error_line(script(world, "predict_emotion.py", "-i", csv, "-o", outputs / "p.json", "-u", "u"))
+        assert line.startswith(f"error: {outputs / 'p.json'}: "), line
+    assert not any(outputs.iterdir())
 
 
 def fill(disk: Path) -> None:

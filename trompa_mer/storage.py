@@ -69,7 +69,8 @@ def build_folder(dest: Path, *, replace: bool = False, keep_old: Path | None = N
     elif not is_free(dest):
         raise FileExistsError(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    with naming(dest):
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         staging.chmod(0o777 & ~_umask())
         yield staging
@@ -90,12 +91,14 @@ def build_folder(dest: Path, *, replace: bool = False, keep_old: Path | None = N
 @contextlib.contextmanager
 def naming(path: Path, *stand_ins: Path) -> Iterator[None]:
     """Make an OSError raised inside name `path` when it names no file (a failed write or flush:
-    a full disk) or only a temporary file standing in for `path`, so that its message says which
-    file could not be written."""
+    a full disk) or only a file standing in for `path` (one of `stand_ins`, or a temporary file
+    `.<name>.*` beside it), so that its message says which file could not be written."""
     try:
         yield
     except OSError as exc:
-        if exc.filename is None or Path(exc.filename) in stand_ins:
+        named = None if exc.filename is None else Path(os.fsdecode(exc.filename))
+        if named is None or named in stand_ins \
+                or (named.parent == path.parent and named.name.startswith(f".{path.name}.")):
             exc.filename, exc.filename2 = str(path), None
         raise
 
@@ -114,7 +117,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with naming(target, tmp):
+        with naming(target):
             yield tmp
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
