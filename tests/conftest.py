@@ -1,4 +1,4 @@
-"""Shared helpers: run a root script as a real subprocess, find ../shared."""
+"""Shared helpers: run a root script as a real subprocess, a small world of users, find ../shared."""
 
 import os
 import subprocess
@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.committees import make_committee, make_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -28,6 +30,17 @@ def error_line(result: subprocess.CompletedProcess) -> str:
     assert result.returncode != 0, result
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict:
+    """A pretrained committee, a pool of 24 songs, and the environment pointing the scripts at them."""
+    pretrained = tmp_path / "pretrained"
+    make_committee(pretrained)
+    truth = make_pool(tmp_path / "data" / "feats")
+    env = {"TPL_INTERNAL_DATA_DIRECTORY": str(tmp_path), "TPL_PRETRAINED_DIRECTORY": str(pretrained)}
+    return {"root": tmp_path, "env": env, "truth": truth, "pretrained": pretrained,
+            "user": tmp_path / "models" / "users"}
 
 
 @pytest.fixture

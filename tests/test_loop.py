@@ -13,27 +13,15 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-import pytest
 from sklearn.preprocessing import StandardScaler
 
-from tests.committees import make_committee, make_pool, quadrant_windows, write_feature_csv
+from tests.committees import make_committee, quadrant_windows, write_feature_csv
 from tests.conftest import ROOT, error_line, run_script
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee import members
 from trompa_mer.features.columns import FEATURE_NAMES, deam_name
 from trompa_mer.features.table import read_feature_csv
 from trompa_mer.names import QUADRANTS
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> dict:
-    """A pretrained committee, a pool of 24 songs, and the environment pointing the scripts at them."""
-    pretrained = tmp_path / "pretrained"
-    make_committee(pretrained)
-    truth = make_pool(tmp_path / "data" / "feats")
-    env = {"TPL_INTERNAL_DATA_DIRECTORY": str(tmp_path), "TPL_PRETRAINED_DIRECTORY": str(pretrained)}
-    return {"root": tmp_path, "env": env, "truth": truth, "pretrained": pretrained,
-            "user": tmp_path / "models" / "users"}
 
 
 def script(world: dict, name: str, *args: object, check: bool = False) -> subprocess.CompletedProcess:

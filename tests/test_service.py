@@ -105,6 +105,7 @@ def test_the_whole_loop(server: service_server.Server, client: httpx.Client) -> 
                        "pending": False, "queried": [], "answered_count": 0}
     first = client.post("/users/827/queries", json={"n": 4}).json()
     assert first["iteration"] == 0 and first["strategy"] == "mc" and len(first["songs"]) == 4
+    assert first["warnings"] == []
     scores = [song["score"] for song in first["songs"]]
     assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
     songs = [song["song_id"] for song in first["songs"]]

@@ -31,9 +31,11 @@ STALE_SECONDS = 60.0
 
 
 def check_output_file(path: Path, suffix: str) -> None:
-    """OutputError unless `path` ends in `suffix` (any case) and its folder exists."""
+    """OutputError unless `path` ends in `suffix` (any case), is not a folder, and its folder exists."""
     if path.suffix.lower() != suffix:
         raise OutputError(f"output file must end in {suffix}: {path}")
+    if path.is_dir():
+        raise OutputError(f"the output file {path} is a folder: name a file")
     if not path.parent.is_dir():
         raise OutputError(f"output folder does not exist: {path.parent}")
 
@@ -197,7 +199,9 @@ def build_folder(dest: Path, *, replace: bool = False) -> Iterator[Path]:
         elif not is_free(dest):
             raise FileExistsError(dest)
         remove_stale_writes(dest.parent, glob.escape(dest.name))
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX, dir=dest.parent))
+        with naming(dest):
+            staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX,
+                                            dir=dest.parent))
         held = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             _hold(held)  # until renamed: `remove_stale` leaves it alone
@@ -222,21 +226,39 @@ def build_folder(dest: Path, *, replace: bool = False) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def naming(path: Path, *stand_ins: Path) -> Iterator[None]:
+    """Make an OSError raised inside name `path` when it names no file (a failed write or flush:
+    a full disk) or only a file standing in for `path` (one of `stand_ins`, or a temporary file
+    `.<name>.*` beside it), so that its message says which file could not be written."""
+    try:
+        yield
+    except OSError as exc:
+        named = None if exc.filename is None else Path(os.fsdecode(exc.filename))
+        if named is None or named in stand_ins \
+                or (named.parent == path.parent and named.name.startswith(f".{path.name}.")):
+            exc.filename, exc.filename2 = str(path), None
+        raise
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is fsynced and renamed onto `path`.
 
-    On any failure the temporary file is removed and `path` is left as it was.
+    On any failure the temporary file is removed and `path` is left as it was; an OSError names
+    `path`, not the temporary file.
     """
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
+    with naming(target):
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
     tmp = Path(tmp_name)
     try:
         _hold(fd)  # until renamed: `remove_stale_writes` leaves it alone
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make every output private
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        with naming(target):
+            yield tmp
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
     finally:
         os.close(fd)
         tmp.unlink(missing_ok=True)
@@ -256,27 +278,48 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
         handle.write("\n")
 
 
+def parse_json(text: str | bytes) -> Any:
+    """json.loads, but JSON nested too deep for Python's recursion limit is a ValueError too."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; ValueError on malformed content, OSError when missing."""
+    """Read a JSON file; ValueError on malformed content (undecodable or nested too deeply), OSError
+    when missing or unreadable."""
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        return parse_json(handle.read())
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, wait: bool = True) -> Iterator[None]:
+def folder_lock(folder: str | os.PathLike, wait: bool = True, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive flock on `folder/.lock` so commands on the same folder never interleave.
     A `.lock` that is a symlink is refused (OutputError), never followed. Unless `wait`, a lock
-    another command holds is a BusyError at once (the service answers 409 rather than queueing)."""
+    another command holds is a BusyError at once (the service answers 409 rather than queueing).
+
+    `shared`: a reader's lock, which many readers hold at once; it opens `.lock` read-only, so a
+    folder the reader may not write can be read. A writer creates `.lock` before it writes, so when
+    there is none and the reader may not create it, there is no writer to wait for: it reads unlocked.
+    """
     path = Path(folder) / LOCK_NAME
+    mode = os.O_RDONLY if shared else os.O_WRONLY | os.O_APPEND
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        fd = os.open(path, mode | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutputError(f"refusing to follow the symlink {path}") from None
-        raise
-    with open(fd, "a") as handle:
+        if not (shared and exc.errno in (errno.EROFS, errno.EACCES) and not os.path.lexists(path)):
+            raise
+        fd = None
+    if fd is None:
+        yield
+        return
+    with open(fd, "rb" if shared else "a") as handle:
+        operation = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), operation if wait else operation | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BusyError(f"{folder} is busy: another command is working on it; try again when it is "
                             "done") from None
@@ -304,15 +347,23 @@ def commit_files(folder: str | os.PathLike, writers: dict[str, Callable[[Path], 
     staging.mkdir()
     try:
         for name, write in writers.items():
-            write(staging / name)
-            with open(staging / name, "rb+") as handle:
-                os.fsync(handle.fileno())
+            with naming(folder / name, staging / name):
+                write(staging / name)
+                with open(staging / name, "rb+") as handle:
+                    os.fsync(handle.fileno())
         with atomic_open(staging / COMMIT_MARK) as mark:
             mark.write("\n".join(writers))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     recover(folder)
+
+
+def committed(folder: str | os.PathLike) -> bool:
+    """True when a killed process left a committed transaction in `folder` for `recover` to finish:
+    until then the folder's files are part old, part new."""
+    mark = Path(folder) / STAGING_NAME / COMMIT_MARK
+    return mark.is_file() and not mark.is_symlink()
 
 
 def recover(folder: str | os.PathLike) -> None:
@@ -322,7 +373,7 @@ def recover(folder: str | os.PathLike) -> None:
     if not staging.is_dir():
         return
     mark = staging / COMMIT_MARK
-    if mark.is_file() and not mark.is_symlink():
+    if committed(folder):
         for name in mark.read_text().splitlines():
             if name in ("", ".", "..") or Path(name).name != name:
                 raise OutputError(f"{mark} names {name!r}, not a file of {folder}")

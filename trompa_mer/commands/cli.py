@@ -1,4 +1,4 @@
-"""Shared pieces of the root scripts: error translation to stderr and exit codes."""
+"""Shared pieces of the root scripts: error translation to stderr and exit codes, in one place."""
 
 import argparse
 import sys
@@ -10,16 +10,27 @@ from trompa_mer.errors import TrompaError
 from trompa_mer.names import SCALINGS
 
 
+def message(exc: TrompaError | OSError) -> str:
+    """What failed: a TrompaError's own message; for an OSError (a folder where a file goes, a full
+    disk, a read-only folder) the file and the reason, the destination of a failed rename."""
+    if not isinstance(exc, OSError):
+        return str(exc)
+    path = exc.filename if exc.filename2 is None else exc.filename2
+    reason = exc.strerror or str(exc)
+    return reason if path is None else f"{path}: {reason}"
+
+
 def run(action: Callable[[], int | None]) -> int:
-    """Run a script's action; a TrompaError becomes one `error:` line on stderr and exit code 1.
+    """Run a script's action; a TrompaError or an OSError becomes one `error:` line on stderr and
+    exit code 1.
 
     Anything unexpected keeps its traceback (and Python's non-zero exit).
     """
     progress.log_every(settings.PROGRESS_SECONDS)
     try:
         result = action()
-    except TrompaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (TrompaError, OSError) as exc:
+        print(f"error: {message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -79,9 +79,9 @@ def predict_folder(committee: committees.Committee, source: Path, out_dir: Path,
     for csv in csvs:
         try:
             storage.write_json(out_dir / f"{csv.stem}.json", predict(committee, csv, scaling, model))
-        except TrompaError as exc:
+        except (TrompaError, OSError) as exc:
             failed += 1
-            print(f"error: {csv}: {exc}", file=sys.stderr)
+            print(f"error: {csv}: {cli.message(exc)}", file=sys.stderr)
     print(f"predicted {len(csvs) - failed}, failed {failed} → {out_dir}", file=sys.stderr)
     return 1 if failed else 0
 

@@ -197,7 +197,7 @@ def _read_index(cache_dir: Path) -> dict | None:
     if hashlib.sha256(body).hexdigest().encode() != digest:
         return None
     try:
-        index = json.loads(body)
+        index = storage.parse_json(body)
     except ValueError:
         return None
     if not isinstance(index, dict) or index.get("version") != STORE_VERSION \

@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import xgboost
 
+from trompa_mer import storage
 from trompa_mer.errors import LegacyError
 
 SCHEMA_VERSION = (3, 2, 0)
@@ -397,6 +398,6 @@ def _parallel_trees(config: object) -> int:
 
 def _json(raw: bytes, what: str) -> object:
     try:
-        return json.loads(raw)
+        return storage.parse_json(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise LegacyError(f"{what} is not valid JSON: {exc}") from exc

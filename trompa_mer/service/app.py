@@ -107,7 +107,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/users/{user_id}")
     def get_user(user_id: str) -> dict:
-        with user.open_user(config.users_dir, user_id) as folder:
+        with user.open_user(config.users_dir, user_id, read_only=True) as folder:
             return user_state(user_id, user.read_state(folder))
 
     @app.delete("/users/{user_id}", status_code=204)
@@ -123,7 +123,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                         crowd_file=config.crowd_file, jobs=config.jobs,
                                         chunk_songs=config.chunk_songs, wait=False)
         return {"iteration": result.state.iteration, "strategy": result.state.query_strategy,
-                "songs": [{"song_id": song, "score": result.scores[song]} for song in result.songs]}
+                "songs": [{"song_id": song, "score": result.scores[song]} for song in result.songs],
+                "warnings": result.warnings}
 
     @app.post("/users/{user_id}/annotations")
     def annotate(user_id: str, body: Annotations) -> dict:

@@ -4,11 +4,14 @@
 import contextlib
 import json
 import re
+import reprlib
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import UnionType
+from typing import Any, get_args, get_origin
 
 from trompa_mer import storage
 from trompa_mer.committee import folder as committee
@@ -89,19 +92,30 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
 
 
 @contextlib.contextmanager
-def open_user(users_dir: Path, user_id: str, wait: bool = True) -> Iterator[Path]:
+def open_user(users_dir: Path, user_id: str, wait: bool = True, read_only: bool = False) -> Iterator[Path]:
     """Lock an existing user's folder for one command, finishing any interrupted update first and
     removing what killed commands left; a symlink in the folder (its `.lock` too) is refused, never
-    followed. Unless `wait`, a folder another command holds is a BusyError at once."""
+    followed, and so is anything but a plain file (a folder where a file goes). Unless `wait`, a
+    folder another command holds is a BusyError at once.
+
+    `read_only`: for a command that only reads the folder, which then needs no write access to it:
+    it shares the lock with other readers, and writes only to finish an update a killed process
+    committed (whose files are part old, part new until then).
+    """
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
         raise UnknownUserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
     _refuse_symlink(folder)
+    if read_only:
+        with storage.folder_lock(folder, wait, shared=True):
+            _check_still_there(folder, user_id)
+            if not storage.committed(folder):
+                _check_entries(folder)
+                yield folder
+                return
     with storage.folder_lock(folder, wait):
-        if not folder.is_dir():  # deleted while we waited for the lock
-            raise UnknownUserError(f"unknown user {user_id}: no folder {folder} (it was just deleted)")
-        for path in _entries(folder):
-            _refuse_symlink(path)
+        _check_still_there(folder, user_id)
+        _check_entries(folder)
         storage.recover(folder)
         storage.remove_stale_writes(folder, "*")  # files a killed command was writing
         yield folder
@@ -117,9 +131,24 @@ def delete_user(users_dir: Path, user_id: str, wait: bool = True) -> None:
 
 
 def load_user_committee(users_dir: Path, user_id: str) -> committee.Committee:
-    """The user's whole committee (members, scaler, listener layer), read under their lock."""
-    with open_user(users_dir, user_id) as folder:
+    """The user's whole committee (members, scaler, listener layer), read under their shared lock:
+    reading needs no write access to their folder."""
+    with open_user(users_dir, user_id, read_only=True) as folder:
         return committee.load_committee(folder)
+
+
+def _check_still_there(folder: Path, user_id: str) -> None:
+    """UnknownUserError for a user deleted while this command waited for their lock."""
+    if not folder.is_dir():
+        raise UnknownUserError(f"unknown user {user_id}: no folder {folder} (it was just deleted)")
+
+
+def _check_entries(folder: Path) -> None:
+    """UserError for a symlink, a folder (but the staging one) or any other non-file in the folder."""
+    for path in _entries(folder):
+        _refuse_symlink(path)
+        if not path.is_file() and path != folder / storage.STAGING_NAME:
+            raise UserError(f"{path} is not a file: a user folder holds only files (move it away)")
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -149,8 +178,47 @@ def read_state(folder: Path) -> UserState:
         data = storage.read_json(path)
     except ValueError as exc:
         raise UserError(f"malformed {path}: {exc}") from None
+    return _state_of(data, path)
+
+
+def _state_of(data: object, path: Path) -> UserState:
+    """The state `data` (read from `path`) describes; UserError naming the first field of the wrong
+    type or value, so that no command runs on a hand-edited state it would misread."""
+    if not isinstance(data, dict):
+        raise UserError(f"malformed {path}: not a JSON object")
     known = {k: v for k, v in data.items() if k in UserState.__dataclass_fields__}
-    return UserState(**known)
+    state = UserState(**known)
+    for name, spec in UserState.__dataclass_fields__.items():
+        value = getattr(state, name)
+        if not _fits(value, spec.type):
+            kind = spec.type.__name__ if isinstance(spec.type, type) else str(spec.type)
+            raise UserError(f"malformed {path}: {name} is {reprlib.repr(value)}, not {kind}")
+    choices = {"strategy": STRATEGIES, "query_strategy": ("", *STRATEGIES), "update_rule": UPDATE_RULES}
+    for name, allowed in choices.items():
+        if getattr(state, name) not in allowed:
+            raise UserError(f"malformed {path}: {name} is {getattr(state, name)!r}, not one of "
+                            f"{', '.join(filter(None, allowed))}")
+    if state.iteration < 0:
+        raise UserError(f"malformed {path}: iteration is {state.iteration}, below 0")
+    return state
+
+
+def _fits(value: object, kind: Any) -> bool:
+    """True when a value read from JSON is of the annotated type (`int`, `bool`, `str`, `float`,
+    `list[…]`, `dict[…, …]`, `… | None`); a bool is no number, an int is a float."""
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is UnionType:
+        return any(_fits(value, arg) for arg in args)
+    if origin is list:
+        return isinstance(value, list) and all(_fits(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_fits(key, args[0]) and _fits(item, args[1])
+                                               for key, item in value.items())
+    if kind is type(None):
+        return value is None
+    if kind in (int, float):
+        return isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    return isinstance(value, kind)
 
 
 def write_state(folder: Path, state: UserState) -> None:
@@ -185,7 +253,7 @@ def read_answers(folder: Path) -> dict[str, int]:
     answers: dict[str, int] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
-            labels = json.loads(line)["labels"]
+            labels = storage.parse_json(line)["labels"]
             answers.update({song: quadrant_index(label) for song, label in labels.items()})
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UserError(f"{path}, line {number}: not an answered batch ({exc})") from None
