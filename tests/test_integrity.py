@@ -91,13 +91,19 @@ def test_a_pretraining_killed_between_its_renames_leaves_the_old_committee_to_ev
         sorted(p.name for p in committees.member_paths(pretrained))
 
 
-def test_an_import_killed_between_its_renames_leaves_the_old_committee(world: dict, shared: Path) -> None:
-    pretrained = world["pretrained"]
-    before = folder_digest(pretrained)
+def legacy_committee(world: dict, shared: Path) -> Path:
+    """A folder holding one member of the original tool's pretrained committee, to import."""
     src = world["root"] / "legacy"
     src.mkdir()
     shutil.copyfile(shared / "data" / "legacy-models" / "pretrained" / "classifier_gnb.it_0.pkl",
                     src / "classifier_gnb.it_0.pkl")
+    return src
+
+
+def test_an_import_killed_between_its_renames_leaves_the_old_committee(world: dict, shared: Path) -> None:
+    pretrained = world["pretrained"]
+    before = folder_digest(pretrained)
+    src = legacy_committee(world, shared)
     killed(world, "rename", pretrained, "import_legacy.py", src, "--pretrained")
     assert not pretrained.exists()
     script(world, "create_user.py", "-i", "after", check=True)
@@ -126,6 +132,18 @@ def test_a_deleted_state_is_refused_rather_than_restarted(world: dict) -> None:
 # --- 8: leftovers of killed runs ------------------------------------------------------------------------
 
 
+def assert_only_stale_removed(leftovers: list[Path], held: list[Path]) -> None:
+    assert [p for p in leftovers if p.exists()] == []
+    assert all(p.exists() for p in held)
+
+
+def finish(live: subprocess.Popen) -> None:
+    """Let a stopped run go on: it must end well, its files having been left alone."""
+    live.send_signal(signal.SIGCONT)
+    _, stderr = live.communicate()
+    assert live.returncode == 0, stderr
+
+
 def test_leftovers_of_killed_pretrainings_go_and_a_live_runs_staging_stays(world: dict) -> None:
     out = world["root"] / "models" / "deam"
     run = ("deam_classifier.py", *world["corpus"], *SMALL_RUN, "-o", out)
@@ -143,12 +161,9 @@ def test_leftovers_of_killed_pretrainings_go_and_a_live_runs_staging_stays(world
         long_ago(*leftovers, *held)
         script(world, *run, check=True)
         script(world, "create_user.py", "-i", "k", check=True)
-        assert [p for p in leftovers if p.exists()] == []
-        assert all(p.exists() for p in held)
+        assert_only_stale_removed(leftovers, held)
     finally:
-        live.send_signal(signal.SIGCONT)
-    _, stderr = live.communicate()
-    assert live.returncode == 0, stderr
+        finish(live)
     assert sorted(p.name for p in out.parent.iterdir()) == ["deam", "pretrained", "users"]
     assert sorted(p.name for p in world["user"].iterdir()) == ["k"]
 
@@ -173,12 +188,9 @@ def test_leftovers_of_killed_extractions_go_and_a_live_runs_stay(world: dict) ->
         assert len(held) == 2
         long_ago(*held)
         script(world, *run, check=True)
-        assert [p for p in leftovers if p.exists()] == []
-        assert all(p.exists() for p in held)
+        assert_only_stale_removed(leftovers, held)
     finally:
-        live.send_signal(signal.SIGCONT)
-    _, stderr = live.communicate()
-    assert live.returncode == 0, stderr
+        finish(live)
     assert list(temporary.glob("trompa-*")) == []
     assert sorted(p.name for p in feats.iterdir()) == ["live.csv", "song.csv"]
 
@@ -220,10 +232,7 @@ def test_pretraining_never_replaces_the_pretrained_committee_without_asking(worl
 def test_an_imported_pretrained_committee_can_be_undone(world: dict, shared: Path) -> None:
     pretrained = world["pretrained"]
     before = folder_digest(pretrained)
-    src = world["root"] / "legacy"
-    src.mkdir()
-    shutil.copyfile(shared / "data" / "legacy-models" / "pretrained" / "classifier_gnb.it_0.pkl",
-                    src / "classifier_gnb.it_0.pkl")
+    src = legacy_committee(world, shared)
     imported = script(world, "import_legacy.py", src, "--pretrained", check=True)
     assert "--undo-pretrained" in imported.stdout
     assert [p.name for p in committees.member_paths(pretrained)] == ["classifier_gnb.it_0.pkl"]
