@@ -185,7 +185,8 @@ def test_every_refusal_is_a_4xx_with_one_error_line(server: service_server.Serve
                  client.post("/users/nobody/queries", json={"n": 2}),
                  client.post("/users/nobody/annotations", json={"annotations": {"song_00": "Q1"}}),
                  client.get("/users/nobody/recommendations", params={"quadrant": "Q1"})]:
-        assert "unknown user" in refused(call, 404)
+        message = refused(call, 404)
+        assert "unknown user nobody: no folder <users>/nobody" in message and str(server.root) not in message
     assert "no pending query" in refused(client.post("/users/5/annotations",
                                                      json={"annotations": {"song_00": "Q1"}}), 409)
     refused(client.post("/users/5/queries", json={"n": 0}), 400)

@@ -86,7 +86,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
                   description="Personalized music emotion recognition: users, queries, annotations, "
                               "predictions and recommendations by emotion quadrant.")
     app.state.config = config
-    errors.install(app)
+    folders = {"users": config.users_dir, "pretrained": config.pretrained_dir, "features": config.feats_dir,
+               "pool cache": config.pool_cache_dir, "crowd file": config.crowd_file}
+    errors.install(app, folders | ({"audio": config.audio_dir} if config.audio_dir else {}))
     # The body limit as user middleware (FastAPI's own app-wide one runs outside every handler and
     # answers in plain text): JsonTooLarge outside it turns its 413 into JSON; /predict raises it.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=JSON_BODY_BYTES)

@@ -1,6 +1,7 @@
 """Every failure as `{"error": "<one line>"}`: the library's exceptions mapped to statuses in one place."""
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,16 +52,25 @@ def validation_message(exc: RequestValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers: library errors by STATUS, HTTP errors and bad requests (400, not 422)
-    as the same JSON, anything unexpected as a 500 whose traceback goes to the log only."""
+def without_folders(message: str, folders: dict[str, Path]) -> str:
+    """`message` with the server's data folders named by what they are (`<users>/827`), not by where
+    they are: the library's messages are written for the person at the server's shell."""
+    for name, folder in sorted(folders.items(), key=lambda item: -len(str(item[1]))):
+        message = message.replace(str(folder), f"<{name}>")
+    return message
+
+
+def install(app: FastAPI, folders: dict[str, Path]) -> None:
+    """Register the handlers: library errors by STATUS (`folders` hidden from clients, kept in the
+    log), HTTP errors and bad requests (400, not 422) as the same JSON, anything unexpected as a 500
+    whose traceback goes to the log only."""
 
     @app.exception_handler(TrompaError)
     async def library_error(request: Request, exc: TrompaError) -> JSONResponse:
         status = status_of(exc)
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
-        return error(status, str(exc))
+        return error(status, without_folders(str(exc), folders))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
