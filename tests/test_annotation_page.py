@@ -136,6 +136,15 @@ def players_ready(driver: WebDriver) -> list[bool]:
         " const a = f.querySelector('audio'); return !!a && a.readyState >= 1 && a.duration > 0; });")
 
 
+def listen_buttons(driver: WebDriver) -> list[WebElement | None]:
+    """Per song on the page: its Listen button, or None (no audio, or not known yet)."""
+    found = []
+    for fieldset in fieldsets(driver):
+        buttons = fieldset.find_elements(By.CSS_SELECTOR, ".player button.listen")
+        found.append(buttons[0] if buttons else None)
+    return found
+
+
 def send_button(driver: WebDriver) -> WebElement:
     return driver.find_element(By.ID, "send")
 
@@ -156,7 +165,11 @@ def test_a_listener_answers_with_the_mouse_and_gets_the_next_query(server: servi
     first = wait_for_songs(browser, 4)
     state = api_state(server, "mouse")
     assert state["pending"] and state["queried"] == first
-    assert wait_for(browser, lambda d: all(players_ready(d)), "the songs' audio")  # every song has audio
+    buttons = wait_for(browser, lambda d: all(b := listen_buttons(d)) and b, "every song's Listen button")
+    assert not any(players_ready(browser))  # nothing is downloaded before the listener asks for it
+    buttons[1].click()
+    assert wait_for(browser, lambda d: players_ready(d) == [False, True, False, False],
+                    "the second song's audio")
 
     chosen = {song: QUADRANTS[(i + 1) % 4] for i, song in enumerate(first)}
     for fieldset, song in zip(fieldsets(browser), first, strict=True):
@@ -246,8 +259,8 @@ def test_on_a_phone_nothing_scrolls_sideways_and_any_song_id_works(server: servi
         browser.set_window_size(375, 740)
         open_page(browser, server, "phone")
         assert wait_for_songs(browser, songs) == pending
-        ready = wait_for(browser, lambda d: (r := players_ready(d)) and sum(r) == songs - len(odd) and r,
-                         "the players of the songs with audio")
+        ready = wait_for(browser, lambda d: (r := [b is not None for b in listen_buttons(d)])
+                         and sum(r) == songs - len(odd) and r, "the Listen buttons of the songs with audio")
         assert [not has_player for has_player in ready] == [song in odd for song in pending]  # no audio
 
         assert browser.execute_script("return window.innerWidth") == 375

@@ -35,8 +35,8 @@
   }
   const token = readToken();
 
-  async function call(method, path, body) {
-    const headers = {Accept: "application/json"};
+  async function call(method, path, body, extraHeaders) {
+    const headers = {Accept: "application/json", ...extraHeaders};
     if (token) headers.Authorization = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
@@ -105,16 +105,48 @@
     blobUrls = [];
   }
 
-  // <audio> cannot send the Authorization header: fetch the song with it into a Blob URL. A song
-  // without audio (404, or no audio folder configured) simply gets no player.
+  function audioPath(song) {
+    return "audio/" + encodeURIComponent(song);
+  }
+
+  // A song gets a Listen button when it has audio: a one-byte range request tells, so that a round
+  // of full-length tracks is not downloaded before anyone listens. A song without audio (404, or no
+  // audio folder configured) simply gets no player.
   async function attachAudio(song, player, label) {
-    let response;
+    let probe;
     try {
-      response = await call("GET", "audio/" + encodeURIComponent(song));
+      probe = await call("GET", audioPath(song), undefined, {Range: "bytes=0-0"});
     } catch (error) {
       return;
     }
-    if (!response.ok || !shown.includes(song)) return;
+    if (!probe.ok || !shown.includes(song)) return;
+    const listen = document.createElement("button");
+    listen.type = "button";
+    listen.className = "listen";
+    listen.textContent = "\u25B6 Listen";
+    listen.setAttribute("aria-label", "Listen to " + label);
+    listen.addEventListener("click", () => loadAudio(song, listen, label));
+    player.append(listen);
+  }
+
+  // <audio> cannot send the Authorization header: the song is fetched with it into a Blob URL, then
+  // a player takes the button's place and starts.
+  async function loadAudio(song, listen, label) {
+    listen.disabled = true;
+    listen.textContent = "Loading\u2026";
+    let response;
+    try {
+      response = await call("GET", audioPath(song));
+    } catch (error) {
+      showError(error);
+      listen.disabled = false;
+      listen.textContent = "\u25B6 Listen";
+      return;
+    }
+    if (!response.ok) {
+      listen.textContent = "No audio";
+      return;
+    }
     const url = URL.createObjectURL(await response.blob());
     if (!shown.includes(song)) {
       URL.revokeObjectURL(url);
@@ -123,10 +155,11 @@
     blobUrls.push(url);
     const audio = document.createElement("audio");
     audio.controls = true;
-    audio.preload = "metadata";
     audio.src = url;
     audio.setAttribute("aria-label", "Play " + label);
-    player.append(audio);
+    listen.replaceWith(audio);
+    audio.focus();
+    audio.play().catch(() => {});  // a browser may refuse to start it; the controls remain
   }
 
   function showSongs(songs) {
