@@ -144,7 +144,7 @@ def _recover_replaced(dest: Path) -> None:
             try:
                 os.replace(old, dest)
             except OSError as exc:
-                raise OutputError(f"cannot put the committee {old} back as {dest}: {exc.strerror}") from None
+                raise OutputError(f"cannot put {old} back as {dest}: {exc.strerror}") from None
         else:
             shutil.rmtree(old, ignore_errors=True)
 

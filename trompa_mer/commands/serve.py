@@ -12,6 +12,7 @@ import socket
 import uvicorn
 from threadpoolctl import threadpool_limits
 
+from trompa_mer import storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.errors import ServiceError
 from trompa_mer.features import smile
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> None:
     # the cores: one thread each made /predict 6× faster on 2 loaded cores (bench/README.md).
     threadpool_limits(limits=1)
     sock = listen(args.host, args.port)
+    storage.remove_stale_temporaries()  # the uploads of a server that was killed mid-request
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"serving on http://{shown}:{port} (API docs at /docs; "

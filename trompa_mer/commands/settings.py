@@ -80,7 +80,7 @@ DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, extract.
 API_TOKENS = tuple(token.strip() for token in os.environ.get("TPL_API_TOKEN", "").split(",") if token.strip())
 """Bearer tokens the service accepts (TPL_API_TOKEN, comma-separated); none: serve.py refuses to start
 unless told --no-auth on loopback."""
-AUDIO_DIRECTORY = Path(os.environ["TPL_AUDIO_DIRECTORY"]) if os.environ.get("TPL_AUDIO_DIRECTORY") else None
+AUDIO_DIRECTORY = _path("TPL_AUDIO_DIRECTORY", ROOT) if os.environ.get("TPL_AUDIO_DIRECTORY") else None
 """The songs' audio for the annotation page's players (GET /audio/SONG_ID); unset: no audio served."""
 MAX_UPLOAD_BYTES = int(_number("TPL_MAX_UPLOAD_MB", float, 100) * 1024 * 1024)
 """The largest file POST /predict accepts (TPL_MAX_UPLOAD_MB, default 100 MB)."""

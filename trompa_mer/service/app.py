@@ -7,7 +7,6 @@ concurrent query, retrain or delete is a 409 instead of a queue.
 
 import mimetypes
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +17,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from trompa_mer import names
+from trompa_mer import names, storage
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.predict import predict as predict_song
 from trompa_mer.errors import FeatureError, TrompaError
@@ -161,8 +160,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
             committee, model = user.load_user_committee(config.users_dir, user_id), f"user:{user_id}"
         else:
             committee, model = default_committee.get()
-        with tempfile.TemporaryDirectory(prefix="trompa-upload.") as tmp:
-            upload = Path(tmp, UPLOAD_NAME + suffix)
+        with storage.temporary_folder("upload") as tmp:
+            upload = tmp / (UPLOAD_NAME + suffix)
             csv = upload.with_suffix(table.FEATURE_SUFFIX)
             with upload.open("wb") as out:
                 shutil.copyfileobj(file.file, out)
