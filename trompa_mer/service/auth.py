@@ -3,8 +3,9 @@
 import hmac
 import re
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from trompa_mer.service.errors import error
 
 PUBLIC_PATH = re.compile(r"/health|/docs|/docs/oauth2-redirect|/openapi\.json|/annotate/[^/]+|/static/[^/]+")
 """Paths served without a token: the health check, the API's own documentation, and the annotation
@@ -39,6 +40,6 @@ class BearerAuth:
         if token_ok(header, self.tokens):
             await self.app(scope, receive, send)
             return
-        message = "a valid token is required: send Authorization: Bearer <token>"
-        response = JSONResponse({"error": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        response = error(401, "a valid token is required: send Authorization: Bearer <token>",
+                         {"WWW-Authenticate": "Bearer"})
         await response(scope, receive, send)
