@@ -9,7 +9,7 @@ import mimetypes
 import shutil
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Response, UploadFile
 from fastapi.openapi.utils import get_openapi
@@ -22,6 +22,7 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee.predict import predict as predict_song
 from trompa_mer.errors import FeatureError, TrompaError
 from trompa_mer.features import audio, extract, table
+from trompa_mer.learning import strategies
 from trompa_mer.service import errors, page
 from trompa_mer.service.audio import SONG_ID_PATTERN, AudioIndex
 from trompa_mer.service.auth import BearerAuth
@@ -35,15 +36,19 @@ UPLOAD_NAME = "upload"
 """The stem temporary copies of uploads get: the client's file name never becomes a path."""
 
 
+Strategy = Literal[names.STRATEGIES]
+UpdateRule = Literal[names.UPDATE_RULES]
+
+
 class NewUser(BaseModel):
     user_id: str = Field(description="1-64 characters of A-Z a-z 0-9 _ -")
-    strategy: str = Field(names.DEFAULT_STRATEGY, description="query strategy: mc, hc, mix or rand")
-    update_rule: str = Field(names.DEFAULT_UPDATE_RULE, description="update rule: layer or original")
+    strategy: Strategy = Field(names.DEFAULT_STRATEGY, description="how the user's queries are chosen")
+    update_rule: UpdateRule = Field(names.DEFAULT_UPDATE_RULE, description="how answers update the user")
 
 
 class QueryRequest(BaseModel):
     n: int = Field(10, ge=1, description="how many songs to ask about")
-    strategy: str | None = Field(None, description="this query's strategy instead of the user's own")
+    strategy: Strategy | None = Field(None, description="this query's strategy instead of the user's own")
     requery: bool = Field(False, description="replace a query still waiting for annotations")
 
 
@@ -102,6 +107,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/users", status_code=201)
     def create_user(body: NewUser) -> dict:
+        strategies.load_crowd(body.strategy, config.crowd_file)  # hc and mix need the crowd file now
         user.create_user(config.users_dir, body.user_id, config.pretrained_dir, body.strategy,
                          body.update_rule)
         return get_user(body.user_id)
