@@ -1,6 +1,7 @@
 """Pretrain the committee on DEAM or song-labelled features: one model per fold and model kind.
 
-    python3 deam_classifier.py -cv 5 -m {xgb,gnb,sgd,all} [--deam DIR] [-o models/deam | --replace-pretrained]
+    python3 deam_classifier.py -cv 5 [--recipe real-music|original] [-m KIND|all] [--deam DIR]
+                               [-o models/deam | --replace-pretrained]
                                [--source features|audio] [--cache DIR] [-j N] [--threads N]
                                [--seed 1987] [--note TEXT]
     python3 deam_classifier.py -cv 5 -m all --labels LABELS.csv --feats DIR [--group-column artist]

@@ -1,4 +1,7 @@
-"""The one place external programs are run: return code checked, failures become one exception."""
+"""Running an external program of ours (SMILExtract): return code checked, failures become one exception.
+
+ffmpeg is the other external program; pydub runs it when features/audio.py decodes a file.
+"""
 
 import subprocess
 from collections.abc import Sequence

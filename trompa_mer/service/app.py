@@ -1,4 +1,5 @@
-"""The HTTP API: the scripts' library calls behind FastAPI, one endpoint per script action.
+"""The HTTP API: the library calls the scripts make, behind FastAPI (users, queries, annotations,
+recommendations, predictions), plus the annotation page and the songs' audio.
 
 Endpoints that compute are plain `def`s, so they run in the server's thread pool and `/health` keeps
 answering; a user's lock is taken without waiting by the endpoints that change the user, so a second
