@@ -84,7 +84,7 @@ def test_query_refused_while_pending_and_requery_replaces(world: dict) -> None:
     script(world, "create_user.py", "-i", "u1", check=True)
     first = query(world, "u1", 3)
     refused = script(world, "get_hard_tracks.py", "-i", "u1", "-q", "3")
-    assert "waiting for annotations" in error_line(refused)
+    assert "waiting for annotations" in error_line(refused) and "pass --requery" in error_line(refused)
     again = query(world, "u1", 5, "--requery")
     assert set(first) <= set(again)  # same committee: the top 3 are still the top 3
     assert state(world, "u1")["queried"] == again
@@ -288,7 +288,7 @@ def test_predict_scaling_original_refits_on_the_file(world: dict) -> None:
     lone.mkdir()
     (lone / "m.pkl").write_bytes(member_path.read_bytes())
     result = script(world, "predict_emotion.py", "-i", csv, "-o", out, "-m", lone / "m.pkl", check=True)
-    assert "no scaler.pkl" in result.stderr
+    assert "no scaler.pkl" in result.stderr and "use --scaling original" in result.stderr
     assert np.allclose(json.loads(out.read_text())["output_probs"], expected, rtol=1e-12, atol=1e-12)
 
 

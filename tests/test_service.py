@@ -178,7 +178,8 @@ def test_every_refusal_is_a_4xx_with_one_error_line(server: service_server.Serve
     assert "invalid user id" in refused(client.get("/users/a.b"), 400)
     refused(client.post("/users", json={"user_id": "5", "strategy": "best"}), 400)
     # this server has no crowd file: hc is refused when the user is created, not at their first query
-    assert "crowd annotations" in refused(client.post("/users", json={"user_id": "6", "strategy": "hc"}), 400)
+    no_crowd = refused(client.post("/users", json={"user_id": "6", "strategy": "hc"}), 400)
+    assert "needs crowd annotations" in no_crowd and "choose another strategy" in no_crowd
     refused(client.get("/users/6"), 404)
     refused(client.post("/users", json={}), 400)
     refused(client.post("/users", content=b"{not json", headers={"Content-Type": "application/json"}), 400)
@@ -193,10 +194,12 @@ def test_every_refusal_is_a_4xx_with_one_error_line(server: service_server.Serve
     assert "no pending query" in refused(client.post("/users/5/annotations",
                                                      json={"annotations": {"song_00": "Q1"}}), 409)
     refused(client.post("/users/5/queries", json={"n": 0}), 400)
-    assert "more songs" in refused(client.post("/users/5/queries", json={"n": 1000}), 400)
+    too_many = refused(client.post("/users/5/queries", json={"n": 1000}), 400)
+    assert "more than the" in too_many and '("n")' in too_many and "-q" not in too_many
     refused(client.post("/users/5/queries", json={"n": 2, "strategy": "best"}), 400)
     songs = ask(client, "5", 2)
-    assert "waiting for annotations" in refused(client.post("/users/5/queries", json={"n": 2}), 409)
+    pending = refused(client.post("/users/5/queries", json={"n": 2}), 409)
+    assert "waiting for annotations" in pending and '"requery": true' in pending and "--" not in pending
     wrong = [{song: "Q1" for song in [songs[0], "song_99" if songs[0] != "song_99" else "song_98"]},
              {songs[0]: "Q1"}, {songs[0]: "Q1", songs[1]: "Q5"}, {songs[0]: "Q1", songs[1]: 3}, {}]
     for annotations in wrong:

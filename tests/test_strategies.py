@@ -212,8 +212,8 @@ def test_every_strategy_query_is_answered_and_retrained(world: dict, strategy: s
 def test_hc_without_crowd_file_is_refused_by_the_script(world: dict) -> None:
     env = {**world["env"], "TPL_CROWD_ANNOTATIONS": str(world["root"] / "absent.json")}
     absent = env["TPL_CROWD_ANNOTATIONS"]
-    message = (f"error: strategy hc needs crowd annotations, but {absent} does not exist (set "
-               "TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV)")
+    message = (f"error: strategy hc needs crowd annotations, but {absent} does not exist; set "
+               "TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV")
     assert error_line(run_script("create_user.py", "-i", "u", "-m", "hc", env=env)) == message
     assert not (world["users"] / "u").exists()
     run_script("create_user.py", "-i", "u", "-m", "mc", env=env, check=True)

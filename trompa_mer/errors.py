@@ -1,4 +1,5 @@
-"""Exceptions of the library. Each names the bad value; only the CLI chooses message and exit code."""
+"""Exceptions of the library. Each names the bad value in the domain's words; each face (the CLI, the
+HTTP service) chooses the exit code or status, and adds how to fix it in its own terms."""
 
 
 class TrompaError(Exception):
@@ -19,6 +20,10 @@ class FeatureError(TrompaError):
 
 class CommitteeError(TrompaError):
     """A committee folder or member file that cannot be used."""
+
+
+class NoScalerError(CommitteeError):
+    """The committee's own scaling asked of a committee without a fitted scaler."""
 
 
 class UserError(TrompaError):
@@ -45,6 +50,14 @@ class PendingQueryError(QueryError):
     """A new query while the last one waits for its annotations."""
 
 
+class EmptyPoolError(QueryError):
+    """A query of a pool that has no feature CSVs."""
+
+
+class TooManySongsError(QueryError):
+    """A query asking for more songs than the pool has left."""
+
+
 class AnnotationError(TrompaError):
     """Annotations that do not answer the pending query."""
 
@@ -67,6 +80,10 @@ class LegacyError(TrompaError):
 
 class CrowdError(TrompaError):
     """A crowd-annotation or listener-label file that cannot be used, or a strategy lacking one."""
+
+
+class MissingCrowdError(CrowdError):
+    """A strategy that needs crowd annotations, with no crowd file to read them from."""
 
 
 class SimulationError(TrompaError):

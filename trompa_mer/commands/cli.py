@@ -6,15 +6,34 @@ from collections.abc import Callable
 
 from trompa_mer import progress
 from trompa_mer.commands import settings
-from trompa_mer.errors import TrompaError
+from trompa_mer.errors import (
+    EmptyPoolError,
+    MissingCrowdError,
+    NoScalerError,
+    PendingQueryError,
+    TooManySongsError,
+    TrompaError,
+)
 from trompa_mer.names import SCALINGS
+
+HINTS: tuple[tuple[type[TrompaError], str], ...] = (
+    (PendingQueryError, "annotate it and run retrain_model.py, or pass --requery to replace it"),
+    (TooManySongsError, "ask for fewer with -q"),
+    (EmptyPoolError, "extract your audio into it first (python3 extract_features.py -i YOUR_AUDIO/ -o "
+                     "FEATURES_FOLDER)"),
+    (MissingCrowdError, "set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV"),
+    (NoScalerError, "use --scaling original"),
+)
+"""How to fix a library error, in the scripts' words (flags, variables), after the library's message."""
 
 
 def message(exc: TrompaError | OSError) -> str:
-    """What failed: a TrompaError's own message; for an OSError (a folder where a file goes, a full
-    disk, a read-only folder) the file and the reason, the destination of a failed rename."""
+    """What failed: a TrompaError's own message and, where HINTS has one, how to fix it; for an OSError
+    (a folder where a file goes, a full disk, a read-only folder) the file and the reason, the
+    destination of a failed rename."""
     if not isinstance(exc, OSError):
-        return str(exc)
+        hint = next((hint for kind, hint in HINTS if isinstance(exc, kind)), None)
+        return f"{exc}; {hint}" if hint else str(exc)
     path = exc.filename if exc.filename2 is None else exc.filename2
     reason = exc.strerror or str(exc)
     return reason if path is None else f"{path}: {reason}"

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from trompa_mer import storage
 from trompa_mer.committee import members
 from trompa_mer.committee.layer import ListenerLayer
-from trompa_mer.errors import CommitteeError
+from trompa_mer.errors import CommitteeError, NoScalerError
 from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.names import QUADRANTS, SCALING_COMMITTEE, SCALING_ORIGINAL
 
@@ -238,7 +238,7 @@ def scale(committee: Committee, X: np.ndarray, scaling: str,
     a fresh StandardScaler fitted on `reference` (default: X itself)."""
     if scaling == SCALING_COMMITTEE:
         if committee.scaler is None:
-            raise CommitteeError("this committee has no scaler.pkl: use --scaling original")
+            raise NoScalerError("this committee has no scaler.pkl to standardise with")
         return committee.scaler.transform(X)
     return StandardScaler().fit(X if reference is None else reference).transform(X)
 

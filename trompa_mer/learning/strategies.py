@@ -17,7 +17,7 @@ import numpy as np
 from trompa_mer.committee import consensus
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
-from trompa_mer.errors import CrowdError, QueryError
+from trompa_mer.errors import CrowdError, MissingCrowdError, QueryError
 from trompa_mer.learning.crowd import Crowd, frequencies, quadrant_counts, read_crowd
 from trompa_mer.learning.pool import Pool
 from trompa_mer.learning.scoring import consensus_scores
@@ -100,8 +100,8 @@ def load_crowd(strategy: str, crowd_file: Path | None) -> Crowd | None:
         check_strategy(strategy, None)
         return None
     if crowd_file is None or not crowd_file.is_file():
-        raise CrowdError(f"strategy {strategy} needs crowd annotations, but {crowd_file} does not exist "
-                         "(set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV)")
+        raise MissingCrowdError(f"strategy {strategy} needs crowd annotations, but {crowd_file} does not "
+                                "exist")
     return read_crowd(crowd_file)
 
 

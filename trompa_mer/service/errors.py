@@ -12,8 +12,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from trompa_mer.errors import (
     BusyError,
     CommitteeError,
+    EmptyPoolError,
+    MissingCrowdError,
     NoPendingQueryError,
     PendingQueryError,
+    TooManySongsError,
     TrompaError,
     UnknownUserError,
     UserExistsError,
@@ -29,12 +32,26 @@ STATUS: tuple[tuple[type[TrompaError], int], ...] = (
     (TrompaError, 400),
 )
 """The first class an exception is an instance of gives its status: most specific first."""
+HINTS: tuple[tuple[type[TrompaError], str], ...] = (
+    (PendingQueryError, 'annotate it (POST /users/{id}/annotations), or send "requery": true to replace it'),
+    (TooManySongsError, 'ask for fewer songs ("n")'),
+    (EmptyPoolError, "the server's operator has not extracted any audio into its features folder yet"),
+    (MissingCrowdError, "this server has no crowd annotations (its operator sets TPL_CROWD_ANNOTATIONS); "
+                        "choose another strategy"),
+)
+"""How a client fixes a library error, in the API's words, after the library's message."""
 
 log = logging.getLogger("trompa_mer.service")
 
 
 def status_of(exc: TrompaError) -> int:
     return next(status for kind, status in STATUS if isinstance(exc, kind))
+
+
+def client_message(exc: TrompaError) -> str:
+    """The library's message and, where HINTS has one, how the client fixes it."""
+    hint = next((hint for kind, hint in HINTS if isinstance(exc, kind)), None)
+    return f"{exc}; {hint}" if hint else str(exc)
 
 
 def one_line(text: str) -> str:
@@ -70,7 +87,7 @@ def install(app: FastAPI, folders: dict[str, Path]) -> None:
         status = status_of(exc)
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
-        return error(status, without_folders(str(exc), folders))
+        return error(status, without_folders(client_message(exc), folders))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

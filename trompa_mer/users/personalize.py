@@ -17,9 +17,11 @@ from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.layer import fit_layer
 from trompa_mer.errors import (
     AnnotationError,
+    EmptyPoolError,
     NoPendingQueryError,
     PendingQueryError,
     QueryError,
+    TooManySongsError,
     TrainingError,
 )
 from trompa_mer.learning import strategies
@@ -72,23 +74,21 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         state = user.read_state(folder)
         if state.pending and not requery:
             raise PendingQueryError(f"user {user_id} has a query waiting for annotations "
-                             f"({', '.join(state.queried)}): annotate it and run retrain_model.py, "
-                             "or pass --requery to replace it")
+                                    f"({', '.join(state.queried)})")
         strategy = strategy or state.strategy
         crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
         with open_pool(feats_dir, cache_dir, jobs, progress) as pool:
             if not pool.song_ids:
-                raise QueryError(f"there are no feature CSVs in {feats_dir}: extract your audio into it "
-                                 f"first (python3 extract_features.py -i YOUR_AUDIO/ -o {feats_dir})")
+                raise EmptyPoolError(f"there are no feature CSVs in {feats_dir}")
             asked = state.asked()
             candidates = [song for song in pool.song_ids if song not in asked]
             if not candidates:
                 raise QueryError(f"the pool is empty: every song in {feats_dir} has been queried already")
             if n_tracks > len(candidates):
-                raise QueryError(f"-q {n_tracks} asks for more songs than the {len(candidates)} left in the "
-                                 f"pool; ask for at most {len(candidates)}")
+                raise TooManySongsError(f"{n_tracks} songs asked for, more than the {len(candidates)} left "
+                                        f"in the pool (at most {len(candidates)} can be asked for)")
             scaling = scaling or committee.default_scaling()
             context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
                                               crowd=crowd, jobs=jobs, chunk_songs=chunk_songs)
@@ -187,7 +187,7 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
     `parse_annotations` returns them. Unless `wait`, a user another command holds is a BusyError;
     `progress` shows the slow steps (the pool's update, members learning)."""
     if rounds < 1:
-        raise TrainingError(f"--rounds must be at least 1, not {rounds}")
+        raise TrainingError(f"the boosting rounds of an update must be at least 1, not {rounds}")
     labels = read_annotations(annotations) if isinstance(annotations, Path) else annotations
     with user.open_user(users_dir, user_id, wait) as folder:
         state = user.read_state(folder)
