@@ -9,7 +9,7 @@ import mimetypes
 import shutil
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Response, UploadFile
 from fastapi.openapi.utils import get_openapi
@@ -38,7 +38,8 @@ UPLOAD_NAME = "upload"
 class NewUser(BaseModel):
     user_id: str = Field(description="1-64 characters of A-Z a-z 0-9 _ -")
     strategy: str = Field(names.DEFAULT_STRATEGY, description="query strategy: mc, hc, mix or rand")
-    update_rule: str = Field(names.DEFAULT_UPDATE_RULE, description="update rule: layer or original")
+    update_rule: Literal[names.UPDATE_RULES] = Field(names.DEFAULT_UPDATE_RULE,
+                                                     description="update rule: layer or original")
 
 
 class QueryRequest(BaseModel):
