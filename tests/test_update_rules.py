@@ -82,3 +82,11 @@ def test_a_malformed_layer_file_is_refused(tmp_path: Path) -> None:
         ListenerLayer.from_json({"confusion": [[1.0]]})
     with pytest.raises(ValueError, match="rows sum to 1"):
         ListenerLayer.from_json({"confusion": [[0.5] * 4] * 4})
+
+
+def test_a_rule_is_described_with_xgb_rounds_only_where_it_uses_them() -> None:
+    plain = "original (every member trains on each new batch)"
+    assert update.describe("original", {"mlp", "sgd"}, 100) == plain
+    with_xgb = plain[:-1] + ", xgb members adding 100 boosting rounds)"
+    assert update.describe("original", {"xgb", "sgd"}, 100) == with_xgb
+    assert "rounds" not in update.describe("layer", {"xgb"}, 100)
