@@ -498,6 +498,7 @@ def test_slow_steps_report_progress_as_lines_when_stderr_is_not_a_terminal(world
         assert "\r" not in result.stderr
         lines = result.stderr.splitlines()
         assert lines and lines[-1].startswith(last), result.stderr
+        assert sum(line.startswith(last) for line in lines) == 1, result.stderr  # the end said once
     assert f"{n_members}/{n_members}" in retrain.stderr.splitlines()[-1]
     world["env"]["TPL_PROGRESS_SECONDS"] = "60"  # steps quicker than this print nothing
     second = script(world, "get_hard_tracks.py", "-i", "p", "-q", 3, check=True)
