@@ -96,10 +96,11 @@ def user_folder(users_dir: Path, user_id: str) -> Path:
 
 
 def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str = DEFAULT_STRATEGY,
-                update_rule: str = DEFAULT_UPDATE_RULE) -> Path:
+                update_rule: str = DEFAULT_UPDATE_RULE) -> tuple[Path, committee.Committee]:
     """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
     `strategy` (mc, hc, mix, rand) is how their queries are chosen, `update_rule` (a name the caller
-    checked: argparse choices, the service's request model) how their answers update the committee."""
+    checked: argparse choices, the service's request model) how their answers update the committee.
+    Returns the user's folder and the committee they start from."""
     if strategy not in STRATEGIES:
         raise UserError(f"unknown query strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
     folder = user_folder(users_dir, user_id)
@@ -107,7 +108,7 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
         raise UserExistsError(f"user {user_id} already exists: {folder}")
     try:
         with storage.reading_folder(pretrained), storage.build_folder(folder) as staging:
-            committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
+            start = committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
             for path in [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
                          pretrained / committee.SCALER_FILE]:
                 if path.is_file():
@@ -115,7 +116,7 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
             write_state(staging, UserState(strategy=strategy, time=timestamp(), update_rule=update_rule))
     except FileExistsError:
         raise UserExistsError(f"user {user_id} already exists: {folder}") from None
-    return folder
+    return folder, start
 
 
 @contextlib.contextmanager
