@@ -70,7 +70,7 @@ class UserState:
     for another."""
     query_strategy: Annotated[Strategy | None, BeforeValidator(_none_for_empty)] = None
     """The strategy that made the last query: `strategy`, or the one that query asked for instead
-    (get_hard_tracks.py -m, the service's `strategy`); None before the first query."""
+    (get_hard_tracks.py --strategy, the service's `strategy`); None before the first query."""
     scores: dict[StrictStr, Number] = field(default_factory=dict)
     """The last query's songs → their scores under `query_strategy`."""
     time: StrictStr = ""
