@@ -177,6 +177,7 @@ def test_every_refusal_is_a_4xx_with_one_error_line(server: service_server.Serve
         assert "invalid user id" in refused(client.post("/users", json={"user_id": bad}), 400)
     assert "invalid user id" in refused(client.get("/users/a.b"), 400)
     refused(client.post("/users", json={"user_id": "5", "strategy": "best"}), 400)
+    assert "update_rule" in refused(client.post("/users", json={"user_id": "5", "update_rule": "best"}), 400)
     refused(client.post("/users", json={}), 400)
     refused(client.post("/users", content=b"{not json", headers={"Content-Type": "application/json"}), 400)
     new_user(client, "5")
