@@ -26,11 +26,11 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.errors import CommitteeError
 from trompa_mer.learning.crowd import read_crowd
 from trompa_mer.learning.pool import load_pool
+from trompa_mer.learning.update import learn_answers
 from trompa_mer.names import QUADRANTS
 from trompa_mer.simulation.experiment import simulate
 from trompa_mer.simulation.plan import Plan
 from trompa_mer.simulation.run import thread_share
-from trompa_mer.users.personalize import learn_answers
 
 TARGET_SECONDS = 30.0
 USER = "bench"

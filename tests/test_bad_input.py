@@ -122,15 +122,17 @@ def test_json_nested_too_deep_or_a_malformed_state_is_one_error_line(world: dict
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("iteration", "3", "iteration is '3', not int"),
-    ("iteration", True, "iteration is True, not int"),
-    ("iteration", -1, "iteration is -1, below 0"),
-    ("queried", ["song_00", 2], "queried is ['song_00', 2], not list[str]"),
-    ("next_pool", "song_00", "next_pool is 'song_00', not list[str] | None"),
-    ("pending", "yes", "pending is 'yes', not bool"),
-    ("scores", {"song_00": "high"}, "scores is {'song_00': 'high'}, not dict[str, float]"),
-    ("strategy", "zz", "strategy is 'zz', not one of mc, hc, mix, rand"),
-    ("update_rule", None, "update_rule is None, not str"),
+    ("iteration", "3", "iteration is '3': input should be a valid integer"),
+    ("iteration", True, "iteration is True: input should be a valid integer"),
+    ("iteration", -1, "iteration is -1: input should be greater than or equal to 0"),
+    ("queried", ["song_00", 2], "queried is ['song_00', 2]: input should be a valid string, at item 1"),
+    ("next_pool", "song_00", "next_pool is 'song_00': input should be a valid list"),
+    ("pending", "yes", "pending is 'yes': input should be a valid boolean"),
+    ("scores", {"s": "high"}, "scores is {'s': 'high'}: input should be a valid number, at 's'"),
+    ("scores", {"s": True}, "scores is {'s': True}: input should be a valid number, at 's'"),
+    ("strategy", "zz", "strategy is 'zz': input should be 'mc', 'hc', 'mix' or 'rand'"),
+    ("query_strategy", "zz", "query_strategy is 'zz': input should be 'mc', 'hc', 'mix' or 'rand'"),
+    ("update_rule", None, "update_rule is None: input should be 'original' or 'layer'"),
 ])
 def test_each_field_of_the_state_is_checked(tmp_path: Path, field: str, value: object, message: str) -> None:
     user.write_state(tmp_path, user.UserState(scores={"song_00": 1}))
@@ -139,6 +141,16 @@ def test_each_field_of_the_state_is_checked(tmp_path: Path, field: str, value: o
     path.write_text(json.dumps({**json.loads(path.read_text()), field: value}))
     with pytest.raises(UserError, match=re.escape(f"malformed {path}: {message}")):
         user.read_state(tmp_path)
+
+
+def test_a_state_written_before_update_rules_and_null_strategies_still_loads(tmp_path: Path) -> None:
+    """No update_rule: the user was updated by the original rule; query_strategy "" was no query yet."""
+    (tmp_path / user.STATE_FILE).write_text(json.dumps({"iteration": 2, "queried": [], "next_pool": None,
+                                                        "pending": False, "answered": ["a", "b"],
+                                                        "strategy": "hc", "query_strategy": "",
+                                                        "scores": {}, "time": "", "legacy_key": 1}))
+    state = user.read_state(tmp_path)
+    assert (state.update_rule, state.query_strategy, state.strategy) == ("original", None, "hc")
 
 
 def mount(*args: object) -> None:

@@ -15,13 +15,8 @@ from sklearn.naive_bayes import GaussianNB
 
 from trompa_mer.errors import LegacyError
 from trompa_mer.legacy.pickles import load_legacy_model, read_legacy_pickle
-from trompa_mer.legacy.xgb_format import (
-    SNAPSHOT_HEADER,
-    LegacyBooster,
-    load_booster,
-    read_handle,
-    to_current_json,
-)
+from trompa_mer.legacy.xgb_format import SNAPSHOT_HEADER, load_booster, read_handle
+from trompa_mer.legacy.xgb_model import LegacyBooster, to_current_json
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = SHARED / "data" / "legacy-models"

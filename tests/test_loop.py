@@ -59,7 +59,10 @@ def state(world: dict, user: str) -> dict:
 
 def test_create_query_retrain_query_again(world: dict) -> None:
     (world["pretrained"] / "confusion_xgb.png").write_bytes(b"not part of the committee")
-    script(world, "create_user.py", "-i", "827", check=True)
+    created = script(world, "create_user.py", "-i", "827", check=True).stdout
+    members = sorted(p.name for p in world["pretrained"].glob("classifier_*.pkl"))
+    kinds = "+".join(dict.fromkeys(name.split("_")[1].split(".")[0] for name in members))
+    assert f"from {world['pretrained']} ({kinds}, {len(members)} members" in created  # where they start
     folder = world["user"] / "827"
     committee_files = sorted(p.name for p in world["pretrained"].glob("*") if p.suffix != ".png")
     assert sorted(p.name for p in folder.iterdir()) == sorted([*committee_files, "pool_data.json"])
@@ -502,6 +505,7 @@ def test_slow_steps_report_progress_as_lines_when_stderr_is_not_a_terminal(world
         assert "\r" not in result.stderr
         lines = result.stderr.splitlines()
         assert lines and lines[-1].startswith(last), result.stderr
+        assert sum(line.startswith(last) for line in lines) == 1, result.stderr  # the end said once
     assert f"{n_members}/{n_members}" in retrain.stderr.splitlines()[-1]
     world["env"]["TPL_PROGRESS_SECONDS"] = "60"  # steps quicker than this print nothing
     second = script(world, "get_hard_tracks.py", "-i", "p", "-q", 3, check=True)

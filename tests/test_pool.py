@@ -22,9 +22,8 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.table import read_feature_csv, song_id_of
-from trompa_mer.learning import scoring
+from trompa_mer.learning import scoring, update
 from trompa_mer.learning.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool
-from trompa_mer.users import personalize
 
 
 def csv_rows(path: Path) -> np.ndarray:
@@ -266,12 +265,12 @@ def test_memo_rescores_a_growing_committee_exactly(scored: tuple, tmp_path: Path
         got = scoring.consensus_scores(committee, pool, songs, names.SCALING_COMMITTEE, 20, 2, memo=memo)
         np.testing.assert_array_equal(got, expected, f"iteration {iteration}")
         answers = {song: i % 4 for i, song in enumerate(songs[:5])}
-        committee = personalize.learn_answers(committee, pool, answers, names.SCALING_COMMITTEE,
-                                              rounds=5, seed=iteration)
+        committee = update.learn_answers(committee, pool, answers, names.SCALING_COMMITTEE,
+                                         rounds=5, seed=iteration)
         songs = songs[5:] + pool.song_ids[60 + 3 * iteration:63 + 3 * iteration]
     # Kept margins are what the memo adds to: a committee not grown from the scored ones goes wrong.
-    stranger = personalize.learn_answers(make_committee(tmp_path / "stranger", seed=9), pool, answers,
-                                         names.SCALING_COMMITTEE, rounds=15, seed=0)
+    stranger = update.learn_answers(make_committee(tmp_path / "stranger", seed=9), pool, answers,
+                                    names.SCALING_COMMITTEE, rounds=15, seed=0)
     X, offsets = pool.windows(songs[:20])
     X = committees.scale(stranger, X, names.SCALING_COMMITTEE)
     assert not np.array_equal(memo.proba(stranger, X, offsets, songs[:20]), stranger.proba(X))

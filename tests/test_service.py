@@ -181,6 +181,7 @@ def test_every_refusal_is_a_4xx_with_one_error_line(server: service_server.Serve
     no_crowd = refused(client.post("/users", json={"user_id": "6", "strategy": "hc"}), 400)
     assert "needs crowd annotations" in no_crowd and "choose another strategy" in no_crowd
     refused(client.get("/users/6"), 404)
+    assert "update_rule" in refused(client.post("/users", json={"user_id": "5", "update_rule": "best"}), 400)
     refused(client.post("/users", json={}), 400)
     refused(client.post("/users", content=b"{not json", headers={"Content-Type": "application/json"}), 400)
     new_user(client, "5")

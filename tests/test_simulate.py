@@ -18,7 +18,7 @@ from trompa_mer.committee import members
 from trompa_mer.features.table import read_feature_csv
 from trompa_mer.learning.crowd import read_crowd_csv
 from trompa_mer.names import QUADRANTS, quadrant_index
-from trompa_mer.simulation.plan import Plan, Run
+from trompa_mer.simulation.plan import Plan, Run, songs_needed, split_songs
 from trompa_mer.simulation.run import load_world, simulate_run
 
 ITERATIONS, QUERIES, SEEDS = 2, 3, 2
@@ -130,6 +130,8 @@ def test_iteration_0_is_the_pretrained_committees_score(report: Path, data: dict
 def test_summary_and_curves_agree_with_results(report: Path) -> None:
     results = pd.read_csv(report / "results.csv", dtype={"user": str})
     summary = (report / "summary.md").read_text()
+    assert "- update rules: layer (the members stay as pretrained;" in summary
+    assert "rounds" not in summary  # the layer rule adds no boosting rounds
     table = [line.split("|")[1:-1] for line in summary.splitlines()
              if re.match(r"\| (mc|hc|mix|rand) \|", line)]
     assert len(table) == len(STRATEGIES) * 4
@@ -176,11 +178,35 @@ def test_refuses_what_leaves_nothing_to_simulate(data: dict, tmp_path: Path,
         "error: no user has 41 labelled songs with features (the most any has is 40): "
         "lower --min-annotations")
     assert simulate.main(argv(data, tmp_path / "b", "--iterations", "12")) == 1
-    assert "fewer than the 36 that 12 iterations × 3 queries ask" in capsys.readouterr().err
+    assert ("fewer than the 36 that 12 iterations × 3 queries ask: lower --iterations or --queries (or "
+            "--test-size): no user has the 45 labelled songs with features they need (the most any has is "
+            "40)") in capsys.readouterr().err  # raising --min-annotations would leave no user at all
+    assert simulate.main(argv(data, tmp_path / "b", "--iterations", "10")) == 1
+    assert ("raise --min-annotations to 37 to leave out the users with fewer songs"
+            in capsys.readouterr().err)  # user 2 (36 songs) is too few, user 1 (40) is enough
+    dataset = tmp_path / "dataset.csv"  # a dataset's labels given as a listener's
+    dataset.write_text("song_id,quadrant\n" + "".join(f"{s},{q}\n" for s, q in data["truth"].items()))
+    arguments = argv(data, tmp_path / "b")
+    arguments[arguments.index("--labels") + 1] = str(dataset)
+    assert simulate.main(arguments) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {dataset} has no user_id column: --labels takes each listener's own labels "
+        "(user_id,song_id,quadrant); a dataset's labels (song_id,quadrant) go with --truth and --listeners "
+        "N, which simulates listeners hearing them")
     with pytest.raises(SystemExit) as usage:
         simulate.main(argv(data, tmp_path / "c", "--strategies", "mc,best"))
     assert usage.value.code == 2
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(("iterations", "queries", "test_size"), [(10, 3, 0.2), (2, 3, 0.15), (1, 1, 0.5)])
+def test_songs_needed_is_the_fewest_that_leave_enough_after_the_test_split(iterations: int, queries: int,
+                                                                          test_size: float) -> None:
+    plan = Plan(("mc",), iterations, queries, test_size=test_size)
+    enough = songs_needed(plan)
+    songs = [f"s{i:03d}" for i in range(enough)]
+    assert len(split_songs(songs, test_size, 0)[0]) >= iterations * queries
+    assert len(split_songs(songs[:-1], test_size, 0)[0]) < iterations * queries
 
 
 def truth_argv(data: dict, out: Path, *extra: str) -> list[str]:
@@ -221,6 +247,8 @@ def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
             for kind, n in (("agreeing", 2), ("systematic", 2), ("all", 4)):
                 assert f"| {rule} | {strategy} | {kind} | {n} | " in summary
     assert "update rule original" in summary and "update rule layer" in summary
+    assert ("- update rules: original (every member trains on each new batch, xgb members adding 3 boosting "
+            "rounds); layer (the members stay as pretrained;") in summary
     one = tmp_path / "one"
     assert simulate.main(truth_argv(data, one, "--listeners", "1", "--agreeing-share", "1", "--seeds", "1",
                                     "--strategies", "rand")) == 0

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import error_line, run_script
-from trompa_mer.datasets import synth
+from trompa_mer.datasets import synth, synth_audio
 from trompa_mer.errors import CorpusError
 from trompa_mer.names import QUADRANTS, Quadrant, quadrant_of
 
@@ -112,8 +112,8 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
 def test_render_excerpt_is_a_pure_function_of_its_rng() -> None:
     t = np.linspace(0.0, 1.0, 8000)
     valence, arousal = 0.5 - t, np.full_like(t, 0.6)
-    one = synth.render_excerpt(valence, arousal, 8000, np.random.default_rng(1))
-    two = synth.render_excerpt(valence, arousal, 8000, np.random.default_rng(1))
+    one = synth_audio.render_excerpt(valence, arousal, 8000, np.random.default_rng(1))
+    two = synth_audio.render_excerpt(valence, arousal, 8000, np.random.default_rng(1))
     assert one.dtype == np.float32 and one.shape == (8000,)
     assert np.array_equal(one, two) and np.abs(one).max() <= 1.0
 
@@ -147,7 +147,7 @@ def test_arousal_raises_loudness_and_brightness_for_every_valence() -> None:
         stats = {}
         for arousal in (-0.6, 0.6):
             target = np.full(4 * rate, 1.0)
-            audio = synth.render_excerpt(valence * target, arousal * target, rate,
+            audio = synth_audio.render_excerpt(valence * target, arousal * target, rate,
                                          np.random.default_rng(0))
             stats[arousal] = rms_and_centroid(audio, rate)
         assert stats[0.6][0] > 2 * stats[-0.6][0] and stats[0.6][1] > stats[-0.6][1]

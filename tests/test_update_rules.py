@@ -9,9 +9,9 @@ import pytest
 from tests.committees import make_committee, write_quadrant_pool
 from trompa_mer.committee import consensus
 from trompa_mer.committee.layer import ListenerLayer, fit_layer
+from trompa_mer.learning import update
 from trompa_mer.learning.pool import load_pool
 from trompa_mer.names import SCALING_COMMITTEE, UPDATE_RULES
-from trompa_mer.users import personalize
 
 SWAP = {0: 1, 1: 0, 2: 2, 3: 3}
 """The listener hears the dataset's Q1 songs as Q2 and its Q2 songs as Q1."""
@@ -43,8 +43,8 @@ def test_each_rule_learns_a_listener_who_swaps_two_quadrants(world: tuple, rule:
     previous: dict[str, int] = {}
     for batch in range(4):
         answers = {song: heard[song] for song in taught[batch * 10:(batch + 1) * 10]}
-        committee = personalize.learn_answers(committee, pool, answers, SCALING_COMMITTEE, 10, batch,
-                                              rule=rule, previous=previous)
+        committee = update.learn_answers(committee, pool, answers, SCALING_COMMITTEE, 10, batch,
+                                         rule=rule, previous=previous)
         previous.update(answers)
     after = listener_probability(committee, pool, swapped, heard)
     print(f"{rule}: probability of the listener's quadrant on held-out songs {before:.3f} → {after:.3f}")
@@ -56,12 +56,12 @@ def test_the_layer_starts_as_no_change_and_is_refitted_on_every_answer(world: tu
     X, _ = pool.windows(taught[:8])
     member_proba = committee.proba(committee.scaler.transform(X))
     assert np.array_equal(ListenerLayer().apply(member_proba), member_proba)
-    first = personalize.learn_answers(committee, pool, {s: heard[s] for s in taught[:10]},
-                                      SCALING_COMMITTEE, 10, 0, rule="layer")
-    second = personalize.learn_answers(first, pool, {s: heard[s] for s in taught[10:20]}, SCALING_COMMITTEE,
-                                       10, 1, rule="layer", previous={s: heard[s] for s in taught[:10]})
-    together = personalize.learn_answers(committee, pool, {s: heard[s] for s in taught[:20]},
-                                         SCALING_COMMITTEE, 10, 0, rule="layer")
+    first = update.learn_answers(committee, pool, {s: heard[s] for s in taught[:10]},
+                                 SCALING_COMMITTEE, 10, 0, rule="layer")
+    second = update.learn_answers(first, pool, {s: heard[s] for s in taught[10:20]}, SCALING_COMMITTEE,
+                                  10, 1, rule="layer", previous={s: heard[s] for s in taught[:10]})
+    together = update.learn_answers(committee, pool, {s: heard[s] for s in taught[:20]},
+                                    SCALING_COMMITTEE, 10, 0, rule="layer")
     assert second.members is committee.members  # the pretrained members are never touched
     np.testing.assert_allclose(second.layer.confusion, together.layer.confusion, atol=1e-6)
 
@@ -82,3 +82,11 @@ def test_a_malformed_layer_file_is_refused(tmp_path: Path) -> None:
         ListenerLayer.from_json({"confusion": [[1.0]]})
     with pytest.raises(ValueError, match="rows sum to 1"):
         ListenerLayer.from_json({"confusion": [[0.5] * 4] * 4})
+
+
+def test_a_rule_is_described_with_xgb_rounds_only_where_it_uses_them() -> None:
+    plain = "original (every member trains on each new batch)"
+    assert update.describe("original", {"mlp", "sgd"}, 100) == plain
+    with_xgb = plain[:-1] + ", xgb members adding 100 boosting rounds)"
+    assert update.describe("original", {"xgb", "sgd"}, 100) == with_xgb
+    assert "rounds" not in update.describe("layer", {"xgb"}, 100)

@@ -34,10 +34,20 @@ class _Lines:
         sys.stderr.flush()
 
 
+class _LineBar(tqdm):
+    """tqdm as plain lines: when a step ends just after a line showed it done (`training: 100%`), the
+    closing redraw, the same line again, is left out."""
+
+    def close(self) -> None:
+        if not getattr(self, "disable", True) and getattr(self, "last_print_n", None) == self.n:
+            self.leave = False  # a bar that is not left is cleared, and a clearing write vanishes
+        super().close()
+
+
 def progress_bar(unit: str, desc: str, show: bool, total: int | None = None,
                  items: Iterable | None = None) -> tqdm:
     """A bar over `items`, or counting to `total` by `update()`; nothing is shown unless `show`."""
     if sys.stderr.isatty():
         return tqdm(items, total=total, unit=unit, desc=desc, disable=not show, file=sys.stderr)
-    return tqdm(items, total=total, unit=unit, desc=desc, disable=not show, file=_Lines(),
-                delay=_log_every, mininterval=_log_every, ascii=True)
+    return _LineBar(items, total=total, unit=unit, desc=desc, disable=not show, file=_Lines(),
+                    delay=_log_every, mininterval=_log_every, ascii=True)

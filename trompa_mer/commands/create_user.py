@@ -7,6 +7,7 @@ import argparse
 
 from trompa_mer import names
 from trompa_mer.commands import cli, settings
+from trompa_mer.committee import folder as committees
 from trompa_mer.learning import strategies
 from trompa_mer.users import folder as user
 
@@ -28,10 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     # hc and mix without their crowd file are refused now, not at the first query
     strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)
-    folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
-                              args.strategy, args.update_rule)
-    print(f"created user {args.user_id} in {folder} (query strategy {args.strategy}, "
-          f"update rule {args.update_rule})")
+    folder, start = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
+                                     args.strategy, args.update_rule)
+    print(f"created user {args.user_id} in {folder} from {settings.PRETRAINED_DIRECTORY} "
+          f"({describe(start)}): query strategy {args.strategy}, update rule {args.update_rule}")
+
+
+def describe(start: committees.Committee) -> str:
+    """The committee a user starts from in a few words: its kinds, size and training data."""
+    kinds = dict.fromkeys(committees.MEMBER_PATTERN.match(name)["kind"] for name in start.members)
+    trained_on = start.manifest.get("trained_on", {})
+    data = trained_on.get("labels") or trained_on.get("deam") or trained_on.get("provenance")
+    return f"{'+'.join(kinds)}, {len(start.members)} members" + (f", trained on {data}" if data else "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--committee", type=Path, default=settings.PRETRAINED_DIRECTORY,
                         help="the pretrained committee every user starts from (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=settings.XGB_UPDATE_ROUNDS,
-                        help="boosting rounds added to each xgb member per update (default %(default)s)")
+                        help="boosting rounds added to each xgb member per update by the original rule "
+                             "(default %(default)s)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="pool cache folder for --feats (default OUTDIR/pool_cache)")
     cli.add_scaling_option(parser)

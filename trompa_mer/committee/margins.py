@@ -27,7 +27,7 @@ class MarginMemo:
     """Margins (n_windows, 4) per (member name, song) and the rounds they cover.
 
     Valid for one lineage of committees: every committee it scores must be the previous one with
-    members only updated (`personalize.learn_answers`), and a song's rows must be the same each time.
+    members only updated (`update.learn_answers`), and a song's rows must be the same each time.
     One memo per simulated run; songs are independent keys, so chunks may be scored on threads.
     """
 

@@ -251,7 +251,7 @@ def read_legacy_state(folder: Path, strategy: str) -> tuple[user.UserState, list
                      f"TROMPA study's JSON); the original's {CONSENSUS_FILE} is kept in the user's folder")
     state = user.UserState(iteration=iteration + 1 if answered_last else iteration, queried=queried,
                            next_pool=next_pool, pending=pending, answered=sorted(answered),
-                           strategy=strategy, query_strategy=strategy if queried else "",
+                           strategy=strategy, query_strategy=strategy if queried else None,
                            time=timestamp())
     history = [{"iteration": k, "time": times.get(k), "labels": batches[k],
                 "source": str(last_path if k in times else path)} for k in sorted(batches)]

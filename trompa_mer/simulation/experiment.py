@@ -9,9 +9,11 @@ file) or simulated from a dataset's labels (datasets/listeners.py), each seed dr
 from dataclasses import dataclass
 from pathlib import Path
 
+from trompa_mer.committee import members
 from trompa_mer.datasets import listeners as simulated
 from trompa_mer.datasets.labelled import read_labels
-from trompa_mer.errors import SimulationError
+from trompa_mer.errors import CrowdError, SimulationError
+from trompa_mer.learning import update
 from trompa_mer.learning.crowd import Crowd, make_crowd, read_crowd
 from trompa_mer.simulation.plan import Plan, labels_by_user, plan_runs
 from trompa_mer.simulation.report import Report, write_report
@@ -57,6 +59,23 @@ def crowd_of(labels: dict[str, dict[str, int]]) -> Crowd:
     return make_crowd(*map(list, zip(*rows, strict=True)))
 
 
+def read_listener_labels(path: Path) -> Crowd:
+    """Real listeners' labels (`read_crowd`); a CSV without a user_id column is a SimulationError
+    pointing to --truth, which takes a dataset's labels."""
+    try:
+        return read_crowd(path)
+    except CrowdError:
+        if path.suffix.lower() == ".csv":
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                header = {name.strip() for name in handle.readline().split(",")}
+            if "user_id" not in header:
+                raise SimulationError(
+                    f"{path} has no user_id column: --labels takes each listener's own labels "
+                    "(user_id,song_id,quadrant); a dataset's labels (song_id,quadrant) go with --truth and "
+                    "--listeners N, which simulates listeners hearing them") from None
+        raise
+
+
 def simulate(feats_dir: Path, labels_file: Path | None, crowd_file: Path | None, committee_dir: Path,
              out_dir: Path, plan: Plan, jobs: int = 1, cache_dir: Path | None = None, progress: bool = True,
              listeners: Listeners | None = None) -> Report:
@@ -80,7 +99,7 @@ def simulate(feats_dir: Path, labels_file: Path | None, crowd_file: Path | None,
     else:
         if not labels_file.is_file():
             raise SimulationError(f"labels file not found: {labels_file}")
-        default_crowd = read_crowd(labels_file)
+        default_crowd = read_listener_labels(labels_file)
         labels = labels_by_user(default_crowd)
         source = str(labels_file)
     crowd = default_crowd if crowd_file is None else read_crowd(crowd_file)
@@ -96,10 +115,13 @@ def simulate(feats_dir: Path, labels_file: Path | None, crowd_file: Path | None,
             own = {user: {s: q for s, q in labels[user].items() if s in world.pool} for user in used}
             drawn = [(user, kind_of[user], seed_of[user], len(own[user]),
                       simulated.agreement(own[user], truth)) for user in used]
+    kinds = {members.kind_of(member) for member in world.committee.members.values()}
     about = {"committee": f"{committee_dir} ({len(world.committee.members)} members, "
                           f"scaling {plan.scaling or world.committee.default_scaling()})",
              "features": f"{feats_dir} ({len(world.pool.song_ids)} songs)",
              "labels": source, "crowd": str(crowd_file or labels_file or "the simulated listeners' labels"),
              "users": f"{len({run.user for run in runs})} with at least {plan.min_annotations} labelled "
-                      "songs with features"}
+                      "songs with features",
+             "update rules": "; ".join(update.describe(rule, kinds, plan.rounds)
+                                       for rule in plan.rules)}
     return write_report(out_dir, runs, results, queries, plan, about, drawn)

@@ -96,7 +96,28 @@ def plan_runs(labels: dict[str, dict[str, int]], pool: Pool, plan: Plan,
                 raise SimulationError(
                     f"user {user} has {len(pool_songs)} songs left after holding out {len(test_songs)} "
                     f"for testing, fewer than the {needed} that {plan.iterations} iterations × "
-                    f"{plan.queries} queries ask: lower them or raise --min-annotations")
+                    f"{plan.queries} queries ask: {_fewer_songs_advice(usable, plan)}")
             runs.extend(Run(user, strategy, seed, tuple(pool_songs), tuple(test_songs), rule)
                         for rule in plan.rules for strategy in plan.strategies)
     return runs
+
+
+def songs_needed(plan: Plan) -> int:
+    """The fewest labelled songs a user needs for `plan`: after holding out the test share, enough
+    for every iteration's queries."""
+    n = plan.iterations * plan.queries
+    while n - max(1, round(plan.test_size * n)) < plan.iterations * plan.queries:
+        n += 1
+    return n
+
+
+def _fewer_songs_advice(usable: dict[str, list[str]], plan: Plan) -> str:
+    """What helps when an eligible user has too few songs: leaving them out by raising
+    --min-annotations, but only when some user has enough songs to stay in."""
+    enough = songs_needed(plan)
+    if any(len(songs) >= enough for songs in usable.values()):
+        return (f"lower --iterations or --queries, or raise --min-annotations to {enough} to leave out the "
+                "users with fewer songs")
+    most = max(len(songs) for songs in usable.values())
+    return (f"lower --iterations or --queries (or --test-size): no user has the {enough} labelled songs "
+            f"with features they need (the most any has is {most})")

@@ -198,8 +198,7 @@ def summary_markdown(summary: pd.DataFrame, comparison: pd.DataFrame, plan: Plan
     lines = ["# Simulated personalization", ""]
     lines += [f"- {key}: {value}" for key, value in about.items()]
     lines += [f"- {plan.iterations} iterations × {plan.queries} queries, test share {plan.test_size}, "
-              f"{plan.seeds} seed(s), {plan.rounds} xgb rounds per update, update rule(s) "
-              f"{', '.join(plan.rules)}"]
+              f"{plan.seeds} seed(s)"]
     if listeners is not None:
         lines += listener_lines(listeners)
     lines += ["", "## The committee per update rule, strategy and listener kind", ""]

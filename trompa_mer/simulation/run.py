@@ -1,6 +1,6 @@
 """Running the plan: every run's queries, answers, updates and evaluations, in this process or many.
 
-Queries and updates go through `strategies.choose_songs` and `personalize.learn_answers`, the very
+Queries and updates go through `strategies.choose_songs` and `update.learn_answers`, the very
 functions behind get_hard_tracks.py and retrain_model.py; the committee stays in memory.
 """
 
@@ -21,14 +21,13 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.cores import available_cores
-from trompa_mer.learning import strategies
+from trompa_mer.learning import strategies, update
 from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.progress import progress_bar
 from trompa_mer.simulation.plan import Plan, Run
 from trompa_mer.simulation.report import COMMITTEE_MODEL
-from trompa_mer.users import personalize
 
 
 @dataclass
@@ -111,8 +110,8 @@ def simulate_run(run: Run, world: World, plan: Plan,
         _check_no_leak(list(chosen), test, "query")
         answers = {song: labels[song] for song in chosen}
         _check_no_leak(list(answers), test, "update")
-        committee = personalize.learn_answers(committee, world.pool, answers, scaling, plan.rounds,
-                                              seed=iteration, rule=run.rule, previous=dict(previous))
+        committee = update.learn_answers(committee, world.pool, answers, scaling, plan.rounds,
+                                         seed=iteration, rule=run.rule, previous=dict(previous))
         previous.update(answers)
         asked.update(chosen)
         queries.extend((run.user, run.rule, run.strategy, run.seed, iteration + 1, rank, song, score,

@@ -10,8 +10,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import UnionType
-from typing import Any, get_args, get_origin
+from typing import Annotated, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
 
 from trompa_mer import storage
 from trompa_mer.committee import folder as committee
@@ -32,23 +42,42 @@ STATE_FILE = "pool_data.json"
 ANNOTATIONS_FILE = "annotations.jsonl"
 
 
+Strategy = Literal[STRATEGIES]
+"""A query strategy's name, as `names.STRATEGIES` lists them."""
+Number = Annotated[float, Strict()]
+"""A JSON number: an int is a float, a bool or a numeric string is not."""
+
+
+def _none_for_empty(value: object) -> object:
+    """A state written before `query_strategy` could be null said "" for no query yet."""
+    return None if value == "" else value
+
+
 @dataclass
 class UserState:
-    """What `pool_data.json` holds. `queried` is the last query; `pending` while it is unanswered.
-    `strategy` is the user's query strategy; `query_strategy` the one that made the last query;
-    `update_rule` how their answers update their committee (a state written before rules existed
-    was updated by the original rule)."""
+    """What `pool_data.json` holds, each field checked by type when it is read (`read_state`)."""
 
-    iteration: int = 0
-    queried: list[str] = field(default_factory=list)
-    next_pool: list[str] | None = None
-    pending: bool = False
-    answered: list[str] = field(default_factory=list)
-    strategy: str = DEFAULT_STRATEGY
-    query_strategy: str = ""
-    scores: dict[str, float] = field(default_factory=dict)
-    time: str = ""
-    update_rule: str = UPDATE_ORIGINAL
+    iteration: Annotated[StrictInt, Field(ge=0)] = 0
+    """Answered batches so far: the next answers are iteration `iteration`'s."""
+    queried: list[StrictStr] = field(default_factory=list)
+    """The last query's songs, best first; pending while `pending`."""
+    next_pool: list[StrictStr] | None = None
+    """The pool songs the last query left (the original tool's bookkeeping; None before any query)."""
+    pending: StrictBool = False
+    answered: list[StrictStr] = field(default_factory=list)
+    strategy: Strategy = DEFAULT_STRATEGY
+    """The user's own query strategy, chosen when they were created: what a query uses unless it asks
+    for another."""
+    query_strategy: Annotated[Strategy | None, BeforeValidator(_none_for_empty)] = None
+    """The strategy that made the last query: `strategy`, or the one that query asked for instead
+    (get_hard_tracks.py --strategy, the service's `strategy`); None before the first query."""
+    scores: dict[StrictStr, Number] = field(default_factory=dict)
+    """The last query's songs → their scores under `query_strategy`."""
+    time: StrictStr = ""
+    update_rule: Literal[UPDATE_RULES] = UPDATE_ORIGINAL
+    """How the user's answers update their committee. Not DEFAULT_UPDATE_RULE (layer), the default of
+    a new user, on purpose: a state file without this field was written before rules existed, when
+    every user was updated by the original rule, and must go on being so."""
 
     def asked(self) -> set[str]:
         """Every song queried so far: answered batches and the pending one."""
@@ -67,20 +96,19 @@ def user_folder(users_dir: Path, user_id: str) -> Path:
 
 
 def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str = DEFAULT_STRATEGY,
-                update_rule: str = DEFAULT_UPDATE_RULE) -> Path:
+                update_rule: str = DEFAULT_UPDATE_RULE) -> tuple[Path, committee.Committee]:
     """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
-    `strategy` (mc, hc, mix, rand) is how their queries are chosen, `update_rule` (original, layer)
-    how their answers update the committee."""
+    `strategy` (mc, hc, mix, rand) is how their queries are chosen, `update_rule` (a name the caller
+    checked: argparse choices, the service's request model) how their answers update the committee.
+    Returns the user's folder and the committee they start from."""
     if strategy not in STRATEGIES:
         raise UserError(f"unknown query strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
-    if update_rule not in UPDATE_RULES:
-        raise UserError(f"unknown update rule {update_rule!r} (expected one of {', '.join(UPDATE_RULES)})")
     folder = user_folder(users_dir, user_id)
     if folder.exists():
         raise UserExistsError(f"user {user_id} already exists: {folder}")
     try:
         with storage.reading_folder(pretrained), storage.build_folder(folder) as staging:
-            committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
+            start = committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
             for path in [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
                          pretrained / committee.SCALER_FILE]:
                 if path.is_file():
@@ -88,7 +116,7 @@ def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str =
             write_state(staging, UserState(strategy=strategy, time=timestamp(), update_rule=update_rule))
     except FileExistsError:
         raise UserExistsError(f"user {user_id} already exists: {folder}") from None
-    return folder
+    return folder, start
 
 
 @contextlib.contextmanager
@@ -178,47 +206,25 @@ def read_state(folder: Path) -> UserState:
         data = storage.read_json(path)
     except ValueError as exc:
         raise UserError(f"malformed {path}: {exc}") from None
-    return _state_of(data, path)
-
-
-def _state_of(data: object, path: Path) -> UserState:
-    """The state `data` (read from `path`) describes; UserError naming the first field of the wrong
-    type or value, so that no command runs on a hand-edited state it would misread."""
     if not isinstance(data, dict):
         raise UserError(f"malformed {path}: not a JSON object")
-    known = {k: v for k, v in data.items() if k in UserState.__dataclass_fields__}
-    state = UserState(**known)
-    for name, spec in UserState.__dataclass_fields__.items():
-        value = getattr(state, name)
-        if not _fits(value, spec.type):
-            kind = spec.type.__name__ if isinstance(spec.type, type) else str(spec.type)
-            raise UserError(f"malformed {path}: {name} is {reprlib.repr(value)}, not {kind}")
-    choices = {"strategy": STRATEGIES, "query_strategy": ("", *STRATEGIES), "update_rule": UPDATE_RULES}
-    for name, allowed in choices.items():
-        if getattr(state, name) not in allowed:
-            raise UserError(f"malformed {path}: {name} is {getattr(state, name)!r}, not one of "
-                            f"{', '.join(filter(None, allowed))}")
-    if state.iteration < 0:
-        raise UserError(f"malformed {path}: iteration is {state.iteration}, below 0")
-    return state
+    try:
+        return _STATE.validate_python(data)
+    except ValidationError as exc:
+        raise UserError(f"malformed {path}: {_first_problem(exc, data)}") from None
 
 
-def _fits(value: object, kind: Any) -> bool:
-    """True when a value read from JSON is of the annotated type (`int`, `bool`, `str`, `float`,
-    `list[…]`, `dict[…, …]`, `… | None`); a bool is no number, an int is a float."""
-    origin, args = get_origin(kind), get_args(kind)
-    if origin is UnionType:
-        return any(_fits(value, arg) for arg in args)
-    if origin is list:
-        return isinstance(value, list) and all(_fits(item, args[0]) for item in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(_fits(key, args[0]) and _fits(item, args[1])
-                                               for key, item in value.items())
-    if kind is type(None):
-        return value is None
-    if kind in (int, float):
-        return isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    return isinstance(value, kind)
+_STATE = TypeAdapter(UserState)
+"""Validates a state read from JSON, so that no command runs on a hand-edited state it would misread;
+keys UserState lacks are ignored."""
+
+
+def _first_problem(exc: ValidationError, data: dict) -> str:
+    """The first bad field of a state `data` in words: its name, its value, what it should be."""
+    problem = exc.errors(include_url=False)[0]
+    name, *inner = problem["loc"]
+    where = "".join(f", at item {key}" if isinstance(key, int) else f", at {key!r}" for key in inner)
+    return f"{name} is {reprlib.repr(data[name])}: {problem['msg'][0].lower()}{problem['msg'][1:]}{where}"
 
 
 def write_state(folder: Path, state: UserState) -> None:

@@ -1,20 +1,16 @@
 """The personalization loop on a user's folder: query by strategy, then learn from the answers.
 
-`strategies.choose_songs` and `learn_answers` work in memory; the CLI wraps them with the user's
+`strategies.choose_songs` and `update.learn_answers` work in memory; the CLI wraps them with the user's
 folder, lock and state, and `simulate` calls them as they are.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
-import numpy as np
 
 from trompa_mer import storage
 from trompa_mer.committee import folder as committees
-from trompa_mer.committee import members
-from trompa_mer.committee.folder import Committee
-from trompa_mer.committee.layer import fit_layer
 from trompa_mer.errors import (
     AnnotationError,
     EmptyPoolError,
@@ -24,12 +20,11 @@ from trompa_mer.errors import (
     TooManySongsError,
     TrainingError,
 )
-from trompa_mer.learning import strategies
+from trompa_mer.learning import strategies, update
 from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.pool import Pool, load_pool
-from trompa_mer.learning.scoring import quadrant_probabilities, scaled_windows
-from trompa_mer.names import QUADRANTS, UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES, quadrant_index, timestamp
-from trompa_mer.progress import progress_bar
+from trompa_mer.learning.scoring import quadrant_probabilities
+from trompa_mer.names import QUADRANTS, quadrant_index, timestamp
 from trompa_mer.users import folder as user
 
 
@@ -143,42 +138,6 @@ def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
                               f"({', '.join(state.queried)}); {'; '.join(problems)}")
 
 
-def update_committee(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: int,
-                     seed: int, progress: bool = False) -> Committee:
-    """A new committee whose every member learnt from rows X (n, 260, scaled) with labels y (n,)."""
-    updated = {}
-    for name, member in progress_bar("member", "learning", progress, items=committee.members.items()):
-        kind = members.KINDS[members.kind_of(member)]
-        updated[name] = kind.update(member, X, y, rounds, seed)
-    return replace(committee, members=updated)
-
-
-def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], scaling: str, rounds: int,
-                  seed: int, *, rule: str = UPDATE_ORIGINAL,
-                  previous: dict[str, int] | None = None, progress: bool = False) -> Committee:
-    """A new committee that has learnt the newest answers (song id → class index) by `rule`:
-
-    - original: every member trains on every window of the newest answers, each window labelled
-      with its song's quadrant (`rounds` more trees for xgb), as the original tool;
-    - layer: the members stay as they are and the listener layer is refitted on all the answers,
-      the `previous` ones and the newest (committee/layer.py).
-    """
-    if rule == UPDATE_LAYER:
-        everything = {**(previous or {}), **answers}
-        songs = list(everything)
-        X, offsets = scaled_windows(committee, pool, songs, scaling)
-        member_proba = replace(committee, layer=None).proba(X)
-        song_of_row = np.repeat(np.arange(len(songs)), np.diff(offsets))
-        layer = fit_layer(member_proba, song_of_row, np.array([everything[s] for s in songs]))
-        return replace(committee, layer=layer)
-    if rule != UPDATE_ORIGINAL:
-        raise AnnotationError(f"unknown update rule {rule!r} (expected one of {', '.join(UPDATE_RULES)})")
-    songs = list(answers)
-    X, offsets = scaled_windows(committee, pool, songs, scaling)
-    y = np.repeat([answers[s] for s in songs], np.diff(offsets))
-    return update_committee(committee, X, y, rounds, seed, progress)
-
-
 def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[str, int], feats_dir: Path,
                       cache_dir: Path, rounds: int, scaling: str | None = None,
                       jobs: int | None = None, wait: bool = True, progress: bool = False) -> user.UserState:
@@ -199,9 +158,9 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
             committee = committees.load_committee(folder)
             scaling = scaling or committee.default_scaling()
             songs = list(state.queried)
-            updated = learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
-                                    seed=state.iteration, rule=state.update_rule,
-                                    previous=user.read_answers(folder), progress=progress)
+            updated = update.learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
+                                           seed=state.iteration, rule=state.update_rule,
+                                           previous=user.read_answers(folder), progress=progress)
         record = {"iteration": state.iteration, "time": timestamp(),
                   "labels": {song: QUADRANTS[labels[song]] for song in songs}}
         state.answered = sorted(set(state.answered) | set(songs))

@@ -1,0 +1,102 @@
+"""Update rules: how a user's answers change their committee.
+
+Each rule is a small function registered in RULES under its name from `names.UPDATE_RULES`, like
+the query strategies (strategies.py) and the member kinds (committee/members.py): `original` trains
+every member on the newest answers, as the original tool; `layer` leaves the members as pretrained and
+refits the user's listener layer (committee/layer.py) on all their answers so far. A rule name reaches
+`learn_answers` already checked (argparse choices, the service's request model, the state file's
+validation), so an unknown one here is a bug, not bad input.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from trompa_mer.committee import members
+from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.layer import fit_layer
+from trompa_mer.learning.pool import Pool
+from trompa_mer.learning.scoring import scaled_windows
+from trompa_mer.names import UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES
+from trompa_mer.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What a rule learns from: the newest answers and every earlier one (song id → class index),
+    the scaling, the xgb rounds and seed of member updates, and whether to show members learning."""
+
+    newest: dict[str, int]
+    previous: dict[str, int]
+    scaling: str
+    rounds: int
+    seed: int
+    progress: bool = False
+
+
+def update_members(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: int,
+                   seed: int, progress: bool = False) -> Committee:
+    """A new committee whose every member learnt from rows X (n, 260, scaled) with labels y (n,)."""
+    updated = {}
+    for name, member in progress_bar("member", "learning", progress, items=committee.members.items()):
+        kind = members.KINDS[members.kind_of(member)]
+        updated[name] = kind.update(member, X, y, rounds, seed)
+    return replace(committee, members=updated)
+
+
+def original(committee: Committee, pool: Pool, answers: Answers) -> Committee:
+    """Every member trains on every window of the newest answers, each window labelled with its
+    song's quadrant (`rounds` more trees for xgb), as the original tool."""
+    songs = list(answers.newest)
+    X, offsets = scaled_windows(committee, pool, songs, answers.scaling)
+    y = np.repeat([answers.newest[s] for s in songs], np.diff(offsets))
+    return update_members(committee, X, y, answers.rounds, answers.seed, answers.progress)
+
+
+def layer(committee: Committee, pool: Pool, answers: Answers) -> Committee:
+    """The members stay as they are and the listener layer is refitted on all the answers, the
+    previous ones and the newest."""
+    everything = {**answers.previous, **answers.newest}
+    songs = list(everything)
+    X, offsets = scaled_windows(committee, pool, songs, answers.scaling)
+    member_proba = replace(committee, layer=None).proba(X)
+    song_of_row = np.repeat(np.arange(len(songs)), np.diff(offsets))
+    fitted = fit_layer(member_proba, song_of_row, np.array([everything[s] for s in songs]))
+    return replace(committee, layer=fitted)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An update rule: what it does to a committee, and a phrase saying so in reports."""
+
+    learn: Callable[[Committee, Pool, Answers], Committee]
+    does: str
+    uses_rounds: bool
+    """Whether xgb members' boosting rounds matter to it."""
+
+
+RULES: dict[str, Rule] = {
+    UPDATE_ORIGINAL: Rule(original, "every member trains on each new batch", uses_rounds=True),
+    UPDATE_LAYER: Rule(layer, "the members stay as pretrained; a per-user layer over their probabilities "
+                              "is refitted on all the answers so far", uses_rounds=False),
+}
+"""Update rule name → the rule."""
+assert tuple(RULES) == UPDATE_RULES, "every rule in names.UPDATE_RULES needs an entry, in order"
+
+
+def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], scaling: str, rounds: int,
+                  seed: int, *, rule: str = UPDATE_ORIGINAL,
+                  previous: dict[str, int] | None = None, progress: bool = False) -> Committee:
+    """A new committee that has learnt the newest answers (song id → class index) by `rule` (a name
+    of RULES), which may also look at the `previous` ones; `progress` shows members learning."""
+    return RULES[rule].learn(committee, pool,
+                             Answers(answers, previous or {}, scaling, rounds, seed, progress))
+
+
+def describe(rule: str, kinds: set[str], rounds: int) -> str:
+    """`rule` in a report's words: what it does, with the xgb rounds only where they are used."""
+    text = f"{rule} ({RULES[rule].does}"
+    if RULES[rule].uses_rounds and "xgb" in kinds:
+        text += f", xgb members adding {rounds} boosting rounds"
+    return text + ")"
