@@ -12,10 +12,8 @@ folder as the default `models/pretrained` does.
 import os
 from pathlib import Path
 
-from trompa_mer import progress
+from trompa_mer import defaults, progress
 from trompa_mer.cores import available_cores
-from trompa_mer.features import extract
-from trompa_mer.learning import scoring
 
 
 def _project_root() -> Path:
@@ -68,12 +66,12 @@ DEAM_SEED = 1987
 
 JOBS = int(_number("TPL_JOBS", int, available_cores()))
 """Cores used by batch extraction, pool building and scoring (default: all this process may use)."""
-POOL_CHUNK_SONGS = int(_number("TPL_POOL_CHUNK_SONGS", int, scoring.DEFAULT_CHUNK_SONGS))
+POOL_CHUNK_SONGS = int(_number("TPL_POOL_CHUNK_SONGS", int, defaults.CHUNK_SONGS))
 """Songs scored at once per core: peak memory grows with this, not with the pool (see
-trompa_mer/learning/scoring.py)."""
+trompa_mer/defaults.py)."""
 PROGRESS_SECONDS = float(_number("TPL_PROGRESS_SECONDS", float, progress.LOG_EVERY_SECONDS))
 """When stderr is not a terminal (a log, a pipe), a progress line at most this often (progress.py)."""
-DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, extract.DASK_CONNECT_SECONDS))
+DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, defaults.DASK_CONNECT_SECONDS))
 """How long extract_features.py --dask-scheduler waits for the scheduler to answer."""
 
 # The HTTP service (serve.py).
