@@ -7,8 +7,6 @@ import argparse
 
 from trompa_mer import names
 from trompa_mer.commands import cli, settings
-from trompa_mer.learning import strategies
-from trompa_mer.users import folder as user
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    # imported by a run, not by --help: the library pulls in sklearn and xgboost (bench/imports.py)
+    from trompa_mer.learning import strategies
+    from trompa_mer.users import folder as user
+
     # hc and mix without their crowd file are refused now, not at the first query
     strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)
     folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
