@@ -76,6 +76,17 @@ def test_a_root_script_run_by_a_python_without_the_requirements_uses_the_checkou
     assert (tmp_path / "users" / "newcomer" / "pool_data.json").is_file()
 
 
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").is_file(),
+                    reason="this checkout has no .venv (make venv); CI's and a user's always have one")
+@pytest.mark.parametrize("bench", sorted(path.name for path in (ROOT / "bench").glob("*.py")))
+def test_a_benchmark_run_by_a_python_without_the_requirements_uses_the_checkouts_venv(bench: str) -> None:
+    """`python3 bench/quality.py …` as bench/README.md writes it, from a new shell."""
+    result = subprocess.run([*bare_python(), str(ROOT / "bench" / bench), "--help"], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: ")
+
+
 def test_without_a_venv_a_python_lacking_the_requirements_gets_one_error_line(tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
     checkout.mkdir()
