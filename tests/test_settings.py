@@ -53,5 +53,6 @@ def test_a_command_imports_only_what_it_uses(command: str, needed: set[str]) -> 
     and extraction only numpy: none of the scoring stack, pandas or Dask (bench/imports.py)."""
     code = (f"import sys, trompa_mer.commands.{command} as command; command.build_parser(); "
             f"print(' '.join(name for name in {HEAVY!r} if name in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
     assert set(result.stdout.split()) == needed
