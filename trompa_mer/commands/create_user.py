@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> None:
 
     # hc and mix without their crowd file are refused now, not at the first query
     strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)
-    folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
+    folder = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.DEFAULT_COMMITTEE,
                               args.strategy, args.update_rule)
     print(f"created user {args.user_id} in {folder} (query strategy {args.strategy}, "
           f"update rule {args.update_rule})")

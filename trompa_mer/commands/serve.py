@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> None:
 
     tokens = check_auth(args.host, args.no_auth, settings.API_TOKENS)
     config = ServiceConfig(
-        users_dir=settings.USERS_DIRECTORY, pretrained_dir=settings.PRETRAINED_DIRECTORY,
+        users_dir=settings.USERS_DIRECTORY, pretrained_dir=settings.DEFAULT_COMMITTEE,
         feats_dir=settings.FEATS_DIRECTORY, pool_cache_dir=settings.POOL_CACHE_DIRECTORY,
         crowd_file=settings.CROWD_ANNOTATIONS, audio_dir=settings.AUDIO_DIRECTORY, tokens=tokens,
         smilextract=smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY),
