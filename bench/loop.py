@@ -21,6 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from trompa_mer.interpreter import use_project_python
+
+use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
+
 from tests.committees import write_quadrant_pool
 from trompa_mer.names import QUADRANTS, UPDATE_RULES
 

@@ -22,6 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from trompa_mer.interpreter import use_project_python
+
+use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
+
 import numpy as np
 
 from trompa_mer.committee import folder as committees

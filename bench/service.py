@@ -17,10 +17,14 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from trompa_mer.interpreter import use_project_python
+
+use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
+
+import httpx
 
 from tests import service_server
 from tests.committees import write_quadrant_pool

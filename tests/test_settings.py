@@ -39,3 +39,20 @@ def test_relative_paths_in_variables_are_taken_from_the_project_like_the_default
     assert result.returncode == 0, result.stderr
     copied = users / "elsewhere" / "manifest.json"
     assert copied.read_bytes() == (ROOT / "models" / "pretrained" / "manifest.json").read_bytes()
+
+
+HEAVY = ("numpy", "pandas", "scipy", "sklearn", "xgboost", "joblib", "dask", "distributed", "tqdm", "fastapi",
+         "uvicorn")
+
+
+@pytest.mark.parametrize(("command", "needed"), [("create_user", set()), ("get_hard_tracks", set()),
+                                                 ("retrain_model", set()), ("serve", set()),
+                                                 ("extract_features", {"numpy"})])
+def test_a_command_imports_only_what_it_uses(command: str, needed: set[str]) -> None:
+    """The settings' defaults import nothing (trompa_mer/defaults.py), so `--help` imports no library,
+    and extraction only numpy: none of the scoring stack, pandas or Dask (bench/imports.py)."""
+    code = (f"import sys, trompa_mer.commands.{command} as command; command.build_parser(); "
+            f"print(' '.join(name for name in {HEAVY!r} if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    assert set(result.stdout.split()) == needed

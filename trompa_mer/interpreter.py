@@ -22,13 +22,14 @@ def missing_modules() -> list[str]:
     return [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
 
 
-def use_project_python(script: str) -> None:
-    """Re-run `script` (a root script's __file__) with the checkout's .venv when this Python lacks
-    the requirements; return at once when it has them."""
+def use_project_python(script: str, checkout: Path | None = None) -> None:
+    """Re-run `script` (a root script's or a benchmark's __file__) with the checkout's .venv when this
+    Python lacks the requirements; return at once when it has them. `checkout` defaults to the
+    script's folder, as for a root script."""
     missing = missing_modules()
     if not missing:
         return
-    venv_python = Path(script).resolve().parent / ".venv" / "bin" / "python"
+    venv_python = (checkout or Path(script).resolve().parent) / ".venv" / "bin" / "python"
     if venv_python.is_file() and not os.environ.get(_RERUN_MARK):
         os.environ[_RERUN_MARK] = "1"
         os.execv(venv_python, [str(venv_python), script, *sys.argv[1:]])

@@ -3,13 +3,17 @@
 On a terminal it is tqdm's redrawn bar. Anywhere else (a log file, a pipe, a service's journal) a
 redrawn bar is a pile of carriage returns, so tqdm's redraws go out as plain lines instead: one at
 most every LOG_EVERY_SECONDS, the first once a step has run that long, and a last one when such a step
-ends. A step that ends sooner prints nothing.
+ends. A step that ends sooner prints nothing. tqdm is imported by the first bar, not by every command.
 """
+
+from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 LOG_EVERY_SECONDS = 5.0
 """The default; commands take TPL_PROGRESS_SECONDS (log_every)."""
@@ -47,6 +51,8 @@ class _LineBar(tqdm):
 def progress_bar(unit: str, desc: str, show: bool, total: int | None = None,
                  items: Iterable | None = None) -> tqdm:
     """A bar over `items`, or counting to `total` by `update()`; nothing is shown unless `show`."""
+    from tqdm import tqdm
+
     if sys.stderr.isatty():
         return tqdm(items, total=total, unit=unit, desc=desc, disable=not show, file=sys.stderr)
     return _LineBar(items, total=total, unit=unit, desc=desc, disable=not show, file=_Lines(),

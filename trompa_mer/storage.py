@@ -11,6 +11,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from itertools import takewhile
 from pathlib import Path
 from typing import IO, Any
 
@@ -189,6 +190,7 @@ def build_folder(dest: Path, *, replace: bool = False) -> Iterator[Path]:
     killed runs left beside `dest` (`.<dest>.<random>.tmp`) are removed when stale (`is_stale`).
     Unlike a bare mkdtemp (mode 0700) the folder gets the permissions any new folder would get.
     """
+    created = list(takewhile(lambda folder: not folder.exists(), (dest.parent, *dest.parent.parents)))
     dest.parent.mkdir(parents=True, exist_ok=True)
     parent = _open_parent(dest)
     try:
@@ -221,6 +223,11 @@ def build_folder(dest: Path, *, replace: bool = False) -> Iterator[Path]:
         finally:
             os.close(held)
             shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        for folder in created:  # innermost first: a failed build leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         os.close(parent)
 

@@ -4,12 +4,13 @@ python3 create_user.py -i USER_ID [-m mc|hc|mix|rand] [--update-rule layer|origi
 """
 
 import argparse
+from typing import TYPE_CHECKING
 
 from trompa_mer import names
 from trompa_mer.commands import cli, settings
-from trompa_mer.committee import folder as committees
-from trompa_mer.learning import strategies
-from trompa_mer.users import folder as user
+
+if TYPE_CHECKING:
+    from trompa_mer.committee.folder import Committee
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,17 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    # imported by a run, not by --help: the library pulls in sklearn and xgboost (bench/imports.py)
+    from trompa_mer.learning import strategies
+    from trompa_mer.users import folder as user
+
     # hc and mix without their crowd file are refused now, not at the first query
     strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)
-    folder, start = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.PRETRAINED_DIRECTORY,
+    folder, start = user.create_user(settings.USERS_DIRECTORY, args.user_id, settings.DEFAULT_COMMITTEE,
                                      args.strategy, args.update_rule)
-    print(f"created user {args.user_id} in {folder} from {settings.PRETRAINED_DIRECTORY} "
+    print(f"created user {args.user_id} in {folder} from {settings.DEFAULT_COMMITTEE} "
           f"({describe(start)}): query strategy {args.strategy}, update rule {args.update_rule}")
 
 
-def describe(start: committees.Committee) -> str:
+def describe(start: "Committee") -> str:
     """The committee a user starts from in a few words: its kinds, size and training data."""
-    kinds = dict.fromkeys(committees.MEMBER_PATTERN.match(name)["kind"] for name in start.members)
+    from trompa_mer.committee.folder import MEMBER_PATTERN
+
+    kinds = dict.fromkeys(MEMBER_PATTERN.match(name)["kind"] for name in start.members)
     trained_on = start.manifest.get("trained_on", {})
     data = trained_on.get("labels") or trained_on.get("deam") or trained_on.get("provenance")
     return f"{'+'.join(kinds)}, {len(start.members)} members" + (f", trained on {data}" if data else "")

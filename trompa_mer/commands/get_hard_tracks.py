@@ -9,7 +9,6 @@ import sys
 
 from trompa_mer import names
 from trompa_mer.commands import cli, settings
-from trompa_mer.users import personalize
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    # imported by a run, not by --help: the library pulls in sklearn and xgboost (bench/imports.py)
+    from trompa_mer.users import personalize
+
     result = personalize.make_query(settings.USERS_DIRECTORY, args.user_id, settings.FEATS_DIRECTORY,
                                     settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
                                     args.requery, args.strategy, settings.CROWD_ANNOTATIONS,

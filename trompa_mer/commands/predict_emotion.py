@@ -38,9 +38,12 @@ def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
     """The committee `-m` or `-u` names, and how the prediction JSON names it."""
     if args.user_id:
         return user.load_user_committee(settings.USERS_DIRECTORY, args.user_id), f"user:{args.user_id}"
-    default = args.model == "default"
-    path = committees.default_model(settings.PRETRAINED_DIRECTORY) if default else Path(args.model)
-    return committees.load_model(path), str(path)
+    if args.model == "default":
+        path, name = committees.default_model(settings.DEFAULT_COMMITTEE)
+    else:
+        path = Path(args.model)
+        name = str(path)
+    return committees.load_model(path), name
 
 
 def check_paths(source: Path, output: Path) -> None:

@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from trompa_mer.commands import cli, settings
-from trompa_mer.users import personalize
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    # imported by a run, not by --help: the library pulls in sklearn and xgboost (bench/imports.py)
+    from trompa_mer.users import personalize
+
     state = personalize.apply_annotations(settings.USERS_DIRECTORY, args.user_id, args.annotations,
                                           settings.FEATS_DIRECTORY, settings.POOL_CACHE_DIRECTORY,
                                           args.rounds, args.scaling, settings.JOBS, progress=True)

@@ -9,15 +9,8 @@ import ipaddress
 import multiprocessing
 import socket
 
-import uvicorn
-from threadpoolctl import threadpool_limits
-
-from trompa_mer import storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.errors import ServiceError
-from trompa_mer.features import smile
-from trompa_mer.service.app import create_app
-from trompa_mer.service.config import ServiceConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,9 +63,18 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def run(args: argparse.Namespace) -> None:
+    # imported by a run, not by --help: the service pulls in FastAPI, sklearn and xgboost (bench/imports.py)
+    import uvicorn
+    from threadpoolctl import threadpool_limits
+
+    from trompa_mer import storage
+    from trompa_mer.features import smile
+    from trompa_mer.service.app import create_app
+    from trompa_mer.service.config import ServiceConfig
+
     tokens = check_auth(args.host, args.no_auth, settings.API_TOKENS)
     config = ServiceConfig(
-        users_dir=settings.USERS_DIRECTORY, pretrained_dir=settings.PRETRAINED_DIRECTORY,
+        users_dir=settings.USERS_DIRECTORY, pretrained_dir=settings.DEFAULT_COMMITTEE,
         feats_dir=settings.FEATS_DIRECTORY, pool_cache_dir=settings.POOL_CACHE_DIRECTORY,
         crowd_file=settings.CROWD_ANNOTATIONS, audio_dir=settings.AUDIO_DIRECTORY, tokens=tokens,
         smilextract=smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY),

@@ -4,27 +4,29 @@
 The commands resolve these values and pass them to the library, which never reads them itself. A
 malformed number (`TPL_JOBS=abc`) ends the command with one `error:` line naming the variable.
 Default paths are inside the checkout this package runs from; an installed package (`pip install .`)
-uses the current folder instead. A relative path in a variable is taken from that same project folder,
-not from wherever the command is started, so `TPL_PRETRAINED_DIRECTORY=models/deam` means the same
+uses the current folder instead, and starts users from the committee it ships unless the current
+folder has its own models/pretrained. A relative path in a variable is taken from that same project
+folder, not from wherever the command is started, so `TPL_PRETRAINED_DIRECTORY=models/deam` means the same
 folder as the default `models/pretrained` does.
 """
 
 import os
 from pathlib import Path
 
-from trompa_mer import progress
+from trompa_mer import defaults, progress
 from trompa_mer.cores import available_cores
-from trompa_mer.features import extract
-from trompa_mer.learning import scoring
+
+PACKAGE = Path(__file__).resolve().parents[1]
+SHIPPED_COMMITTEE = PACKAGE / "pretrained"
+"""The default committee as the package ships it (package data; in a checkout, models/pretrained)."""
 
 
-def _project_root() -> Path:
-    checkout = Path(__file__).resolve().parents[2]
-    in_checkout = (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir()
-    return checkout if in_checkout else Path.cwd()
+def _in_checkout() -> bool:
+    checkout = PACKAGE.parent
+    return (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir()
 
 
-ROOT = _project_root()
+ROOT = PACKAGE.parent if _in_checkout() else Path.cwd()
 
 
 def _path(variable: str, default: Path) -> Path:
@@ -50,6 +52,13 @@ def _number(variable: str, kind: type[int] | type[float], default: int | float) 
 INTERNAL_DATA_DIRECTORY = _path("TPL_INTERNAL_DATA_DIRECTORY", ROOT)
 MODELS_DIRECTORY = _path("TPL_MODELS_DIRECTORY", ROOT / "models")
 PRETRAINED_DIRECTORY = _path("TPL_PRETRAINED_DIRECTORY", MODELS_DIRECTORY / "pretrained")
+"""The project's pretrained committee: where deam_classifier.py --replace-pretrained and
+import_legacy.py --pretrained write it."""
+DEFAULT_COMMITTEE = PRETRAINED_DIRECTORY if (
+    os.environ.get("TPL_PRETRAINED_DIRECTORY") or _in_checkout() or PRETRAINED_DIRECTORY.exists()
+) else SHIPPED_COMMITTEE
+"""The committee new users start from and `-m default` names: the project's, and in an installed
+package that has none (no TPL_PRETRAINED_DIRECTORY, no models/pretrained), the one it ships."""
 USERS_DIRECTORY = _path("TPL_USERS_DIRECTORY", INTERNAL_DATA_DIRECTORY / "models" / "users")
 DATA_DIRECTORY = _path("TPL_DATA_DIRECTORY", INTERNAL_DATA_DIRECTORY / "data")
 FEATS_DIRECTORY = _path("TPL_FEATS_DIRECTORY", DATA_DIRECTORY / "feats")
@@ -68,12 +77,12 @@ DEAM_SEED = 1987
 
 JOBS = int(_number("TPL_JOBS", int, available_cores()))
 """Cores used by batch extraction, pool building and scoring (default: all this process may use)."""
-POOL_CHUNK_SONGS = int(_number("TPL_POOL_CHUNK_SONGS", int, scoring.DEFAULT_CHUNK_SONGS))
+POOL_CHUNK_SONGS = int(_number("TPL_POOL_CHUNK_SONGS", int, defaults.CHUNK_SONGS))
 """Songs scored at once per core: peak memory grows with this, not with the pool (see
-trompa_mer/learning/scoring.py)."""
+trompa_mer/defaults.py)."""
 PROGRESS_SECONDS = float(_number("TPL_PROGRESS_SECONDS", float, progress.LOG_EVERY_SECONDS))
 """When stderr is not a terminal (a log, a pipe), a progress line at most this often (progress.py)."""
-DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, extract.DASK_CONNECT_SECONDS))
+DASK_CONNECT_SECONDS = float(_number("TPL_DASK_CONNECT_SECONDS", float, defaults.DASK_CONNECT_SECONDS))
 """How long extract_features.py --dask-scheduler waits for the scheduler to answer."""
 
 # The HTTP service (serve.py).

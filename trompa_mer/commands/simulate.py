@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3, help="repetitions with different splits (default 3)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the report")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="simulations run at once (default 1)")
-    parser.add_argument("--committee", type=Path, default=settings.PRETRAINED_DIRECTORY,
+    parser.add_argument("--committee", type=Path, default=settings.DEFAULT_COMMITTEE,
                         help="the pretrained committee every user starts from (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=settings.XGB_UPDATE_ROUNDS,
                         help="boosting rounds added to each xgb member per update by the original rule "

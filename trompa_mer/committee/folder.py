@@ -213,12 +213,13 @@ def load_single(path: Path) -> Committee:
                          read_manifest(path.parent))
 
 
-def default_model(pretrained: Path) -> Path:
-    """What `-m default` names: the pretrained DEFAULT_MEMBER as the original tool, or the whole
-    pretrained committee when it has no such member."""
+def default_model(pretrained: Path) -> tuple[Path, str]:
+    """What `-m default` names, for the scripts and the service alike, and how a prediction names it:
+    the pretrained DEFAULT_MEMBER as the original tool (`default:<member>`), or the whole pretrained
+    committee when it has no such member (`default`); never by its path."""
     with storage.reading_folder(pretrained):  # a committee a killed replace left aside is put back first
         member = pretrained / DEFAULT_MEMBER
-        return member if member.is_file() else pretrained
+        return (member, f"default:{member.name}") if member.is_file() else (pretrained, "default")
 
 
 def load_model(path: Path) -> Committee:

@@ -10,12 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from trompa_mer import storage
+from trompa_mer.defaults import DASK_CONNECT_SECONDS
 from trompa_mer.errors import AudioError, ClusterError, FeatureError, OutputError, TrompaError
 from trompa_mer.features import audio, smile, table, windows
 from trompa_mer.progress import progress_bar
-
-DASK_CONNECT_SECONDS = 10.0
-"""How long a batch waits for a Dask scheduler to answer, unless told otherwise."""
 
 
 def features_of_frames(frame_times: np.ndarray, frames: np.ndarray,

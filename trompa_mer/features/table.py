@@ -1,11 +1,19 @@
 """The feature CSV, the one module that writes and reads it: a `;`-separated table per song,
-`frameTime` then the 260 features, columns matched by name (ours or DEAM's), never position."""
+`frameTime` then the 260 features, columns matched by name (ours or DEAM's), never position.
+
+pandas is imported by the readers only: writing a CSV, as extraction does, does without its 0.5 s import.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from trompa_mer import storage
 from trompa_mer.errors import FeatureError
@@ -51,6 +59,8 @@ def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
 
     Extra columns are ignored; missing ones and non-numeric values raise FeatureError naming them.
     """
+    import pandas as pd
+
     columns = []
     missing = []
     for name in names:
@@ -77,6 +87,8 @@ def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
 
 def read_feature_csv(path: Path, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
     """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format)."""
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, sep=CSV_SEPARATOR)
     except FileNotFoundError:

@@ -22,11 +22,9 @@ from trompa_mer.committee import folder as committees
 from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.cores import available_cores
+from trompa_mer.defaults import CHUNK_SONGS as DEFAULT_CHUNK_SONGS
 from trompa_mer.learning.pool import Pool
 
-DEFAULT_CHUNK_SONGS = 100
-"""Songs scored at once per core: peak memory grows with this, not with the pool. Around 6,000
-windows keeps GaussianNB's temporaries in cache; larger chunks are slower, not faster."""
 MIN_CHUNK_WINDOWS = 4096
 """A chunk holds at least this many windows: OpenBLAS multiplies matrices of up to ~300 rows (by the
 SGD members' 260×4 weights) with a small-matrix kernel that rounds differently, which would make a

@@ -67,7 +67,7 @@ def user_state(user_id: str, state: user.UserState) -> dict:
 class DefaultCommittee:
     """The pretrained committee `-m default` names, loaded once and again only when its folder is
     replaced (import_legacy.py --pretrained renames a new one into place); the prediction JSON names it
-    `default` (`default:<member>` for one member), not by its path on the server."""
+    as committee.folder.default_model does, not by its path on the server."""
 
     def __init__(self, pretrained: Path) -> None:
         self.pretrained = pretrained
@@ -79,8 +79,7 @@ class DefaultCommittee:
             stat = self.pretrained.stat() if self.pretrained.is_dir() else None
             key = (stat.st_ino, stat.st_mtime_ns) if stat else (0, 0)
             if self._loaded is None or self._loaded[0] != key:
-                path = committees.default_model(self.pretrained)
-                name = "default" if path == self.pretrained else f"default:{path.name}"
+                path, name = committees.default_model(self.pretrained)
                 self._loaded = (key, committees.load_model(path), name)
             return self._loaded[1], self._loaded[2]
 
