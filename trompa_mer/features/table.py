@@ -1,6 +1,7 @@
 """The feature CSV, the one module that writes and reads it: a `;`-separated table per song,
 `frameTime` then the 260 features, columns matched by name (ours or DEAM's), never position."""
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,10 +23,23 @@ def feature_file(folder: Path, stem: str) -> Path:
     return folder / f"{stem}{FEATURE_SUFFIX}"
 
 
-def feature_csvs(folder: Path) -> list[Path]:
-    """The feature CSVs directly in `folder` (`*.csv`, any case; hidden files skipped), sorted."""
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() == FEATURE_SUFFIX and not p.name.startswith(".") and p.is_file())
+def feature_files(folder: Path) -> dict[str, Path]:
+    """Song id (`song_id_of`) → its feature CSV directly in `folder`, in song id order: every file
+    named `*.csv` in any case (`A.CSV` too, as song ids ignore case), hidden files skipped. Two
+    files of one song (`a.csv` and `A.CSV`, or `a-sample.csv`) are a FeatureError."""
+    found: dict[str, Path] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.lower().endswith(FEATURE_SUFFIX) \
+                    or not entry.is_file():
+                continue
+            path = Path(entry.path)
+            song = song_id_of(path)
+            if song in found:
+                first, second = sorted([found[song].name, entry.name])
+                raise FeatureError(f"two feature files for song {song} in {folder}: {first}, {second}")
+            found[song] = path
+    return dict(sorted(found.items()))
 
 
 def song_id_of(path: Path) -> str:
