@@ -13,7 +13,7 @@ from pathlib import Path
 from trompa_mer import names, storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.committee import folder as committees
-from trompa_mer.committee.predict import predict
+from trompa_mer.committee.predict import predict_file
 from trompa_mer.errors import FeatureError, OutputError, TrompaError
 from trompa_mer.features import audio, table
 from trompa_mer.users import folder as user
@@ -74,7 +74,7 @@ def predict_folder(committee: committees.Committee, source: Path, out_dir: Path,
     failed = 0
     for csv in csvs:
         try:
-            storage.write_json(out_dir / f"{csv.stem}.json", predict(committee, csv, scaling, model))
+            storage.write_json(out_dir / f"{csv.stem}.json", predict_file(committee, csv, scaling, model))
         except (TrompaError, OSError) as exc:
             failed += 1
             print(f"error: {csv}: {cli.message(exc)}", file=sys.stderr)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
               "(a StandardScaler fitted on each file's rows)", file=sys.stderr)
     if args.input.is_dir():
         return predict_folder(committee, args.input, args.output, scaling, model)
-    result = predict(committee, args.input, scaling, model)
+    result = predict_file(committee, args.input, scaling, model)
     storage.remove_stale_writes(args.output.parent, glob.escape(args.output.name))  # what killed runs left
     storage.write_json(args.output, result)
     print(f"{result['highest_prob_quad']} (mean probabilities "

@@ -4,6 +4,7 @@
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -89,17 +90,28 @@ def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
     return values
 
 
-def read_feature_csv(path: Path, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
-    """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format)."""
+def read_feature_csv(path: Path | BinaryIO, names: Sequence[str] = FEATURE_NAMES,
+                     source: str | None = None) -> np.ndarray:
+    """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format), read
+    from a path or an open binary file; `source` names it in messages (default: the path)."""
+    source = source or str(path)
     try:
         table = pd.read_csv(path, sep=CSV_SEPARATOR)
     except FileNotFoundError:
-        raise FeatureError(f"features file not found: {path}") from None
+        raise FeatureError(f"features file not found: {source}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise FeatureError(f"cannot read features file {path}: {exc}") from None
+        raise FeatureError(f"cannot read features file {source}: {exc}") from None
     if table.empty:
-        raise FeatureError(f"features file has no rows: {path}")
-    return select_features(table, names, str(path))
+        raise FeatureError(f"features file has no rows: {source}")
+    return select_features(table, names, source)
+
+
+def feature_columns(features: np.ndarray, names: Sequence[str], source: str = "features") -> np.ndarray:
+    """(n_windows, len(names)): the columns `names` of features (n_windows, 260) in FEATURE_NAMES
+    order, as a committee trained on those columns takes them."""
+    if list(names) == list(FEATURE_NAMES):
+        return features
+    return select_features(pd.DataFrame(features, columns=FEATURE_NAMES), names, source)
 
 
 def read_timed_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
