@@ -17,8 +17,9 @@ def predict(committee: Committee, X: np.ndarray, scaling: str, model: str, sourc
     """The prediction JSON of one song's windows X (n_windows, len(committee.feature_names)): the
     original's keys, plus `model` and, for a committee, `entropy`; `input_feats` is `source`."""
     member_proba = committee.proba(committees.scale(committee, X, scaling))  # (members, windows, 4)
-    window_proba = member_proba.mean(axis=0)
-    mean_probs = window_proba.mean(axis=0)
+    window_proba = consensus.committee_probabilities(member_proba)
+    song_proba = consensus.song_probabilities(member_proba, [0, len(X)])  # (members, 1, 4)
+    mean_probs = consensus.committee_probabilities(song_proba)[0]
     predictions = window_proba.argmax(axis=1)
     counts = np.bincount(predictions, minlength=len(QUADRANTS))
     result = {
@@ -33,8 +34,7 @@ def predict(committee: Committee, X: np.ndarray, scaling: str, model: str, sourc
         "mode_quad": QUADRANTS[int(counts.argmax())],
     }
     if len(committee.members) > 1:
-        song_proba = member_proba.mean(axis=1)  # (members, 4)
-        result["entropy"] = float(consensus.consensus_entropy(song_proba[:, None, :])[0])
+        result["entropy"] = float(consensus.consensus_entropy(song_proba)[0])
     return result
 
 
