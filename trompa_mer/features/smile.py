@@ -12,12 +12,12 @@ from trompa_mer.errors import AudioError, SmileError
 from trompa_mer.features import smilextract
 from trompa_mer.features.columns import DESCRIPTOR_NAMES, TIME_COLUMN
 from trompa_mer.features.programs import run_program
+from trompa_mer.features.smilextract import CSV_SEPARATOR
 
 CONFIG_IN_FOLDER = Path("is09-13") / "IS13_ComParE.conf"
 """The IS13_ComParE configuration, relative to an openSMILE config folder."""
 
 PROGRAM_NAME = "SMILExtract"
-CSV_SEPARATOR = smilextract.CSV_SEPARATOR
 
 
 def package_config_folder() -> Path:

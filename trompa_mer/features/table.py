@@ -12,8 +12,8 @@ import pandas as pd
 from trompa_mer import storage
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN, deam_name
+from trompa_mer.features.smilextract import CSV_SEPARATOR  # the original's: SMILExtract's own
 
-CSV_SEPARATOR = ";"
 FEATURE_SUFFIX = ".csv"
 SAMPLE_SUFFIX = "-sample"
 """The original tool's feature files end in `-sample.csv`; the song id leaves it out."""
