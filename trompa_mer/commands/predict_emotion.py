@@ -72,13 +72,17 @@ def predict_folder(committee: committees.Committee, source: Path, out_dir: Path,
     out_dir.mkdir(exist_ok=True)
     storage.remove_stale_writes(out_dir, "*.json")  # what killed runs left
     failed = 0
+    quadrants = dict.fromkeys(names.QUADRANTS, 0)
     for csv in csvs:
         try:
-            storage.write_json(out_dir / f"{csv.stem}.json", predict_file(committee, csv, scaling, model))
+            result = predict_file(committee, csv, scaling, model)
+            storage.write_json(out_dir / f"{csv.stem}.json", result)
+            quadrants[result["highest_prob_quad"]] += 1
         except (TrompaError, OSError) as exc:
             failed += 1
             print(f"error: {csv}: {cli.message(exc)}", file=sys.stderr)
-    print(f"predicted {len(csvs) - failed}, failed {failed} → {out_dir}", file=sys.stderr)
+    counts = ", ".join(f"{quadrant} {count}" for quadrant, count in quadrants.items())
+    print(f"predicted {len(csvs) - failed} ({counts}), failed {failed} → {out_dir}", file=sys.stderr)
     return 1 if failed else 0
 
 
