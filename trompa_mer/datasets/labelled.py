@@ -116,6 +116,17 @@ def load_windows(labels_file: Path, feats: Path, group_column: str | None = None
                            skipped={reason: ids for reason, ids in skipped.items() if ids})
 
 
+def trained_songs(trained_on: dict, candidates: list[Path]) -> set[str] | None:
+    """The songs a committee learnt from, by its manifest's `trained_on` (`corpus_record`): the labels
+    of the first of `candidates` whose sha256 is the one recorded; None when none is (or the committee
+    did not learn from a labelled folder)."""
+    recorded = trained_on.get("labels_sha256")
+    for path in candidates:
+        if recorded and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == recorded:
+            return set(read_labels(path))
+    return None
+
+
 def corpus_record(data: LabelledWindows, labels_file: Path, feats: Path, group_column: str | None) -> dict:
     """What a manifest says about the labelled folder a committee learnt from (the default note first)."""
     _, first_window = np.unique(data.songs, return_index=True)
