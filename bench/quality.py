@@ -52,6 +52,7 @@ def cross_validate(args: argparse.Namespace) -> None:
 def score_committee(args: argparse.Namespace) -> None:
     data = labelled.load_windows(args.labels, args.feats, None, progress=False)
     made = committees.load_committee(args.committee)
+    warn_of_training_songs(made.manifest.get("trained_on", {}), args.labels, data.song_ids)
     proba = made.proba(committees.scale(made, data.X, made.default_scaling())).mean(axis=0)
     scores = pretrain.evaluate(data.songs, data.y, proba)
     matrix = pretrain.confusion(data.songs, data.y, proba)["song"]
@@ -64,6 +65,18 @@ def score_committee(args: argparse.Namespace) -> None:
     for name, row in zip(QUADRANTS, matrix, strict=True):
         print(f"    {name} " + " ".join(f"{count:4d}" for count in row))
     print("  predicts " + ", ".join(f"{q} {n}" for q, n in zip(QUADRANTS, predicted, strict=True)))
+
+
+def warn_of_training_songs(trained_on: dict, labels: Path, songs: list[str]) -> None:
+    """A warning on stderr when songs scored are among those the committee learnt from: the labels file
+    its manifest names (relative paths from the checkout), or `labels` if that is the very file."""
+    named = Path(trained_on.get("labels", ""))
+    trained = labelled.trained_songs(trained_on, [named if named.is_absolute() else ROOT / named, labels])
+    seen = sorted(set(songs) & trained) if trained else []
+    if seen:
+        print(f"warning: {len(seen)} of the {len(songs)} songs scored are among the {len(trained)} the "
+              f"committee was trained on ({named.name}): on them it is measured on what it learnt, not on "
+              "new music", file=sys.stderr)
 
 
 def main() -> None:

@@ -84,6 +84,8 @@ def test_a_folder_in_place_of_one_prediction_fails_that_one_only(world: dict) ->
     assert result.returncode == 1 and len(errors) == 1 and "song_01.json" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
     assert len(list(out.glob("*.json"))) == 24 and (out / "song_01.json").is_dir()
+    summary = re.search(r"predicted 23 \(Q1 (\d+), Q2 (\d+), Q3 (\d+), Q4 (\d+)\), failed 1", result.stderr)
+    assert summary and sum(map(int, summary.groups())) == 23, result.stderr
 
 
 def deep_json() -> str:

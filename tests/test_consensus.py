@@ -5,7 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from trompa_mer.committee.consensus import consensus_entropy, entropy, song_probabilities
+from trompa_mer.committee.consensus import (
+    committee_probabilities,
+    consensus_entropy,
+    entropy,
+    song_probabilities,
+)
 from trompa_mer.learning.strategies import select_top
 
 LN2, LN4 = math.log(2), math.log(4)
@@ -47,6 +52,17 @@ def test_song_probabilities_average_each_songs_windows() -> None:
     song_0 = -(5 / 8 * math.log(5 / 8) + 3 * (1 / 8) * math.log(1 / 8))
     song_1 = -(1 / 8 * math.log(1 / 8) + 3 / 8 * math.log(3 / 8) + 2 * (1 / 4) * math.log(1 / 4))
     np.testing.assert_allclose(consensus_entropy(songs), [song_0, song_1], rtol=1e-14)
+
+
+def test_one_songs_windows_and_one_members_windows_average_alike() -> None:
+    # A single member's (n_windows, 4), as predict and pretraining's song level have them.
+    window_proba = np.array([[0.1, 0.2, 0.3, 0.4], [0.3, 0.2, 0.1, 0.4], [1, 0, 0, 0]])
+    np.testing.assert_allclose(song_probabilities(window_proba, [0, 2, 3]),
+                               [[0.2, 0.2, 0.2, 0.4], [1, 0, 0, 0]], rtol=1e-15)
+    # A second member hears every window backwards: song 0 [0.4, 0.2, 0.2, 0.2], song 1 [0, 0, 0, 1].
+    members = np.stack([window_proba, window_proba[:, ::-1]])
+    np.testing.assert_allclose(committee_probabilities(song_probabilities(members, [0, 2, 3])),
+                               [[0.3, 0.2, 0.2, 0.3], [0.5, 0, 0, 0.5]], rtol=1e-15)
 
 
 def test_select_top_ranks_by_score_and_breaks_ties_by_song_id() -> None:

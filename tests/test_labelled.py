@@ -96,6 +96,19 @@ def test_a_song_listed_twice_with_the_same_label_is_one_song(corpus, tmp_path: P
     assert len(data.song_ids) == N_SONGS
 
 
+def test_the_songs_a_committee_learnt_from_are_found_by_its_labels_digest(corpus, tmp_path: Path) -> None:
+    labels, feats = corpus
+    data = labelled.load_windows(labels, feats, "artist", progress=False)
+    record = labelled.corpus_record(data, labels, feats, "artist")
+    moved = tmp_path / "elsewhere.csv"
+    moved.write_bytes(labels.read_bytes())
+    edited = write_labels(tmp_path / "edited.csv", label_lines()[:3])
+    assert labelled.trained_songs(record, [tmp_path / "gone.csv", edited, moved]) == set(
+        labelled.read_labels(labels))  # the first file with the recorded digest, wherever it is
+    assert labelled.trained_songs(record, [edited]) is None
+    assert labelled.trained_songs({"note": "DEAM"}, [labels]) is None
+
+
 # --- folds ------------------------------------------------------------------------------------------
 
 

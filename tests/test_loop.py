@@ -70,7 +70,9 @@ def test_create_query_retrain_query_again(world: dict) -> None:
     assert len(first) == 4 and state(world, "827")["iteration"] == 0
     assert len(state(world, "827")["next_pool"]) == 20
     plain = script(world, "get_hard_tracks.py", "-i", "827", "-q", "4", "--requery", check=True)
-    assert plain.stdout.split() == first  # one song per line; the same committee gives the same query
+    lines = [line.split("\t") for line in plain.stdout.splitlines()]
+    assert [song for song, _ in lines] == first  # one song a line; the same committee gives the same query
+    assert all(Path(csv) == world["root"] / "data" / "feats" / f"{song}.csv" for song, csv in lines)
     before = folder_digest(folder)
     script(world, "retrain_model.py", "-i", "827", "-a", answer(world, first), check=True)
     assert folder_digest(folder) != before

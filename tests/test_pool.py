@@ -20,6 +20,7 @@ from trompa_mer import names
 from trompa_mer.committee import consensus
 from trompa_mer.committee import folder as committees
 from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.datasets import labelled
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.table import read_feature_csv, song_id_of
 from trompa_mer.learning import scoring, update
@@ -168,8 +169,20 @@ def test_updates_keep_few_segments_and_drop_dead_rows(tmp_path: Path) -> None:
 
 def test_two_files_for_one_song_is_an_error(feats: Path, tmp_path: Path) -> None:
     (feats / "song_03-sample.csv").write_bytes((feats / "song_03.csv").read_bytes())
-    with pytest.raises(FeatureError, match="for song song_03: song_03-sample.csv, song_03.csv"):
+    with pytest.raises(FeatureError, match="for song song_03 in .*feats: song_03-sample.csv, song_03.csv"):
         load_pool(feats, tmp_path / "cache")
+
+
+def test_a_csv_suffix_in_any_case_is_a_song_to_the_pool_and_to_pretraining(feats: Path,
+                                                                          tmp_path: Path) -> None:
+    (feats / "song_03.csv").rename(feats / "Song_03.CSV")
+    pool = load_pool(feats, tmp_path / "cache")
+    assert "song_03" in pool and len(pool.song_ids) == 12
+    labels = tmp_path / "labels.csv"
+    labels.write_text("song_id,quadrant\nSONG_03,q2\nsong_04,Q1\n")
+    data = labelled.load_windows(labels, feats, progress=False)
+    assert sorted(set(data.songs)) == ["song_03", "song_04"]
+    assert not data.skipped.get(labelled.SKIP_NO_FEATURES)
 
 
 def open_fds() -> set[int]:

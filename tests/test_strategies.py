@@ -230,7 +230,7 @@ def test_a_crowd_naming_none_of_the_pool_songs_is_warned_about(world: dict) -> N
     result = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", env=env, check=True)
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "name none of the 16 songs" in warnings[0], result.stderr
-    assert len(result.stdout.split()) == 3
+    assert len(result.stdout.splitlines()) == 3
     crowded = run_script("get_hard_tracks.py", "-i", "u", "-q", "3", "--requery", env=world["env"],
                          check=True)
     assert "warning" not in crowded.stderr

@@ -27,6 +27,21 @@ def quadrant_index(name: str) -> int:
         raise ValueError(f"not a quadrant: {name!r} (expected one of {', '.join(QUADRANTS)})") from None
 
 
+def song_quadrants(data: object, source: str) -> dict[str, int]:
+    """`{"song_id": "Q1", …}` (quadrants in any case) → song id (lower-cased) → class index; anything
+    else is a ValueError naming `source` (what the caller calls the object) and the bad entry."""
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f'{source} must be a JSON object {{"song_id": "Q1", ...}}')
+    labels = {}
+    for song, label in data.items():
+        name = label.upper() if isinstance(label, str) else repr(label)
+        try:
+            labels[str(song).lower()] = quadrant_index(name)
+        except ValueError as exc:
+            raise ValueError(f"{source}: song {song}: {exc}") from None
+    return labels
+
+
 def quadrant_of(valence: float, arousal: float) -> int:
     """Class index of a valence/arousal point; 0 counts as positive."""
     if arousal >= 0:

@@ -8,6 +8,7 @@ ends. A step that ends sooner prints nothing. tqdm is imported by the first bar,
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -38,14 +39,20 @@ class _Lines:
         sys.stderr.flush()
 
 
-class _LineBar(tqdm):
-    """tqdm as plain lines: when a step ends just after a line showed it done (`training: 100%`), the
-    closing redraw, the same line again, is left out."""
+@functools.cache
+def _line_bar() -> type[tqdm]:
+    """tqdm as plain lines (made at the first bar, so that importing this module imports no tqdm):
+    when a step ends just after a line showed it done (`training: 100%`), the closing redraw, the
+    same line again, is left out."""
+    from tqdm import tqdm
 
-    def close(self) -> None:
-        if not getattr(self, "disable", True) and getattr(self, "last_print_n", None) == self.n:
-            self.leave = False  # a bar that is not left is cleared, and a clearing write vanishes
-        super().close()
+    class LineBar(tqdm):
+        def close(self) -> None:
+            if not getattr(self, "disable", True) and getattr(self, "last_print_n", None) == self.n:
+                self.leave = False  # a bar that is not left is cleared, and a clearing write vanishes
+            super().close()
+
+    return LineBar
 
 
 def progress_bar(unit: str, desc: str, show: bool, total: int | None = None,
@@ -55,5 +62,5 @@ def progress_bar(unit: str, desc: str, show: bool, total: int | None = None,
 
     if sys.stderr.isatty():
         return tqdm(items, total=total, unit=unit, desc=desc, disable=not show, file=sys.stderr)
-    return _LineBar(items, total=total, unit=unit, desc=desc, disable=not show, file=_Lines(),
-                    delay=_log_every, mininterval=_log_every, ascii=True)
+    return _line_bar()(items, total=total, unit=unit, desc=desc, disable=not show, file=_Lines(),
+                       delay=_log_every, mininterval=_log_every, ascii=True)

@@ -1,11 +1,13 @@
 """Query: the songs of the pool the user should annotate next, chosen by their query strategy.
 
 python3 get_hard_tracks.py -i USER_ID -q NUM_TRACKS [--strategy mc|hc|mix|rand]
+Prints one song a line: its id, a tab, and its audio file (under TPL_AUDIO_DIRECTORY) or feature CSV.
 """
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from trompa_mer import names
 from trompa_mer.commands import cli, settings
@@ -41,7 +43,19 @@ def run(args: argparse.Namespace) -> None:
                           "strategy": result.state.query_strategy, "queried": result.songs,
                           "scores": result.scores}))
     else:
-        print("\n".join(result.songs))
+        where = song_files(result.songs)
+        print("\n".join(f"{song}\t{where[song]}" if where[song] else song for song in result.songs))
+
+
+def song_files(songs: list[str]) -> dict[str, Path | None]:
+    """Where a person finds each song: its audio under TPL_AUDIO_DIRECTORY when set and found there,
+    else its feature CSV (None if that went away since the query)."""
+    from trompa_mer.features import table
+    from trompa_mer.features.audio_files import AudioIndex
+
+    features = table.feature_files(settings.FEATS_DIRECTORY)
+    index = AudioIndex(settings.AUDIO_DIRECTORY) if settings.AUDIO_DIRECTORY is not None else None
+    return {song: (index and index.find(song)) or features.get(song) for song in songs}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from trompa_mer import names, storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.committee import folder as committees
-from trompa_mer.committee.predict import predict
+from trompa_mer.committee.predict import predict_file
 from trompa_mer.errors import FeatureError, OutputError, TrompaError
 from trompa_mer.features import audio, table
 from trompa_mer.users import folder as user
@@ -69,23 +69,23 @@ def predict_folder(committee: committees.Committee, source: Path, out_dir: Path,
                    model: str) -> int:
     """One `<stem>.json` in `out_dir` per CSV of `source`; a failing CSV is reported, the others go on.
     Returns the exit code: 1 if any CSV failed."""
-    csvs = table.feature_csvs(source)
+    csvs = list(table.feature_files(source).values())
     if not csvs:
         raise FeatureError(f"no feature CSVs in {source}: run extract_features.py on your audio first")
-    stems = [csv.stem for csv in csvs]
-    duplicates = sorted({s for s in stems if stems.count(s) > 1})
-    if duplicates:
-        raise FeatureError(f"several CSVs would write the same JSON: {', '.join(duplicates)}")
     out_dir.mkdir(exist_ok=True)
     storage.remove_stale_writes(out_dir, "*.json")  # what killed runs left
     failed = 0
+    quadrants = dict.fromkeys(names.QUADRANTS, 0)
     for csv in csvs:
         try:
-            storage.write_json(out_dir / f"{csv.stem}.json", predict(committee, csv, scaling, model))
+            result = predict_file(committee, csv, scaling, model)
+            storage.write_json(out_dir / f"{csv.stem}.json", result)
+            quadrants[result["highest_prob_quad"]] += 1
         except (TrompaError, OSError) as exc:
             failed += 1
             print(f"error: {csv}: {cli.message(exc)}", file=sys.stderr)
-    print(f"predicted {len(csvs) - failed}, failed {failed} → {out_dir}", file=sys.stderr)
+    counts = ", ".join(f"{quadrant} {count}" for quadrant, count in quadrants.items())
+    print(f"predicted {len(csvs) - failed} ({counts}), failed {failed} → {out_dir}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
               "(a StandardScaler fitted on each file's rows)", file=sys.stderr)
     if args.input.is_dir():
         return predict_folder(committee, args.input, args.output, scaling, model)
-    result = predict(committee, args.input, scaling, model)
+    result = predict_file(committee, args.input, scaling, model)
     storage.remove_stale_writes(args.output.parent, glob.escape(args.output.name))  # what killed runs left
     storage.write_json(args.output, result)
     print(f"{result['highest_prob_quad']} (mean probabilities "

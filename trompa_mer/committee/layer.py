@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trompa_mer.committee import consensus
 from trompa_mer.names import N_CLASSES
 
 PRIOR_SONGS = 10.0
@@ -51,14 +52,14 @@ def fit_layer(member_proba: np.ndarray, song_of_row: np.ndarray, labels: np.ndar
     """The confusion matrix most probable given the listener's answers (EM, a Dirichlet prior).
 
     member_proba (n_members, n_rows, 4): every member on every window of the answered songs;
-    song_of_row (n_rows,) the answered song (0..n_songs-1) of each window; labels (n_songs,) the
-    listener's quadrant per song. A song's committee probability is the mean over its windows and the
-    members; the committee's quadrant of each answered song is the hidden variable of the EM.
+    song_of_row (n_rows,) the answered song (0..n_songs-1) of each window, songs in order and each
+    song's windows together; labels (n_songs,) the listener's quadrant per song. A song's committee
+    probability is the mean over its windows and the members; the committee's quadrant of each
+    answered song is the hidden variable of the EM.
     """
     n_songs = len(labels)
-    sums = np.zeros((n_songs, N_CLASSES))
-    np.add.at(sums, song_of_row, member_proba.mean(axis=0))
-    song_proba = sums / np.bincount(song_of_row, minlength=n_songs)[:, None]
+    offsets = np.searchsorted(song_of_row, np.arange(n_songs + 1))
+    song_proba = consensus.committee_probabilities(consensus.song_probabilities(member_proba, offsets))
     prior = np.full((N_CLASSES, N_CLASSES), PRIOR_SPREAD) + prior_songs * np.eye(N_CLASSES)
     confusion = np.eye(N_CLASSES) * 0.9 + 0.1 / N_CLASSES
     answered = np.zeros((n_songs, N_CLASSES))

@@ -6,7 +6,6 @@ files as the pool matches them (features/table.py: song_id_of): `MT0001.csv` is 
 """
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,25 +85,6 @@ def read_labels(path: Path, group_column: str | None = None) -> dict[str, SongLa
     return labels
 
 
-def feature_files(feats: Path) -> dict[str, Path]:
-    """Song id → its feature CSV in `feats` (hidden files left out); two files for one song is an error."""
-    if not feats.is_dir():
-        raise LabelsError(f"features folder not found: {feats} (see --feats)")
-    found: dict[str, Path] = {}
-    with os.scandir(feats) as entries:
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith(table.FEATURE_SUFFIX) \
-                    or not entry.is_file():
-                continue
-            path = Path(entry.path)
-            song = table.song_id_of(path)
-            if song in found:
-                first, second = sorted([found[song].name, entry.name])
-                raise LabelsError(f"two feature files for song {song} in {feats}: {first}, {second}")
-            found[song] = path
-    return found
-
-
 def load_windows(labels_file: Path, feats: Path, group_column: str | None = None,
                  progress: bool = True) -> LabelledWindows:
     """Labelled windows of every song with both a label and a feature file, in song-id order.
@@ -113,7 +93,9 @@ def load_windows(labels_file: Path, feats: Path, group_column: str | None = None
     its own group); groups compare exactly, after trimming spaces. `progress`: a tqdm bar on stderr.
     """
     labels = read_labels(labels_file, group_column)
-    files = feature_files(feats)
+    if not feats.is_dir():
+        raise LabelsError(f"features folder not found: {feats} (see --feats)")
+    files = table.feature_files(feats)
     skipped = {SKIP_NO_FEATURES: sorted(set(labels) - set(files)),
                SKIP_NO_LABELS: sorted(set(files) - set(labels))}
     songs = sorted(set(labels) & set(files))
@@ -132,6 +114,17 @@ def load_windows(labels_file: Path, feats: Path, group_column: str | None = None
                            np.concatenate(group_of_window), SOURCE, group_by=group_column or GROUP_SONG,
                            label_name="labels",
                            skipped={reason: ids for reason, ids in skipped.items() if ids})
+
+
+def trained_songs(trained_on: dict, candidates: list[Path]) -> set[str] | None:
+    """The songs a committee learnt from, by its manifest's `trained_on` (`corpus_record`): the labels
+    of the first of `candidates` whose sha256 is the one recorded; None when none is (or the committee
+    did not learn from a labelled folder)."""
+    recorded = trained_on.get("labels_sha256")
+    for path in candidates:
+        if recorded and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == recorded:
+            return set(read_labels(path))
+    return None
 
 
 def corpus_record(data: LabelledWindows, labels_file: Path, feats: Path, group_column: str | None) -> dict:

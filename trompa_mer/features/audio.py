@@ -70,9 +70,10 @@ def check_supported(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def as_wav(path: Path) -> Iterator[Path]:
+def as_wav(path: Path, name: str | None = None) -> Iterator[Path]:
     """Yield a wav of `path`: the file itself for a plain wav (`is_plain_wav`), else a temporary
-    conversion (other formats, and wavs such as 24-bit, float, multichannel or 96 kHz ones).
+    conversion (other formats, and wavs such as 24-bit, float, multichannel or 96 kHz ones);
+    `name` calls the audio in messages (default: its path).
 
     The conversion keeps sample rate and channels (what `ffmpeg -i in.mp3 out.wav` does) and is
     removed afterwards, also on failure.
@@ -92,6 +93,7 @@ def as_wav(path: Path) -> Iterator[Path]:
         except (CouldntDecodeError, IndexError) as exc:
             lines = [line for line in str(exc).splitlines() if line.strip()]
             detail = lines[-1].strip() if lines else "cannot decode"
-            raise AudioError(f"cannot decode {path} (corrupt or unsupported audio?): {detail}") from exc
+            raise AudioError(f"cannot decode {name or path} (corrupt or unsupported audio?): "
+                             f"{detail}") from exc
         segment.export(str(wav), format="wav")
         yield wav

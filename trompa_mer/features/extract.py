@@ -42,18 +42,27 @@ class Extraction:
                 f"{self.windows} window(s) hold only that, so predictions on it rest on {self.seconds:.2f} s")
 
 
+def features_of_audio(source: Path, command: smile.SmileCommand, window: float, hop: float,
+                      name: str | None = None) -> tuple[np.ndarray, np.ndarray, Extraction]:
+    """Window start times (n_windows,) in seconds, features (n_windows, 260) and what was extracted,
+    of one audio file, in memory; `name` calls the audio in messages (default: its path)."""
+    name = name or str(source)
+    with audio.as_wav(source, name) as wav, storage.temporary_folder("lld") as tmp:
+        lld_csv = Path(tmp, "lld.csv")
+        smile.run_smilextract(command, wav, lld_csv, name)
+        frame_times, frames = smile.read_lld_csv(lld_csv, name)
+    times, features = features_of_frames(frame_times, frames, window, hop)
+    return times, features, Extraction(len(times), len(frames) * windows.FRAME_SECONDS)
+
+
 def extract_file(source: Path, output: Path, command: smile.SmileCommand,
                  window: float, hop: float) -> Extraction:
     """Extract one audio file into a feature CSV."""
     audio.check_supported(source)
     storage.check_output_file(output, table.FEATURE_SUFFIX)
-    with audio.as_wav(source) as wav, storage.temporary_folder("lld") as tmp:
-        lld_csv = Path(tmp, "lld.csv")
-        smile.run_smilextract(command, wav, lld_csv, source)
-        frame_times, frames = smile.read_lld_csv(lld_csv, source)
-    times, features = features_of_frames(frame_times, frames, window, hop)
+    times, features, extraction = features_of_audio(source, command, window, hop)
     table.write_feature_csv(output, times, features)
-    return Extraction(len(times), len(frames) * windows.FRAME_SECONDS)
+    return extraction
 
 
 def extract_missing(source: Path, output: Path, command: smile.SmileCommand, window: float, hop: float,

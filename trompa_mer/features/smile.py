@@ -12,12 +12,12 @@ from trompa_mer.errors import AudioError, SmileError
 from trompa_mer.features import smilextract
 from trompa_mer.features.columns import DESCRIPTOR_NAMES, TIME_COLUMN
 from trompa_mer.features.programs import run_program
+from trompa_mer.features.smilextract import CSV_SEPARATOR
 
 CONFIG_IN_FOLDER = Path("is09-13") / "IS13_ComParE.conf"
 """The IS13_ComParE configuration, relative to an openSMILE config folder."""
 
 PROGRAM_NAME = "SMILExtract"
-CSV_SEPARATOR = smilextract.CSV_SEPARATOR
 
 
 def package_config_folder() -> Path:
@@ -68,7 +68,7 @@ def find_smilextract(configured: str, original_folder: Path) -> SmileCommand:
     return builtin_command()
 
 
-def run_smilextract(command: SmileCommand, wav: Path, lld_csv: Path, source: Path) -> None:
+def run_smilextract(command: SmileCommand, wav: Path, lld_csv: Path, source: Path | str) -> None:
     """Run `SMILExtract -C IS13_ComParE.conf -I wav -lldcsvoutput lld_csv -noconsoleoutput 1`.
 
     `source` is the file the user named (wav may be its temporary conversion), for messages.
@@ -78,7 +78,7 @@ def run_smilextract(command: SmileCommand, wav: Path, lld_csv: Path, source: Pat
     run_program(argv, SmileError, f"openSMILE cannot process {source} (corrupt or unsupported audio?)")
 
 
-def read_lld_csv(path: Path, source: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_lld_csv(path: Path, source: Path | str) -> tuple[np.ndarray, np.ndarray]:
     """Frame times (n_frames,) in seconds and descriptors (n_frames, 130) of an `-lldcsvoutput` CSV.
 
     Columns are taken by name, so a leading `name` column or a different column order is fine.

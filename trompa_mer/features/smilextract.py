@@ -16,6 +16,7 @@ from pathlib import Path
 # This file runs as a program of its own (`python smilextract.py …`), so it imports nothing
 # from the package.
 CSV_SEPARATOR = ";"
+"""The separator of SMILExtract's CSVs, and so of the feature CSVs (features/table.py), defined once."""
 
 INSTANCE_NAME = "'unknown'"
 """What SMILExtract writes in the `name` column when no instance name is given."""

@@ -6,9 +6,10 @@ pandas is imported by the readers only: writing a CSV, as extraction does, does 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 from trompa_mer import storage
 from trompa_mer.errors import FeatureError
 from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN, deam_name
+from trompa_mer.features.smilextract import CSV_SEPARATOR  # the original's: SMILExtract's own
 
-CSV_SEPARATOR = ";"
 FEATURE_SUFFIX = ".csv"
 SAMPLE_SUFFIX = "-sample"
 """The original tool's feature files end in `-sample.csv`; the song id leaves it out."""
@@ -30,10 +31,23 @@ def feature_file(folder: Path, stem: str) -> Path:
     return folder / f"{stem}{FEATURE_SUFFIX}"
 
 
-def feature_csvs(folder: Path) -> list[Path]:
-    """The feature CSVs directly in `folder` (`*.csv`, any case; hidden files skipped), sorted."""
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() == FEATURE_SUFFIX and not p.name.startswith(".") and p.is_file())
+def feature_files(folder: Path) -> dict[str, Path]:
+    """Song id (`song_id_of`) → its feature CSV directly in `folder`, in song id order: every file
+    named `*.csv` in any case (`A.CSV` too, as song ids ignore case), hidden files skipped. Two
+    files of one song (`a.csv` and `A.CSV`, or `a-sample.csv`) are a FeatureError."""
+    found: dict[str, Path] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.lower().endswith(FEATURE_SUFFIX) \
+                    or not entry.is_file():
+                continue
+            path = Path(entry.path)
+            song = song_id_of(path)
+            if song in found:
+                first, second = sorted([found[song].name, entry.name])
+                raise FeatureError(f"two feature files for song {song} in {folder}: {first}, {second}")
+            found[song] = path
+    return dict(sorted(found.items()))
 
 
 def song_id_of(path: Path) -> str:
@@ -85,19 +99,30 @@ def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
     return values
 
 
-def read_feature_csv(path: Path, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
-    """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format)."""
+def read_feature_csv(path: Path | BinaryIO, names: Sequence[str] = FEATURE_NAMES,
+                     source: str | None = None) -> np.ndarray:
+    """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format), read
+    from a path or an open binary file; `source` names it in messages (default: the path)."""
     import pandas as pd
 
+    source = source or str(path)
     try:
         table = pd.read_csv(path, sep=CSV_SEPARATOR)
     except FileNotFoundError:
-        raise FeatureError(f"features file not found: {path}") from None
+        raise FeatureError(f"features file not found: {source}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise FeatureError(f"cannot read features file {path}: {exc}") from None
+        raise FeatureError(f"cannot read features file {source}: {exc}") from None
     if table.empty:
-        raise FeatureError(f"features file has no rows: {path}")
-    return select_features(table, names, str(path))
+        raise FeatureError(f"features file has no rows: {source}")
+    return select_features(table, names, source)
+
+
+def feature_columns(features: np.ndarray, names: Sequence[str], source: str = "features") -> np.ndarray:
+    """(n_windows, len(names)): the columns `names` of features (n_windows, 260) in FEATURE_NAMES
+    order, as a committee trained on those columns takes them."""
+    if list(names) == list(FEATURE_NAMES):
+        return features
+    return select_features(pd.DataFrame(features, columns=FEATURE_NAMES), names, source)
 
 
 def read_timed_features(path: Path) -> tuple[np.ndarray, np.ndarray]:

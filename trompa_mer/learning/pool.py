@@ -30,8 +30,8 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.cores import available_cores
 from trompa_mer.errors import FeatureError
+from trompa_mer.features import table
 from trompa_mer.features.columns import FEATURE_NAMES
-from trompa_mer.features.table import FEATURE_SUFFIX, read_feature_csv, song_id_of
 from trompa_mer.progress import progress_bar
 
 INDEX_FILE = "pool.index"
@@ -67,26 +67,19 @@ class CsvFile:
     mtime_ns: int
 
 
-def feature_files(feats_dir: Path) -> dict[str, CsvFile]:
-    """Song id → its CSV (hidden files skipped); two files for one id is an error."""
-    found: dict[str, CsvFile] = {}
-    with os.scandir(feats_dir) as entries:
-        for entry in entries:
-            if not entry.name.endswith(FEATURE_SUFFIX) or entry.name.startswith(".") \
-                    or not entry.is_file():
-                continue
-            song = song_id_of(Path(entry.name))
-            if song in found:
-                first, second = sorted([found[song].name, entry.name])
-                raise FeatureError(f"two feature files for song {song}: {first}, {second}")
-            stat = entry.stat()
-            found[song] = CsvFile(entry.name, stat.st_size, stat.st_mtime_ns)
+def csv_files(feats_dir: Path) -> dict[str, CsvFile]:
+    """Song id → its CSV as it is now (`table.feature_files`: any case of `.csv`, hidden files
+    skipped, two files for one song an error)."""
+    found = {}
+    for song, path in table.feature_files(feats_dir).items():
+        stat = path.stat()
+        found[song] = CsvFile(path.name, stat.st_size, stat.st_mtime_ns)
     return found
 
 
 def _read_csv(path: Path) -> np.ndarray:
     """(n_windows, 260) float32 rows of one song's CSV."""
-    return np.ascontiguousarray(read_feature_csv(path, FEATURE_NAMES), dtype=DTYPE)
+    return np.ascontiguousarray(table.read_feature_csv(path, FEATURE_NAMES), dtype=DTYPE)
 
 
 def _file_identity(path: Path) -> list[int]:
@@ -366,7 +359,7 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
     or changed (size, mtime) are read, with `jobs` processes (default: every core); `progress` shows it."""
     if not feats_dir.is_dir():
         raise FeatureError(f"features folder not found: {feats_dir}")
-    files = feature_files(feats_dir)
+    files = csv_files(feats_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     update = Update()
     with storage.folder_lock(cache_dir):

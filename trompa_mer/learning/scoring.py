@@ -124,7 +124,7 @@ def quadrant_probabilities(committee: Committee, pool: Pool, song_ids: list[str]
                            chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
     """(n_songs, 4): each song's quadrant probabilities, the mean over its windows and the members,
     as predict_emotion's `mean_probs`; streamed like consensus_scores."""
-    return per_song(committee, pool, song_ids, scaling, lambda song_proba: song_proba.mean(axis=0),
+    return per_song(committee, pool, song_ids, scaling, consensus.committee_probabilities,
                     chunk_songs, jobs)
 
 

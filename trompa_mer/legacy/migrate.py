@@ -37,7 +37,7 @@ from trompa_mer.names import (
     QUADRANTS,
     SCALING_ORIGINAL,
     STRATEGIES,
-    quadrant_index,
+    song_quadrants,
     timestamp,
 )
 from trompa_mer.users import folder as user
@@ -155,16 +155,10 @@ def _songs(value: Any, where: str) -> list[str]:
 
 def _labels(value: Any, where: str) -> dict[str, str]:
     """{song: "Q1".."Q4"}, song ids lower-cased as this port's pool names them."""
-    if not isinstance(value, dict) or not value:
-        raise LegacyError(f"{where} must be an object {{\"song_id\": \"Q1\", ...}}")
-    labels = {}
-    for song, label in value.items():
-        try:
-            labels[str(song).lower()] = QUADRANTS[quadrant_index(label if isinstance(label, str)
-                                                                 else repr(label))]
-        except ValueError as exc:
-            raise LegacyError(f"{where}: song {song}: {exc}") from None
-    return labels
+    try:
+        return {song: QUADRANTS[quadrant] for song, quadrant in song_quadrants(value, where).items()}
+    except ValueError as exc:
+        raise LegacyError(str(exc)) from None
 
 
 def _log_batches(log: Any, path: Path) -> dict[int, dict[str, str]]:

@@ -20,12 +20,12 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from trompa_mer import names, storage
 from trompa_mer.committee import folder as committees
-from trompa_mer.committee.predict import predict as predict_song
-from trompa_mer.errors import FeatureError, TrompaError
-from trompa_mer.features import audio, extract, table
+from trompa_mer.committee.predict import predict_audio, predict_file
+from trompa_mer.errors import FeatureError
+from trompa_mer.features import audio, table
+from trompa_mer.features.audio_files import SONG_ID_PATTERN, AudioIndex
 from trompa_mer.learning import strategies
 from trompa_mer.service import errors, page
-from trompa_mer.service.audio import SONG_ID_PATTERN, AudioIndex
 from trompa_mer.service.auth import BearerAuth
 from trompa_mer.service.config import ServiceConfig
 from trompa_mer.users import folder as user
@@ -166,19 +166,15 @@ def create_app(config: ServiceConfig) -> FastAPI:
             committee, model = user.load_user_committee(config.users_dir, user_id), f"user:{user_id}"
         else:
             committee, model = default_committee.get()
-        with storage.temporary_folder("upload") as tmp:
+        name, scaling = str(file.filename), committee.default_scaling()
+        if suffix == table.FEATURE_SUFFIX:
+            return predict_file(committee, file.file, scaling, model, source=name)
+        with storage.temporary_folder("upload") as tmp:  # ffmpeg and openSMILE read files
             upload = tmp / (UPLOAD_NAME + suffix)
-            csv = upload.with_suffix(table.FEATURE_SUFFIX)
             with upload.open("wb") as out:
                 shutil.copyfileobj(file.file, out)
-            try:
-                if upload != csv:
-                    extract.extract_file(upload, csv, config.smilextract, config.window_seconds,
-                                         config.hop_seconds)
-                return predict_song(committee, csv, committee.default_scaling(), model, source=file.filename)
-            except TrompaError as exc:  # name the upload as the client did, not by its temporary path
-                name = str(file.filename)
-                raise type(exc)(str(exc).replace(str(upload), name).replace(str(csv), name)) from None
+            return predict_audio(committee, upload, config.smilextract, config.window_seconds,
+                                 config.hop_seconds, scaling, model, source=name)
 
     @app.get("/audio/{song_id}", response_class=FileResponse)
     def song_audio(song_id: str) -> FileResponse:

@@ -18,8 +18,8 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
 from trompa_mer import storage
+from trompa_mer.committee import consensus, members
 from trompa_mer.committee import folder as committee
-from trompa_mer.committee import members
 from trompa_mer.committee.folder import Committee
 from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import TrainingError
@@ -87,9 +87,9 @@ def song_level(songs: np.ndarray, y: np.ndarray, proba: np.ndarray) -> tuple[np.
     """Per song (sorted ids): its majority label (n_songs,) and the mean of its windows'
     probabilities (n_songs, 4)."""
     _, row, sizes = np.unique(songs, return_inverse=True, return_counts=True)
-    sums = np.zeros((len(sizes), N_CLASSES))
-    np.add.at(sums, row, proba)
-    return majority_labels(songs, y), sums / sizes[:, None]
+    by_song = np.argsort(row, kind="stable")  # each song's windows together, in sorted id order
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    return majority_labels(songs, y), consensus.song_probabilities(proba[by_song], offsets)
 
 
 def weighted_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

@@ -24,7 +24,11 @@ from trompa_mer.learning import strategies, update
 from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import quadrant_probabilities
-from trompa_mer.names import QUADRANTS, quadrant_index, timestamp
+from trompa_mer.names import (
+    QUADRANTS,
+    song_quadrants,
+    timestamp,
+)
 from trompa_mer.users import folder as user
 
 
@@ -113,16 +117,10 @@ def read_annotations(path: Path) -> dict[str, int]:
 def parse_annotations(data: object, source: str = "the annotations") -> dict[str, int]:
     """`{"song_id": "Q1", …}` (quadrants in any case) → song id (lower-cased) → class index;
     `source` names the annotations in errors."""
-    if not isinstance(data, dict) or not data:
-        raise AnnotationError(f"{source} must be a JSON object {{\"song_id\": \"Q1\", ...}}")
-    labels = {}
-    for song, label in data.items():
-        try:
-            name = label.upper() if isinstance(label, str) else repr(label)
-            labels[str(song).lower()] = quadrant_index(name)
-        except ValueError as exc:
-            raise AnnotationError(f"song {song}: {exc}") from None
-    return labels
+    try:
+        return song_quadrants(data, source)
+    except ValueError as exc:
+        raise AnnotationError(str(exc)) from None
 
 
 def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
