@@ -17,9 +17,10 @@ import numpy as np
 
 from trompa_mer.commands import settings
 from trompa_mer.committee import consensus
-from trompa_mer.committee import folder as committees
-from trompa_mer.datasets import synth
-from trompa_mer.learning.pool import load_pool
+from trompa_mer.committee import files as committees
+from trompa_mer.committee.model import scale
+from trompa_mer.datasets import deam_layout, synth
+from trompa_mer.features.pool import load_pool
 from trompa_mer.names import QUADRANTS
 
 DEMO = settings.DATA_DIRECTORY / "demo"
@@ -65,7 +66,7 @@ def make_catalogue() -> dict[str, str]:
             run("make_synthetic_deam.py", "-o", tmp, "-n", SONGS, "--seed", SEED,
                 "--duration", SECONDS, "--annotation-start", 0)
             shutil.rmtree(AUDIO, ignore_errors=True)
-            shutil.move(Path(tmp) / synth.AUDIO_DIR, AUDIO)
+            shutil.move(Path(tmp) / deam_layout.AUDIO_DIR, AUDIO)
             shutil.move(Path(tmp) / synth.QUADRANTS_FILE, TRUTH)
     else:
         print(f"reusing {len(list(AUDIO.glob('*.wav')))} excerpts in {AUDIO}")
@@ -78,7 +79,7 @@ def accuracy(folder: Path, truth: dict[str, str]) -> float:
     committee = committees.load_committee(folder)
     pool = load_pool(FEATS, DEMO / "pool_cache")
     X, offsets = pool.windows(pool.song_ids)
-    window_proba = committee.proba(committees.scale(committee, X, committee.default_scaling()))
+    window_proba = committee.proba(scale(committee, X, committee.default_scaling()))
     songs = consensus.song_probabilities(window_proba, offsets).mean(axis=0).argmax(axis=1)
     return float(np.mean([QUADRANTS[q] == truth[s] for s, q in zip(pool.song_ids, songs, strict=True)]))
 

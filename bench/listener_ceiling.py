@@ -26,9 +26,10 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from trompa_mer.committee import consensus
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
+from trompa_mer.committee.model import scale
 from trompa_mer.datasets import labelled, listeners
-from trompa_mer.learning.pool import load_pool
+from trompa_mer.features.pool import load_pool
 
 
 def main() -> None:
@@ -45,7 +46,7 @@ def main() -> None:
     with load_pool(args.feats, args.cache) as pool:
         songs = [song for song in pool.song_ids if song in truth]
         X, offsets = pool.windows(songs)
-        scaled = committees.scale(committee, X, committee.default_scaling())
+        scaled = scale(committee, X, committee.default_scaling())
         proba = consensus.song_probabilities(committee.proba(scaled), offsets).mean(axis=0)
     song_truth = {song: truth[song].quadrant for song in songs}
     rows = []

@@ -28,7 +28,7 @@ from trompa_mer.interpreter import use_project_python
 use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
 
 from tests.committees import make_committee, write_quadrant_pool
-from trompa_mer.committee import folder as committee
+from trompa_mer.committee import files as committee
 
 WINDOWS = 60
 MEMBERS = 15
@@ -63,7 +63,7 @@ def measure(argv: list[str], env: dict) -> tuple[float, float, float, str]:
 def load_pool_command(work: Path) -> list[str]:
     """A process that brings the store up to date and prints how many CSVs it read."""
     feats, cache = str(work / "data" / "feats"), str(work / "data" / "pool_cache")
-    code = ("from pathlib import Path; from trompa_mer.learning.pool import load_pool; "
+    code = ("from pathlib import Path; from trompa_mer.features.pool import load_pool; "
             f"print(len(load_pool(Path({feats!r}), Path({cache!r})).update.read))")
     return [sys.executable, "-c", code]
 

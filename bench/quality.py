@@ -28,7 +28,8 @@ use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lac
 
 import numpy as np
 
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
+from trompa_mer.committee.model import scale
 from trompa_mer.datasets import labelled
 from trompa_mer.names import QUADRANTS
 from trompa_mer.training import pretrain, recipes
@@ -53,7 +54,7 @@ def score_committee(args: argparse.Namespace) -> None:
     data = labelled.load_windows(args.labels, args.feats, None, progress=False)
     made = committees.load_committee(args.committee)
     warn_of_training_songs(made.manifest.get("trained_on", {}), args.labels, data.song_ids)
-    proba = made.proba(committees.scale(made, data.X, made.default_scaling())).mean(axis=0)
+    proba = made.proba(scale(made, data.X, made.default_scaling())).mean(axis=0)
     scores = pretrain.evaluate(data.songs, data.y, proba)
     matrix = pretrain.confusion(data.songs, data.y, proba)["song"]
     predicted = np.asarray(matrix).sum(axis=0)

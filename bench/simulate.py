@@ -26,10 +26,10 @@ import numpy as np
 
 from tests.committees import make_committee, make_pool
 from trompa_mer.commands import settings
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 from trompa_mer.errors import CommitteeError
+from trompa_mer.features.pool import load_pool
 from trompa_mer.learning.crowd import read_crowd
-from trompa_mer.learning.pool import load_pool
 from trompa_mer.learning.update import learn_answers
 from trompa_mer.names import QUADRANTS
 from trompa_mer.simulation.experiment import simulate

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from trompa_mer.committee import folder as committee
+from trompa_mer.committee import files as committee
 from trompa_mer.committee import members
+from trompa_mer.committee.model import Committee
 from trompa_mer.features import table
 from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN
 from trompa_mer.names import QUADRANTS
@@ -59,7 +60,7 @@ def write_quadrant_pool(feats_dir: Path, first: int, n_songs: int, n_windows: in
 
 def make_committee(folder: Path, kinds: tuple[str, ...] = ("gnb", "sgd", "xgb"), folds: int = 2,
                    seed: int = 0, quadrants: tuple[int, ...] = (0, 1, 2, 3), n_per_class: int = 40,
-                   rounds: int = 5) -> committee.Committee:
+                   rounds: int = 5) -> Committee:
     """Train a real committee on synthetic windows and save it like a pretrained one."""
     rng = np.random.default_rng(seed)
     X = np.concatenate([quadrant_windows(q, n_per_class, rng, spread=3.0) for q in quadrants])
@@ -75,6 +76,6 @@ def make_committee(folder: Path, kinds: tuple[str, ...] = ("gnb", "sgd", "xgb"),
             if kind_name == "xgb":
                 member.set_params(n_estimators=rounds)
             trained[committee.member_file(kind_name, fold)] = kind.fit(member, Xs[half], y[half], seed + fold)
-    made = committee.Committee(trained, scaler, committee.new_manifest({"data": "tests"}))
+    made = Committee(trained, scaler, committee.new_manifest({"data": "tests"}))
     committee.save_committee(folder, made)
     return made

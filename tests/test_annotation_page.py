@@ -26,7 +26,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests import service_server
 from tests.committees import quadrant_windows, write_feature_csv
 from trompa_mer.names import QUADRANTS
-from trompa_mer.users.folder import read_answers
+from trompa_mer.users.account import read_answers
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

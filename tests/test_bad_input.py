@@ -18,7 +18,7 @@ from tests.conftest import error_line
 from tests.signals import tone, write_wav
 from tests.test_loop import answer, query, script
 from trompa_mer.errors import UserError
-from trompa_mer.users import folder as user
+from trompa_mer.users import account as user
 
 DEEP = 100_000
 """Nesting depth of the hostile JSON: far beyond Python's recursion limit."""

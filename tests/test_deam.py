@@ -11,9 +11,10 @@ import pytest
 from tests.committees import make_committee, quadrant_windows
 from tests.conftest import ROOT, error_line, run_script
 from trompa_mer.commands import settings
-from trompa_mer.committee import folder as committee
+from trompa_mer.committee import files as committee
 from trompa_mer.committee import members
-from trompa_mer.datasets import deam, labelled, synth
+from trompa_mer.committee.model import Committee
+from trompa_mer.datasets import deam, deam_layout, labelled, synth
 from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import AudioError, DeamError, TrainingError
 from trompa_mer.features import smile, table
@@ -75,9 +76,9 @@ def features_deam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
         table.insert(0, TIME_COLUMN, np.arange(FEATURE_ROWS) * 0.5)
         table.to_csv(root / deam.FEATURES_DIR / f"{song}.csv", sep=";", index=False)
     arousal[FEATURELESS_SONG] = valence[FEATURELESS_SONG] = np.zeros(len(VALENCE_MS))
-    write_dynamic(root / synth.DYNAMIC_DIR / deam.AROUSAL_FILE, AROUSAL_MS, arousal)
-    write_dynamic(root / synth.DYNAMIC_DIR / deam.VALENCE_FILE, VALENCE_MS, valence)
-    (root / synth.AUDIO_DIR).mkdir(parents=True)  # both sources exist; features win by default
+    write_dynamic(root / deam_layout.DYNAMIC_DIR / deam.AROUSAL_FILE, AROUSAL_MS, arousal)
+    write_dynamic(root / deam_layout.DYNAMIC_DIR / deam.VALENCE_FILE, VALENCE_MS, valence)
+    (root / deam_layout.AUDIO_DIR).mkdir(parents=True)  # both sources exist; features win by default
     return root, expected
 
 
@@ -95,7 +96,7 @@ def test_window_takes_the_annotation_at_its_start_and_zero_counts_as_positive() 
 
 
 def test_a_window_needs_both_series_so_the_shorter_wins(tmp_path: Path) -> None:
-    folder = tmp_path / synth.DYNAMIC_DIR
+    folder = tmp_path / deam_layout.DYNAMIC_DIR
     write_dynamic(folder / deam.AROUSAL_FILE, AROUSAL_MS[:4], {1: np.array([0.1, 0.2, 0.3, 0.4]),
                                                              2: np.array([0.5, -0.5]),
                                                              3: np.array([0.1, 0.1, 0.1, 0.1])})
@@ -261,14 +262,14 @@ def test_a_folder_without_annotations_or_features_is_refused(tmp_path: Path) -> 
     (tmp_path / deam.FEATURES_DIR).rmdir()
     rows = {song: np.full(len(AROUSAL_MS), 0.5) for song in (1, 2, 3)}
     for name in (deam.AROUSAL_FILE, deam.VALENCE_FILE):
-        write_dynamic(tmp_path / synth.DYNAMIC_DIR / name, AROUSAL_MS, rows)
-    with pytest.raises(DeamError, match=f"has neither features/ nor {synth.AUDIO_DIR}/$"):
+        write_dynamic(tmp_path / deam_layout.DYNAMIC_DIR / name, AROUSAL_MS, rows)
+    with pytest.raises(DeamError, match=f"has neither features/ nor {deam_layout.AUDIO_DIR}/$"):
         deam.choose_source(tmp_path, None)
-    (tmp_path / synth.AUDIO_DIR).mkdir(parents=True)
+    (tmp_path / deam_layout.AUDIO_DIR).mkdir(parents=True)
     assert deam.choose_source(tmp_path, None) == (deam.SOURCE_AUDIO, False)
     with pytest.raises(DeamError, match=f"--source features: {tmp_path / deam.FEATURES_DIR} not found"):
         deam.choose_source(tmp_path, deam.SOURCE_FEATURES)
-    with pytest.raises(AudioError, match=f"no audio files .* in {tmp_path / synth.AUDIO_DIR}"):  # it is empty
+    with pytest.raises(AudioError, match=f"no audio files .* in {tmp_path / deam_layout.AUDIO_DIR}"):  # empty
         deam.load_windows(tmp_path, deam.SOURCE_AUDIO, tmp_path / "cache", smile_command(), progress=False)
 
 
@@ -298,11 +299,11 @@ def test_audio_path_on_mini_deam_learns_four_columns_without_q2(shared: Path, tm
     result = run_script("deam_classifier.py", "--deam", mini, "--cache", cache, "-cv", 2,
                         "--recipe", "original", "-o", out, "-j", 2, "--threads", 1, check=True)
     assert result.stdout.startswith("source: audio\n")
-    songs = sorted((p.stem for p in (mini / synth.AUDIO_DIR).glob("*.mp3")), key=int)
+    songs = sorted((p.stem for p in (mini / deam_layout.AUDIO_DIR).glob("*.mp3")), key=int)
     assert sorted((p.stem for p in cache.glob("*.csv")), key=int) == songs
     made = committee.load_committee(out)
     trained_on = made.manifest["trained_on"]
-    expected = quadrant_counts(mini / synth.DYNAMIC_DIR, songs)
+    expected = quadrant_counts(mini / deam_layout.DYNAMIC_DIR, songs)
     assert trained_on["windows_per_quadrant"] == expected and expected["Q2"] == 0
     assert trained_on["songs"] == len(songs) and trained_on["source"] == "audio"
     X = made.scaler.transform(table.read_timed_features(cache / f"{songs[0]}.csv")[1])
@@ -319,7 +320,7 @@ def heldout(tmp_path_factory: pytest.TempPathFactory) -> LabelledWindows:
     return deam.load_windows(root, deam.SOURCE_AUDIO, command=smile_command(), jobs=2, progress=False)
 
 
-def committee_scores(made: committee.Committee, data: LabelledWindows) -> dict:
+def committee_scores(made: Committee, data: LabelledWindows) -> dict:
     """Scores of a committee's mean probability on labelled windows."""
     proba = made.proba(made.scaler.transform(data.X)).mean(axis=0)
     return pretrain.evaluate(data.songs, data.y, proba)

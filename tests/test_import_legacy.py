@@ -18,7 +18,7 @@ from tests.conftest import ROOT, error_line, run_script
 from tests.test_loop import folder_digest
 from trompa_mer import names
 from trompa_mer.commands import import_legacy, settings
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 from trompa_mer.committee import members
 from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.features.table import read_feature_csv

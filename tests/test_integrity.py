@@ -20,7 +20,7 @@ from tests.interrupt import run_interrupted, wait_stopped
 from tests.signals import convert, progression, write_wav
 from tests.test_loop import answer, folder_digest, query
 from trompa_mer import storage
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 
 SMALL_RUN = ("-cv", 2, "--recipe", "original", "-m", "gnb")
 """deam_classifier.py's quickest committee: two GaussianNB members."""

@@ -9,7 +9,7 @@ import pytest
 
 from tests.committees import make_committee, quadrant_windows, write_feature_csv
 from tests.conftest import error_line, run_script
-from trompa_mer.committee import folder as committee
+from trompa_mer.committee import files as committee
 from trompa_mer.datasets import labelled
 from trompa_mer.datasets.windows import GROUP_SONG, LabelledWindows
 from trompa_mer.errors import LabelsError, TrainingError

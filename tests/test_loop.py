@@ -17,8 +17,9 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.committees import make_committee, quadrant_windows, write_feature_csv
 from tests.conftest import ROOT, error_line, run_script
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 from trompa_mer.committee import members
+from trompa_mer.committee.model import Committee
 from trompa_mer.features.columns import FEATURE_NAMES, deam_name
 from trompa_mer.features.table import read_feature_csv
 from trompa_mer.names import QUADRANTS
@@ -112,7 +113,7 @@ def test_retrain_on_q2_q4_only_batch_raises_those_quadrants(tmp_path: Path) -> N
     songs = query(world, "u", 8)
     committee = committees.load_committee(pretrained)
 
-    def mean_proba(c: committees.Committee, quadrant: str) -> np.ndarray:
+    def mean_proba(c: Committee, quadrant: str) -> np.ndarray:
         X = np.concatenate([read_feature_csv(feats / f"{s}.csv") for s in songs if truth[s] == quadrant])
         return c.proba(c.scaler.transform(X)).mean(axis=(0, 1))
 

@@ -18,13 +18,13 @@ from tests.committees import (
 )
 from trompa_mer import names
 from trompa_mer.committee import consensus
-from trompa_mer.committee import folder as committees
 from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.committee.model import Committee, scale
 from trompa_mer.datasets import labelled
 from trompa_mer.errors import FeatureError
+from trompa_mer.features.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool
 from trompa_mer.features.table import read_feature_csv, song_id_of
 from trompa_mer.learning import scoring, update
-from trompa_mer.learning.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool
 
 
 def csv_rows(path: Path) -> np.ndarray:
@@ -234,7 +234,7 @@ def test_original_scaling_fits_the_pool_once(feats: Path, tmp_path: Path) -> Non
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pool, committees.Committee]:
+def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pool, Committee]:
     """96 songs of 250 and 350 windows and 3 of 1-3 windows (29,000 rows), and a 6-member committee."""
     root = tmp_path_factory.mktemp("scored")
     write_quadrant_pool(root / "feats", 0, 48, 250, seed=1)
@@ -245,14 +245,14 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pool, committees.C
     return load_pool(root / "feats", root / "cache"), committee
 
 
-def in_memory_scores(committee: committees.Committee, pool: Pool, songs: list[str],
+def in_memory_scores(committee: Committee, pool: Pool, songs: list[str],
                      scaling: str) -> np.ndarray:
     """The computation before streaming: every window of `songs` at once, scaled on the whole pool,
     with one BLAS thread as scoring uses (OpenBLAS rounds differently with more on some CPUs)."""
     X, offsets = pool.windows(songs)
     reference = pool.windows(pool.song_ids)[0] if scaling == names.SCALING_ORIGINAL else None
     with threadpool_limits(limits=1, user_api="blas"):
-        proba = committee.proba(committees.scale(committee, X, scaling, reference))
+        proba = committee.proba(scale(committee, X, scaling, reference))
     return consensus.consensus_entropy(consensus.song_probabilities(proba, offsets))
 
 
@@ -285,7 +285,7 @@ def test_memo_rescores_a_growing_committee_exactly(scored: tuple, tmp_path: Path
     stranger = update.learn_answers(make_committee(tmp_path / "stranger", seed=9), pool, answers,
                                     names.SCALING_COMMITTEE, rounds=15, seed=0)
     X, offsets = pool.windows(songs[:20])
-    X = committees.scale(stranger, X, names.SCALING_COMMITTEE)
+    X = scale(stranger, X, names.SCALING_COMMITTEE)
     assert not np.array_equal(memo.proba(stranger, X, offsets, songs[:20]), stranger.proba(X))
 
 

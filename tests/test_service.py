@@ -18,7 +18,7 @@ from tests import service_server
 from tests.conftest import ROOT, error_line, run_script
 from tests.signals import progression, write_wav
 from trompa_mer import storage
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 
 
 @pytest.fixture(scope="module")

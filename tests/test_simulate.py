@@ -13,7 +13,7 @@ from sklearn.metrics import f1_score
 
 from tests.committees import make_committee, make_pool
 from trompa_mer.commands import simulate
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 from trompa_mer.committee import members
 from trompa_mer.features.table import read_feature_csv
 from trompa_mer.learning.crowd import read_crowd_csv

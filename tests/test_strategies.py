@@ -16,9 +16,9 @@ from tests.conftest import ROOT, error_line, run_script
 from trompa_mer import names
 from trompa_mer.commands import create_user, get_hard_tracks, retrain_model, settings
 from trompa_mer.errors import CrowdError
+from trompa_mer.features.pool import load_pool
 from trompa_mer.learning import crowd as crowds
 from trompa_mer.learning import strategies
-from trompa_mer.learning.pool import load_pool
 from trompa_mer.learning.strategies import QueryContext
 
 SIGNS = {"Q1": ("1", "1"), "Q2": ("-1", "1"), "Q3": ("-1", "-1"), "Q4": ("1", "-1")}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import error_line, run_script
-from trompa_mer.datasets import synth, synth_audio
+from trompa_mer.datasets import deam_layout, synth, synth_audio
 from trompa_mer.errors import CorpusError
 from trompa_mer.names import QUADRANTS, Quadrant, quadrant_of
 
@@ -18,7 +18,7 @@ N_LISTENERS = 5
 
 
 def read_dynamic(root: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(root / synth.DYNAMIC_DIR / f"{name}.csv", index_col="song_id")
+    return pd.read_csv(root / deam_layout.DYNAMIC_DIR / f"{name}.csv", index_col="song_id")
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -58,14 +58,14 @@ def small(root: Path, seed: int) -> Path:
 def test_layout_and_header_follow_deam(corpus: Path) -> None:
     expected = ["song_id"] + [f"sample_{ms}ms" for ms in range(15000, 45000, 500)]
     for name in ("arousal", "valence"):
-        path = corpus / synth.DYNAMIC_DIR / f"{name}.csv"
+        path = corpus / deam_layout.DYNAMIC_DIR / f"{name}.csv"
         assert path.read_text().splitlines()[0].split(",") == expected
         table = read_dynamic(corpus, name)
         assert table.shape == (N_SONGS, 60)
         assert list(table.index) == list(range(1, N_SONGS + 1))
         assert table.to_numpy().min() >= -1.0 and table.to_numpy().max() <= 1.0
     for song in range(1, N_SONGS + 1):
-        audio, rate = read_wav(corpus / synth.AUDIO_DIR / f"{song}.wav")
+        audio, rate = read_wav(corpus / deam_layout.AUDIO_DIR / f"{song}.wav")
         assert rate == 22050 and audio.size == 45 * 22050
     assert not list(corpus.rglob("*.tmp"))
 
@@ -105,7 +105,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
     other = all_files(small(tmp_path / "c", seed=4))
     assert other.keys() == first.keys()
     assert all(other[name] != first[name] for name in first if name.endswith(".wav"))
-    arousal = str(synth.DYNAMIC_DIR / "arousal.csv")
+    arousal = str(deam_layout.DYNAMIC_DIR / "arousal.csv")
     assert other[arousal] != first[arousal]
 
 
@@ -133,7 +133,7 @@ def test_high_arousal_songs_are_louder_and_brighter(corpus: Path) -> None:
     truth = pd.read_csv(corpus / synth.QUADRANTS_FILE, index_col="song_id")["quadrant"]
     high, low = [], []
     for song, name in truth.items():
-        stats = rms_and_centroid(*read_wav(corpus / synth.AUDIO_DIR / f"{song}.wav"))
+        stats = rms_and_centroid(*read_wav(corpus / deam_layout.AUDIO_DIR / f"{song}.wav"))
         (high if Quadrant[name] in (Quadrant.Q1, Quadrant.Q2) else low).append(stats)
     high_rms, high_centroid = np.mean(high, axis=0)
     low_rms, low_centroid = np.mean(low, axis=0)
@@ -223,7 +223,7 @@ def test_script_writes_a_corpus(tmp_path: Path) -> None:
                         "--duration", 4, "--sample-rate", 8000, "--annotation-start", 0,
                         "--listeners", 2, check=True)
     assert result.stdout == f"wrote 2 songs to {tmp_path / 'out'}\n"
-    assert (tmp_path / "out" / synth.AUDIO_DIR / "2.wav").is_file()
+    assert (tmp_path / "out" / deam_layout.AUDIO_DIR / "2.wav").is_file()
     assert len(pd.read_csv(tmp_path / "out" / synth.LISTENERS_DIR / synth.LABELS_FILE)) == 4
 
 

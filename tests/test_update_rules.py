@@ -9,8 +9,8 @@ import pytest
 from tests.committees import make_committee, write_quadrant_pool
 from trompa_mer.committee import consensus
 from trompa_mer.committee.layer import ListenerLayer, fit_layer
+from trompa_mer.features.pool import load_pool
 from trompa_mer.learning import update
-from trompa_mer.learning.pool import load_pool
 from trompa_mer.names import SCALING_COMMITTEE, UPDATE_RULES
 
 SWAP = {0: 1, 1: 0, 2: 2, 3: 3}

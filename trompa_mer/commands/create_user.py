@@ -10,7 +10,7 @@ from trompa_mer import names
 from trompa_mer.commands import cli, settings
 
 if TYPE_CHECKING:
-    from trompa_mer.committee.folder import Committee
+    from trompa_mer.committee.model import Committee
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     # imported by a run, not by --help: the library pulls in sklearn and xgboost (bench/imports.py)
     from trompa_mer.learning import strategies
-    from trompa_mer.users import folder as user
+    from trompa_mer.users import account as user
 
     # hc and mix without their crowd file are refused now, not at the first query
     strategies.load_crowd(args.strategy, settings.CROWD_ANNOTATIONS)
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
 
 def describe(start: "Committee") -> str:
     """The committee a user starts from in a few words: its kinds, size and training data."""
-    from trompa_mer.committee.folder import MEMBER_PATTERN
+    from trompa_mer.committee.files import MEMBER_PATTERN
 
     kinds = dict.fromkeys(MEMBER_PATTERN.match(name)["kind"] for name in start.members)
     trained_on = start.manifest.get("trained_on", {})

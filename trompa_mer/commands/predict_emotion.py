@@ -12,11 +12,12 @@ from pathlib import Path
 
 from trompa_mer import names, storage
 from trompa_mer.commands import cli, settings
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
+from trompa_mer.committee.model import Committee
 from trompa_mer.committee.predict import predict_file
 from trompa_mer.errors import FeatureError, OutputError, TrompaError
 from trompa_mer.features import audio, table
-from trompa_mer.users import folder as user
+from trompa_mer.users import account as user
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(args: argparse.Namespace) -> tuple[committees.Committee, str]:
+def load(args: argparse.Namespace) -> tuple[Committee, str]:
     """The committee `-m` or `-u` names, and how the prediction JSON names it."""
     if args.user_id:
         return user.load_user_committee(settings.USERS_DIRECTORY, args.user_id), f"user:{args.user_id}"
@@ -65,7 +66,7 @@ def check_paths(source: Path, output: Path) -> None:
         storage.check_output_file(output, ".json")
 
 
-def predict_folder(committee: committees.Committee, source: Path, out_dir: Path, scaling: str,
+def predict_folder(committee: Committee, source: Path, out_dir: Path, scaling: str,
                    model: str) -> int:
     """One `<stem>.json` in `out_dir` per CSV of `source`; a failing CSV is reported, the others go on.
     Returns the exit code: 1 if any CSV failed."""

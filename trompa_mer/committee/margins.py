@@ -11,7 +11,7 @@ full; they are cheap.
 import numpy as np
 
 from trompa_mer.committee import members
-from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.model import Committee
 from trompa_mer.names import N_CLASSES
 
 

@@ -7,8 +7,7 @@ from typing import BinaryIO
 import numpy as np
 
 from trompa_mer.committee import consensus
-from trompa_mer.committee import folder as committees
-from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.model import Committee, scale
 from trompa_mer.features import smile, table
 from trompa_mer.names import QUADRANTS
 
@@ -16,7 +15,7 @@ from trompa_mer.names import QUADRANTS
 def predict(committee: Committee, X: np.ndarray, scaling: str, model: str, source: str) -> dict:
     """The prediction JSON of one song's windows X (n_windows, len(committee.feature_names)): the
     original's keys, plus `model` and, for a committee, `entropy`; `input_feats` is `source`."""
-    member_proba = committee.proba(committees.scale(committee, X, scaling))  # (members, windows, 4)
+    member_proba = committee.proba(scale(committee, X, scaling))  # (members, windows, 4)
     window_proba = consensus.committee_probabilities(member_proba)
     song_proba = consensus.song_probabilities(member_proba, [0, len(X)])  # (members, 1, 4)
     mean_probs = consensus.committee_probabilities(song_proba)[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trompa_mer.datasets.synth import AUDIO_DIR, DYNAMIC_DIR
+from trompa_mer.datasets.deam_layout import AUDIO_DIR, DYNAMIC_DIR
 from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import DeamError
 from trompa_mer.features import extract, smile, table

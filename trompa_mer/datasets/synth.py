@@ -10,20 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from trompa_mer.datasets.deam_layout import AUDIO_DIR, DYNAMIC_DIR
 from trompa_mer.datasets.synth_audio import render_excerpt, write_wav
 from trompa_mer.errors import CorpusError
 from trompa_mer.names import N_CLASSES, QUADRANTS, Quadrant, quadrant_of
 from trompa_mer.progress import progress_bar
 from trompa_mer.storage import atomic_open, write_json
-
-AUDIO_DIR = Path("DEAM_audio", "MEMD_audio")
-"""Excerpts `<song_id>.wav`, relative to the corpus folder (DEAM's layout)."""
-
-DYNAMIC_DIR = Path(
-    "DEAM_Annotations", "annotations", "annotations averaged per song",
-    "dynamic (per second annotations)",
-)
-"""`arousal.csv` and `valence.csv`, relative to the corpus folder (DEAM's layout)."""
 
 QUADRANTS_FILE = "quadrants.csv"
 """Ground truth `song_id,quadrant`: each song's majority quadrant over its annotated windows."""

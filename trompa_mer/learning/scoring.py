@@ -18,12 +18,11 @@ from threadpoolctl import threadpool_limits
 
 from trompa_mer import names
 from trompa_mer.committee import consensus
-from trompa_mer.committee import folder as committees
-from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.committee.model import Committee, scale
 from trompa_mer.cores import available_cores
 from trompa_mer.defaults import CHUNK_SONGS as DEFAULT_CHUNK_SONGS
-from trompa_mer.learning.pool import Pool
+from trompa_mer.features.pool import Pool
 
 MIN_CHUNK_WINDOWS = 4096
 """A chunk holds at least this many windows: OpenBLAS multiplies matrices of up to ~300 rows (by the
@@ -98,7 +97,7 @@ def scaler_of(committee: Committee, pool: Pool, scaling: str,
     """How rows are standardised: the committee's scaler, or one fitted on the whole pool."""
     if scaling == names.SCALING_ORIGINAL:
         return pool_scaler(pool, chunk_songs).transform
-    return lambda X: committees.scale(committee, X, scaling)
+    return lambda X: scale(committee, X, scaling)
 
 
 def scaled_windows(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,

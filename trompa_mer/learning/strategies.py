@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from trompa_mer.committee import consensus
-from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.committee.model import Committee
 from trompa_mer.errors import CrowdError, MissingCrowdError, QueryError
+from trompa_mer.features.pool import Pool
 from trompa_mer.learning.crowd import Crowd, frequencies, quadrant_counts, read_crowd
-from trompa_mer.learning.pool import Pool
 from trompa_mer.learning.scoring import consensus_scores
 from trompa_mer.names import CROWD_STRATEGIES, HC, MC, MIX, RAND, STRATEGIES
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from trompa_mer.committee import members
-from trompa_mer.committee.folder import Committee
 from trompa_mer.committee.layer import fit_layer
-from trompa_mer.learning.pool import Pool
+from trompa_mer.committee.model import Committee
+from trompa_mer.features.pool import Pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.names import UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES
 from trompa_mer.progress import progress_bar

@@ -26,9 +26,9 @@ import pandas as pd
 import xgboost
 
 from trompa_mer import storage
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 from trompa_mer.committee import members
-from trompa_mer.committee.folder import Committee
+from trompa_mer.committee.model import Committee
 from trompa_mer.errors import LegacyError, UserError
 from trompa_mer.legacy.pickles import LegacyModel, load_legacy_model
 from trompa_mer.names import (
@@ -40,7 +40,7 @@ from trompa_mer.names import (
     song_quadrants,
     timestamp,
 )
-from trompa_mer.users import folder as user
+from trompa_mer.users import account as user
 
 ORIGINAL_VERSIONS = {"python": "3.6-3.8", "xgboost": "1.3.3", "scikit-learn": "0.24.1"}
 """The library versions that wrote the original pickles."""

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from trompa_mer import names, storage
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
+from trompa_mer.committee.model import Committee
 from trompa_mer.committee.predict import predict_audio, predict_file
 from trompa_mer.errors import FeatureError
 from trompa_mer.features import audio, table
@@ -28,7 +29,7 @@ from trompa_mer.learning import strategies
 from trompa_mer.service import errors, page
 from trompa_mer.service.auth import BearerAuth
 from trompa_mer.service.config import ServiceConfig
-from trompa_mer.users import folder as user
+from trompa_mer.users import account as user
 from trompa_mer.users import personalize
 
 JSON_BODY_BYTES = 1 << 20
@@ -71,10 +72,10 @@ class DefaultCommittee:
 
     def __init__(self, pretrained: Path) -> None:
         self.pretrained = pretrained
-        self._loaded: tuple[tuple[int, int], committees.Committee, str] | None = None
+        self._loaded: tuple[tuple[int, int], Committee, str] | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> tuple[committees.Committee, str]:
+    def get(self) -> tuple[Committee, str]:
         with self._lock:
             stat = self.pretrained.stat() if self.pretrained.is_dir() else None
             key = (stat.st_ino, stat.st_mtime_ns) if stat else (0, 0)

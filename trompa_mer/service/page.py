@@ -11,7 +11,7 @@ from importlib import resources
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
-from trompa_mer.users.folder import check_user_id
+from trompa_mer.users.account import check_user_id
 
 PAGE = "annotate.html"
 ASSETS = {

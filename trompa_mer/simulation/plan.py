@@ -6,8 +6,8 @@ import numpy as np
 
 from trompa_mer import names
 from trompa_mer.errors import SimulationError
+from trompa_mer.features.pool import Pool
 from trompa_mer.learning import strategies
-from trompa_mer.learning.pool import Pool
 from trompa_mer.learning.strategies import Crowd
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from trompa_mer import storage
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 from trompa_mer.datasets.listeners import listener_kind
 from trompa_mer.names import QUADRANTS
 from trompa_mer.simulation.plan import Plan, Run

@@ -17,13 +17,13 @@ from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 
 from trompa_mer.committee import consensus
-from trompa_mer.committee import folder as committees
-from trompa_mer.committee.folder import Committee
+from trompa_mer.committee import files as committees
 from trompa_mer.committee.margins import MarginMemo
+from trompa_mer.committee.model import Committee
 from trompa_mer.cores import available_cores
+from trompa_mer.features.pool import Pool, load_pool
 from trompa_mer.learning import strategies, update
 from trompa_mer.learning.crowd import Crowd
-from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.progress import progress_bar
 from trompa_mer.simulation.plan import Plan, Run

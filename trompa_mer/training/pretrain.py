@@ -19,8 +19,8 @@ from sklearn.preprocessing import StandardScaler
 
 from trompa_mer import storage
 from trompa_mer.committee import consensus, members
-from trompa_mer.committee import folder as committee
-from trompa_mer.committee.folder import Committee
+from trompa_mer.committee import files as committee
+from trompa_mer.committee.model import Committee
 from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import TrainingError
 from trompa_mer.names import CLASSES, N_CLASSES, QUADRANTS

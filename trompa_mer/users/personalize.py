@@ -10,7 +10,7 @@ from pathlib import Path
 import joblib
 
 from trompa_mer import storage
-from trompa_mer.committee import folder as committees
+from trompa_mer.committee import files as committees
 from trompa_mer.errors import (
     AnnotationError,
     EmptyPoolError,
@@ -20,16 +20,16 @@ from trompa_mer.errors import (
     TooManySongsError,
     TrainingError,
 )
+from trompa_mer.features.pool import Pool, load_pool
 from trompa_mer.learning import strategies, update
 from trompa_mer.learning.crowd import Crowd
-from trompa_mer.learning.pool import Pool, load_pool
 from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import (
     QUADRANTS,
     song_quadrants,
     timestamp,
 )
-from trompa_mer.users import folder as user
+from trompa_mer.users import account as user
 
 
 @dataclass

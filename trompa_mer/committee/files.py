@@ -3,7 +3,6 @@
 import pickle
 import platform
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -14,7 +13,8 @@ from sklearn.preprocessing import StandardScaler
 from trompa_mer import storage
 from trompa_mer.committee import members
 from trompa_mer.committee.layer import ListenerLayer
-from trompa_mer.errors import CommitteeError, NoScalerError
+from trompa_mer.committee.model import Committee
+from trompa_mer.errors import CommitteeError
 from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.names import QUADRANTS, SCALING_COMMITTEE, SCALING_ORIGINAL
 
@@ -80,32 +80,6 @@ def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = S
         "trained_on": trained_on,
         "metrics": metrics or {},
     }
-
-
-@dataclass
-class Committee:
-    """Members in sorted file-name order, the scaler (None: original scaling), the manifest, and a
-    user's listener layer over the members' probabilities (None: the members as they are)."""
-
-    members: dict[str, object]
-    scaler: StandardScaler | None
-    manifest: dict = field(default_factory=dict)
-    layer: ListenerLayer | None = None
-
-    @property
-    def feature_names(self) -> list[str]:
-        return list(self.manifest.get("feature_names", FEATURE_NAMES))
-
-    def default_scaling(self) -> str:
-        return SCALING_COMMITTEE if self.scaler is not None else SCALING_ORIGINAL
-
-    def proba(self, X: np.ndarray) -> np.ndarray:
-        """(n_members, n_rows, 4) probabilities of already scaled rows X (n_rows, 260)."""
-        return self.heard(np.stack([members.predict_proba(m, X) for m in self.members.values()]))
-
-    def heard(self, member_proba: np.ndarray) -> np.ndarray:
-        """The members' probabilities as this committee's listener hears them (through the layer)."""
-        return member_proba if self.layer is None else self.layer.apply(member_proba)
 
 
 class ModelUnpickler(NumpyUnpickler):
@@ -231,17 +205,6 @@ def load_model(path: Path) -> Committee:
             raise CommitteeError(f"{path} is not a committee member file (classifier_<kind>.it_<k>.pkl): "
                                  "give a member .pkl, a committee folder or 'default'")
         return load_single(path)
-
-
-def scale(committee: Committee, X: np.ndarray, scaling: str,
-          reference: np.ndarray | None = None) -> np.ndarray:
-    """Standardise X (n_rows, 260) with the committee's scaler, or as the original did:
-    a fresh StandardScaler fitted on `reference` (default: X itself)."""
-    if scaling == SCALING_COMMITTEE:
-        if committee.scaler is None:
-            raise NoScalerError("this committee has no scaler.pkl to standardise with")
-        return committee.scaler.transform(X)
-    return StandardScaler().fit(X if reference is None else reference).transform(X)
 
 
 def committee_files(committee: Committee) -> dict[str, object]:

@@ -24,7 +24,8 @@ from pydantic import (
 )
 
 from trompa_mer import storage
-from trompa_mer.committee import folder as committee
+from trompa_mer.committee import files as committee
+from trompa_mer.committee.model import Committee
 from trompa_mer.errors import UnknownUserError, UserError, UserExistsError
 from trompa_mer.names import (
     DEFAULT_STRATEGY,
@@ -96,7 +97,7 @@ def user_folder(users_dir: Path, user_id: str) -> Path:
 
 
 def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str = DEFAULT_STRATEGY,
-                update_rule: str = DEFAULT_UPDATE_RULE) -> tuple[Path, committee.Committee]:
+                update_rule: str = DEFAULT_UPDATE_RULE) -> tuple[Path, Committee]:
     """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
     `strategy` (mc, hc, mix, rand) is how their queries are chosen, `update_rule` (a name the caller
     checked: argparse choices, the service's request model) how their answers update the committee.
@@ -158,7 +159,7 @@ def delete_user(users_dir: Path, user_id: str, wait: bool = True) -> None:
     shutil.rmtree(aside)
 
 
-def load_user_committee(users_dir: Path, user_id: str) -> committee.Committee:
+def load_user_committee(users_dir: Path, user_id: str) -> Committee:
     """The user's whole committee (members, scaler, listener layer), read under their shared lock:
     reading needs no write access to their folder."""
     with open_user(users_dir, user_id, read_only=True) as folder:
