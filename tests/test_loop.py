@@ -34,6 +34,11 @@ def query(world: dict, user: str, n: int, *extra: str) -> list[str]:
     return json.loads(result.stdout)["queried"]
 
 
+def printed_songs(result: subprocess.CompletedProcess) -> list[str]:
+    """The song ids get_hard_tracks.py printed: the first field of each `id<tab>file` line."""
+    return [line.split("\t")[0] for line in result.stdout.splitlines()]
+
+
 def answer(world: dict, songs: list[str], name: str = "answers.json") -> Path:
     path = world["root"] / name
     path.write_text(json.dumps({song: world["truth"][song] for song in songs}))
@@ -501,7 +506,7 @@ def test_slow_steps_report_progress_as_lines_when_stderr_is_not_a_terminal(world
     world["env"]["TPL_PROGRESS_SECONDS"] = "0.001"
     script(world, "create_user.py", "-i", "p", "--update-rule", "original", check=True)
     first = script(world, "get_hard_tracks.py", "-i", "p", "-q", 3, check=True)
-    retrain = script(world, "retrain_model.py", "-i", "p", "-a", answer(world, first.stdout.split()),
+    retrain = script(world, "retrain_model.py", "-i", "p", "-a", answer(world, printed_songs(first)),
                      check=True)
     n_members = len(list(world["pretrained"].glob("classifier_*.pkl")))
     for result, last in [(first, "storing the pool: 100%"), (retrain, "learning: 100%")]:
@@ -512,6 +517,6 @@ def test_slow_steps_report_progress_as_lines_when_stderr_is_not_a_terminal(world
     assert f"{n_members}/{n_members}" in retrain.stderr.splitlines()[-1]
     world["env"]["TPL_PROGRESS_SECONDS"] = "60"  # steps quicker than this print nothing
     second = script(world, "get_hard_tracks.py", "-i", "p", "-q", 3, check=True)
-    quiet = script(world, "retrain_model.py", "-i", "p", "-a", answer(world, second.stdout.split()),
+    quiet = script(world, "retrain_model.py", "-i", "p", "-a", answer(world, printed_songs(second)),
                    check=True)
     assert quiet.stderr == ""
