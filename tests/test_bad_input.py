@@ -219,6 +219,8 @@ def test_a_full_disk_is_one_error_line_and_the_user_as_before(world: dict) -> No
     mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", disk)
     try:
         world["env"]["TPL_USERS_DIRECTORY"] = str(disk / "users")
+        # no progress lines on a slow, loaded machine: stderr is to hold the one error line
+        world["env"]["TPL_PROGRESS_SECONDS"] = "3600"
         songs = pending_user(world, "u", "--update-rule", "original")
         fill(disk)
         before = snapshot(disk / "users")
