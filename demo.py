@@ -80,7 +80,8 @@ def accuracy(folder: Path, truth: dict[str, str]) -> float:
     pool = load_pool(FEATS, DEMO / "pool_cache")
     X, offsets = pool.windows(pool.song_ids)
     window_proba = committee.proba(scale(committee, X, committee.default_scaling()))
-    songs = consensus.song_probabilities(window_proba, offsets).mean(axis=0).argmax(axis=1)
+    song_proba = consensus.song_probabilities(window_proba, offsets)
+    songs = consensus.committee_probabilities(song_proba).argmax(axis=1)
     return float(np.mean([QUADRANTS[q] == truth[s] for s, q in zip(pool.song_ids, songs, strict=True)]))
 
 

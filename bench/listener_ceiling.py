@@ -47,7 +47,8 @@ def main() -> None:
         songs = [song for song in pool.song_ids if song in truth]
         X, offsets = pool.windows(songs)
         scaled = scale(committee, X, committee.default_scaling())
-        proba = consensus.song_probabilities(committee.proba(scaled), offsets).mean(axis=0)
+        song_proba = consensus.song_probabilities(committee.proba(scaled), offsets)
+        proba = consensus.committee_probabilities(song_proba)
     song_truth = {song: truth[song].quadrant for song in songs}
     rows = []
     for seed in range(args.seeds):

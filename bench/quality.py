@@ -28,6 +28,7 @@ use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lac
 
 import numpy as np
 
+from trompa_mer.committee import consensus
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.model import scale
 from trompa_mer.datasets import labelled
@@ -54,7 +55,7 @@ def score_committee(args: argparse.Namespace) -> None:
     data = labelled.load_windows(args.labels, args.feats, None, progress=False)
     made = committees.load_committee(args.committee)
     warn_of_training_songs(made.manifest.get("trained_on", {}), args.labels, data.song_ids)
-    proba = made.proba(scale(made, data.X, made.default_scaling())).mean(axis=0)
+    proba = consensus.committee_probabilities(made.proba(scale(made, data.X, made.default_scaling())))
     scores = pretrain.evaluate(data.songs, data.y, proba)
     matrix = pretrain.confusion(data.songs, data.y, proba)["song"]
     predicted = np.asarray(matrix).sum(axis=0)

@@ -51,8 +51,8 @@ def model_probabilities(names: list[str], song_proba: np.ndarray) -> dict[str, n
     for i, name in enumerate(names):
         kinds.setdefault(committees.MEMBER_PATTERN.match(name)["kind"], []).append(i)
     for kind, rows in kinds.items():
-        models[kind] = song_proba[rows].mean(axis=0)
-    models[COMMITTEE_MODEL] = song_proba.mean(axis=0)
+        models[kind] = consensus.committee_probabilities(song_proba[rows])
+    models[COMMITTEE_MODEL] = consensus.committee_probabilities(song_proba)
     return models
 
 
