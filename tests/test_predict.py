@@ -11,6 +11,7 @@ from tests.committees import make_committee, quadrant_windows, write_feature_csv
 from trompa_mer.committee.predict import predict, predict_audio, predict_file
 from trompa_mer.errors import AudioError, FeatureError
 from trompa_mer.features import extract, smile, table
+from trompa_mer.features.columns import FEATURE_NAMES
 
 WINDOW, HOP = 1.0, 0.5
 
@@ -45,3 +46,12 @@ def test_messages_name_the_song_as_the_caller_does_not_by_its_path(tmp_path: Pat
     lacking = io.BytesIO(csv.read_bytes().replace(b"pcm_zcr_sma_amean", b"zcr"))
     with pytest.raises(FeatureError, match="^song.csv lacks 1 feature columns: pcm_zcr_sma_amean$"):
         predict_file(committee, lacking, "committee", "m", source="song.csv")
+
+
+def test_feature_columns_takes_a_committee_s_own_columns_by_name() -> None:
+    features = np.arange(3 * len(FEATURE_NAMES), dtype=float).reshape(3, len(FEATURE_NAMES))
+    names = [FEATURE_NAMES[5], FEATURE_NAMES[0]]
+    np.testing.assert_array_equal(table.feature_columns(features, names), features[:, [5, 0]])
+    assert table.feature_columns(features, FEATURE_NAMES) is features
+    with pytest.raises(FeatureError, match="song.mp3 lacks 1 feature columns: nope"):
+        table.feature_columns(features, ["nope"], "song.mp3")

@@ -122,6 +122,8 @@ def feature_columns(features: np.ndarray, names: Sequence[str], source: str = "f
     order, as a committee trained on those columns takes them."""
     if list(names) == list(FEATURE_NAMES):
         return features
+    import pandas as pd
+
     return select_features(pd.DataFrame(features, columns=FEATURE_NAMES), names, source)
 
 
