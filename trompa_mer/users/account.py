@@ -99,11 +99,10 @@ def user_folder(users_dir: Path, user_id: str) -> Path:
 def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str = DEFAULT_STRATEGY,
                 update_rule: str = DEFAULT_UPDATE_RULE) -> tuple[Path, Committee]:
     """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
-    `strategy` (mc, hc, mix, rand) is how their queries are chosen, `update_rule` (a name the caller
-    checked: argparse choices, the service's request model) how their answers update the committee.
-    Returns the user's folder and the committee they start from."""
-    if strategy not in STRATEGIES:
-        raise UserError(f"unknown query strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
+    `strategy` is how their queries are chosen, `update_rule` how their answers update the committee,
+    both names the caller checked (argparse choices, the service's request model; `strategies.load_crowd`,
+    which both faces call first, refuses a strategy that cannot run here). Returns the user's folder
+    and the committee they start from."""
     folder = user_folder(users_dir, user_id)
     if folder.exists():
         raise UserExistsError(f"user {user_id} already exists: {folder}")
