@@ -68,7 +68,7 @@ def user_state(user_id: str, state: user.UserState) -> dict:
 class DefaultCommittee:
     """The pretrained committee `-m default` names, loaded once and again only when its folder is
     replaced (import_legacy.py --pretrained renames a new one into place); the prediction JSON names it
-    as committee.folder.default_model does, not by its path on the server."""
+    as committee.files.default_model does, not by its path on the server."""
 
     def __init__(self, pretrained: Path) -> None:
         self.pretrained = pretrained
