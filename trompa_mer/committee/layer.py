@@ -47,18 +47,17 @@ class ListenerLayer:
         return cls(confusion)
 
 
-def fit_layer(member_proba: np.ndarray, song_of_row: np.ndarray, labels: np.ndarray,
+def fit_layer(member_proba: np.ndarray, offsets: np.ndarray, labels: np.ndarray,
               prior_songs: float = PRIOR_SONGS) -> ListenerLayer:
     """The confusion matrix most probable given the listener's answers (EM, a Dirichlet prior).
 
     member_proba (n_members, n_rows, 4): every member on every window of the answered songs;
-    song_of_row (n_rows,) the answered song (0..n_songs-1) of each window, songs in order and each
-    song's windows together; labels (n_songs,) the listener's quadrant per song. A song's committee
+    offsets (n_songs + 1,) where each answered song's windows start (`Pool.windows`'s offsets);
+    labels (n_songs,) the listener's quadrant per song. A song's committee
     probability is the mean over its windows and the members; the committee's quadrant of each
     answered song is the hidden variable of the EM.
     """
     n_songs = len(labels)
-    offsets = np.searchsorted(song_of_row, np.arange(n_songs + 1))
     song_proba = consensus.committee_probabilities(consensus.song_probabilities(member_proba, offsets))
     prior = np.full((N_CLASSES, N_CLASSES), PRIOR_SPREAD) + prior_songs * np.eye(N_CLASSES)
     confusion = np.eye(N_CLASSES) * 0.9 + 0.1 / N_CLASSES

@@ -61,8 +61,7 @@ def layer(committee: Committee, pool: Pool, answers: Answers) -> Committee:
     songs = list(everything)
     X, offsets = scaled_windows(committee, pool, songs, answers.scaling)
     member_proba = replace(committee, layer=None).proba(X)
-    song_of_row = np.repeat(np.arange(len(songs)), np.diff(offsets))
-    fitted = fit_layer(member_proba, song_of_row, np.array([everything[s] for s in songs]))
+    fitted = fit_layer(member_proba, offsets, np.array([everything[s] for s in songs]))
     return replace(committee, layer=fitted)
 
 
