@@ -411,3 +411,82 @@ def test_no_auth_on_loopback_and_no_audio_folder(tmp_path: Path) -> None:
         assert "unknown user" in refused(httpx.get(open_server.url + "/users/nobody"), 404)
         assert "no audio" in refused(httpx.get(open_server.url + "/audio/song_05"), 404)
     assert "no authentication" in open_server.log.read_text()
+
+
+def test_no_request_makes_a_500_that_blames_nobody(server: service_server.Server, client: httpx.Client,
+                                                    tmp_path: Path) -> None:
+    # A lone surrogate as a song id: the refusal naming it can still be written as JSON.
+    body = b'{"annotations": {"\\ud800": "Q9"}}'
+    message = refused(client.post("/users/nobody/annotations", content=body,
+                                  headers={"Content-Type": "application/json"}), 400)
+    assert "\\ud800" in message
+    # A wav whose fmt chunk claims more bytes than the file has (`wave` raised a bare RuntimeError).
+    wav = bytearray(write_wav(tmp_path / "liar.wav", progression(seconds_per_chord=0.5)).read_bytes())
+    wav[16:20] = (0xFFFFFF00).to_bytes(4, "little")
+    assert "cannot decode" in refused(client.post("/predict", files={"file": ("liar.wav", bytes(wav))}), 400)
+    # A failure on the server (its pool cache folder replaced by a file) is a 500 that names nothing
+    # of the server, with its traceback in the log.
+    cache = server.root / "data" / "pool_cache"
+    new_user(client, "unlucky")
+    assert ask(client, "unlucky", 2)
+    cache.rename(cache.with_name("pool_cache.aside"))
+    try:
+        cache.write_text("not a folder")
+        assert refused(client.post("/users/unlucky/queries", json={"n": 2, "requery": True}), 500) == \
+            "internal error: see the server's log"
+    finally:
+        cache.unlink()
+        cache.with_name("pool_cache.aside").rename(cache)
+    log = server.log.read_text()
+    assert "Traceback" in log and "FileExistsError" in log
+    assert ask(client, "unlucky", 2, requery=True)
+
+
+def test_range_errors_are_json_and_head_works_where_get_does(server: service_server.Server,
+                                                             client: httpx.Client) -> None:
+    size = (server.root / "audio" / "song_05.wav").stat().st_size
+    beyond = client.get("/audio/song_05", headers={"Range": f"bytes={size + 10}-"})
+    assert "range" in refused(beyond, 416)
+    assert beyond.headers["content-range"] == f"bytes */{size}"
+    assert "range" in refused(client.get("/audio/song_05", headers={"Range": "bytes=20-10"}), 400).lower()
+    assert "range" in refused(client.get("/audio/song_05", headers={"Range": "songs=1-2"}), 400).lower()
+    head = client.head("/audio/song_05")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == size and head.headers["accept-ranges"] == "bytes"
+    assert client.head("/audio/song_99").status_code == 404
+    assert httpx.head(server.url + "/health").status_code == 200
+    assert httpx.head(server.url + "/annotate/827").headers["content-type"].startswith("text/html")
+    assert httpx.head(server.url + "/users/827").status_code == 401
+    new_user(client, "headed")
+    got = client.get("/users/headed")
+    head = client.head("/users/headed")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert "not allowed" in refused(client.request("PUT", "/users/headed"), 405).lower()
+
+
+def test_an_unreadable_feature_csv_is_left_out_with_a_warning(server: service_server.Server,
+                                                              client: httpx.Client) -> None:
+    feats = server.root / "data" / "feats"
+    whole = (feats / "song_03.csv").read_text()
+    broken = {"copying": "", "halfway": whole[: len(whole) // 3]}  # a copy in progress, twice
+    for song, text in broken.items():
+        (feats / f"{song}.csv").write_text(text)
+    try:
+        new_user(client, "warned")
+        query = client.post("/users/warned/queries", json={"n": 3})
+        assert query.status_code == 200, query.text
+        warnings = query.json()["warnings"]
+        assert len(warnings) == 2 and all(str(server.root) not in warning for warning in warnings)
+        assert "copying" in warnings[0] and "halfway" in warnings[1] and "<features>" in warnings[0]
+        assert not {"copying", "halfway"} & {song["song_id"] for song in query.json()["songs"]}
+        ranked = client.get("/users/warned/recommendations", params={"quadrant": "Q1", "n": 100})
+        assert ranked.status_code == 200, ranked.text
+        assert len(ranked.json()["songs"]) == len(server.truth) and len(ranked.json()["warnings"]) == 2
+        assert "song copying is left out" in server.log.read_text()
+        (feats / "copying.csv").write_text(whole)  # the copy has finished: the song is in the pool
+        ranked = client.get("/users/warned/recommendations", params={"quadrant": "Q1", "n": 100}).json()
+        assert len(ranked["songs"]) == len(server.truth) + 1 and len(ranked["warnings"]) == 1
+    finally:
+        for song in broken:
+            (feats / f"{song}.csv").unlink()

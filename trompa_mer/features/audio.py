@@ -49,12 +49,13 @@ def _float_wav_format(path: Path) -> tuple[int, int, int] | None:
 def is_plain_wav(path: Path) -> bool:
     """Whether wav `path` is 16-bit PCM or 32-bit float, mono or stereo, at a common rate: what
     openSMILE reads as it is (float wavs always went to it directly; converting them changes their
-    features). Any other header, or one that cannot be read, is not."""
+    features). Any other header, or one that cannot be read, is not (`wave` raises a bare
+    RuntimeError when a chunk's size lies about where the next one starts)."""
     try:
         with wave.open(str(path), "rb") as wav:
             return (wav.getsampwidth() == 2 and wav.getnchannels() in (1, 2)
                     and wav.getframerate() in DIRECT_WAV_RATES)
-    except (wave.Error, EOFError):
+    except (wave.Error, EOFError, RuntimeError):
         found = _float_wav_format(path)
         return found is not None and found[0] in (1, 2) and found[1] in DIRECT_WAV_RATES \
             and found[2] == 32

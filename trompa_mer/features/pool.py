@@ -82,6 +82,17 @@ def _read_csv(path: Path) -> np.ndarray:
     return np.ascontiguousarray(table.read_feature_csv(path, FEATURE_NAMES), dtype=DTYPE)
 
 
+def _read_fresh(path: Path) -> np.ndarray | FeatureError:
+    """`_read_csv`, or the FeatureError saying why the CSV cannot be read: an empty, half-copied or
+    unreadable CSV leaves its song out of the pool instead of failing every load."""
+    try:
+        return _read_csv(path)
+    except FeatureError as exc:
+        return exc
+    except OSError as exc:
+        return FeatureError(f"cannot read features file {path}: {exc.strerror or exc}")
+
+
 def _file_identity(path: Path) -> list[int]:
     stat = path.stat()
     return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
@@ -105,6 +116,9 @@ class Update:
     removed: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     distrusted: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Songs left out because their CSV cannot be read (yet: it may be a copy in progress), with why;
+    the next load tries them again."""
 
 
 class Pool:
@@ -283,15 +297,16 @@ def _trusted_segments(cache_dir: Path, index: dict, locations: dict[str, Locatio
     return trusted
 
 
-def _fresh_blocks(feats_dir: Path, names: list[str], jobs: int) -> Iterator[np.ndarray]:
-    """Rows of each named CSV, in order; several processes parse when there are many."""
+def _fresh_blocks(feats_dir: Path, names: list[str], jobs: int) -> Iterator[np.ndarray | FeatureError]:
+    """Rows of each named CSV (or why it cannot be read), in order; several processes parse when
+    there are many."""
     paths = [feats_dir / name for name in names]
     if jobs < 2 or len(paths) < PARALLEL_READ_MIN:
-        yield from map(_read_csv, paths)
+        yield from map(_read_fresh, paths)
         return
     executor = ProcessPoolExecutor(max_workers=jobs)
     try:
-        yield from executor.map(_read_csv, paths, chunksize=16)
+        yield from executor.map(_read_fresh, paths, chunksize=16)
     finally:
         executor.shutdown(cancel_futures=True)
 
@@ -316,9 +331,10 @@ def _merged_segments(locations: dict[str, Location], identities: dict[str, list]
 
 def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str, CsvFile],
                    moved: dict[str, Location], fresh: list[str], jobs: int,
-                   progress: bool) -> dict[str, Location]:
+                   progress: bool, skipped: dict[str, str]) -> dict[str, Location]:
     """One segment file holding the `moved` songs' stored rows and the `fresh` songs' CSV rows,
-    in song id order; returns where each song now is."""
+    in song id order; returns where each song now is. Fresh songs whose CSV cannot be read go
+    into `skipped`, with why."""
     written: dict[str, Location] = {}
     fresh_blocks = _fresh_blocks(feats_dir, [songs[s].name for s in fresh], jobs)
     sources = {segment: open(cache_dir / segment, "rb", buffering=0)
@@ -333,6 +349,9 @@ def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str,
                         block = _read_csv(feats_dir / songs[song].name)
                 else:
                     block = next(fresh_blocks)
+                    if isinstance(block, FeatureError):
+                        skipped[song] = str(block)
+                        continue
                 out.write(block.data)
                 written[song] = Location(name, start, len(block), zlib.crc32(block))
                 start += len(block)
@@ -378,7 +397,9 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
             merged = _merged_segments(locations, identities, len(update.read))
             moved = {s: loc for s, loc in locations.items() if loc.segment in merged}
             locations.update(_write_segment(feats_dir, cache_dir, name, files, moved, update.read,
-                                            jobs or available_cores(), progress))
+                                            jobs or available_cores(), progress, update.skipped))
+            for song in update.skipped:  # not indexed: the next load reads them again
+                del files[song]
             identities = {n: i for n, i in identities.items() if n not in merged}
             identities[name] = _file_identity(cache_dir / name)
             update.written.append(name)

@@ -29,6 +29,7 @@ from trompa_mer.learning import strategies
 from trompa_mer.service import errors, page
 from trompa_mer.service.auth import BearerAuth
 from trompa_mer.service.config import ServiceConfig
+from trompa_mer.service.head import HeadAsGet
 from trompa_mer.users import account as user
 from trompa_mer.users import personalize
 
@@ -93,12 +94,21 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.config = config
     folders = {"users": config.users_dir, "pretrained": config.pretrained_dir, "features": config.feats_dir,
                "pool cache": config.pool_cache_dir, "crowd file": config.crowd_file}
-    errors.install(app, folders | ({"audio": config.audio_dir} if config.audio_dir else {}))
+    folders |= {"audio": config.audio_dir} if config.audio_dir else {}
+    errors.install(app, folders)
+
+    def warned(warnings: list[str]) -> list[str]:
+        """The library's warnings, logged, and for the client without the server's folders."""
+        for warning in warnings:
+            errors.log.warning("%s", warning)
+        return [errors.without_folders(warning, folders) for warning in warnings]
     # The body limit as user middleware (FastAPI's own app-wide one runs outside every handler and
-    # answers in plain text): JsonTooLarge outside it turns its 413 into JSON; /predict raises it.
+    # answers in plain text): JsonRefusals outside it turns its 413 into JSON; /predict raises it.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=JSON_BODY_BYTES)
-    app.add_middleware(errors.JsonTooLarge)
-    app.add_middleware(BearerAuth, tokens=config.tokens)  # added last: runs first, before any body is read
+    app.add_middleware(errors.JsonRefusals)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(BearerAuth, tokens=config.tokens)  # runs before any body is read
+    app.add_middleware(errors.Unexpected)  # added last: runs first, around everything
     default_committee = DefaultCommittee(config.pretrained_dir)
     audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
 
@@ -132,7 +142,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                         chunk_songs=config.chunk_songs, wait=False)
         return {"iteration": result.state.iteration, "strategy": result.state.query_strategy,
                 "songs": [{"song_id": song, "score": result.scores[song]} for song in result.songs],
-                "warnings": result.warnings}
+                "warnings": warned(result.warnings)}
 
     @app.post("/users/{user_id}/annotations")
     def annotate(user_id: str, body: Annotations) -> dict:
@@ -150,10 +160,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
             index = names.quadrant_index(quadrant.upper())
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        ranked = personalize.recommend(config.users_dir, user_id, config.feats_dir, config.pool_cache_dir,
-                                       index, n, jobs=config.jobs, chunk_songs=config.chunk_songs)
+        ranked, warnings = personalize.recommend(config.users_dir, user_id, config.feats_dir,
+                                                 config.pool_cache_dir, index, n, jobs=config.jobs,
+                                                 chunk_songs=config.chunk_songs)
         return {"quadrant": names.QUADRANTS[index],
-                "songs": [{"song_id": song, "probability": p} for song, p in ranked]}
+                "songs": [{"song_id": song, "probability": p} for song, p in ranked],
+                "warnings": warned(warnings)}
 
     @app.post("/predict", max_body_size=config.max_upload_bytes)
     def predict(file: Annotated[UploadFile, File(description="a feature CSV or an audio file")],
