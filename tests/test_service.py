@@ -1,5 +1,6 @@
 """The HTTP service through a real serve.py process and a real HTTP client (tests/service_server.py)."""
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from tests.conftest import ROOT, error_line, run_script
 from tests.signals import progression, write_wav
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
+from trompa_mer.users import tokens
 
 
 @pytest.fixture(scope="module")
@@ -490,3 +492,51 @@ def test_an_unreadable_feature_csv_is_left_out_with_a_warning(server: service_se
     finally:
         for song in broken:
             (feats / f"{song}.csv").unlink()
+
+
+def test_a_listener_token_opens_its_users_loop_and_nothing_else(server: service_server.Server,
+                                                                client: httpx.Client) -> None:
+    new_user(client, "alice")
+    new_user(client, "bob")
+    minted = client.post("/users/alice/tokens", json={"days": 7})
+    assert minted.status_code == 201, minted.text
+    token, token_id = minted.json()["token"], minted.json()["token_id"]
+    assert minted.json()["link"] == f"/annotate/alice#token={token}" and len(token) > 40
+    stored = (server.root / "models" / "users" / "alice" / tokens.TOKENS_FILE).read_text()
+    assert token not in stored and hashlib.sha256(token.encode()).hexdigest() in stored
+    alice = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    with alice:
+        outside = [("GET", "/users/bob"), ("DELETE", "/users/bob"), ("DELETE", "/users/alice"),
+                   ("POST", "/users"), ("POST", "/predict"), ("POST", "/users/alice/tokens"),
+                   ("DELETE", f"/users/alice/tokens/{token_id}"), ("POST", "/users/bob/queries"),
+                   ("GET", "/users/bob/recommendations?quadrant=Q1"), ("HEAD", "/users/bob"),
+                   ("GET", "/users/alice/../bob")]
+        for method, path in outside:
+            response = alice.request(method, path, json={"user_id": "carol"} if path == "/users" else None)
+            assert response.status_code == 403, (method, path, response.status_code)
+            if method != "HEAD":
+                assert "listener token of user alice" in refused(response, 403)
+        assert client.get("/users/bob").status_code == 200 and client.get("/users/carol").status_code == 404
+        # alice's own loop, the audio of the songs she is asked about included
+        assert alice.get("/users/alice").json()["pending"] is False
+        songs = ask(alice, "alice", 2)
+        other = next(song for song in sorted(server.truth) if song not in songs)
+        assert alice.get(f"/audio/{songs[0]}").content == client.get(f"/audio/{songs[0]}").content
+        assert alice.head(f"/audio/{songs[1].upper()}").status_code == 200
+        assert "never asked" in refused(alice.get(f"/audio/{other}"), 403)
+        assert alice.post("/users/alice/annotations", json=answers(server, songs)).json() == {"iteration": 1}
+        assert alice.get(f"/audio/{songs[0]}").status_code == 200  # answered: still hers
+        assert alice.get("/users/alice/recommendations", params={"quadrant": "Q2"}).status_code == 200
+        # Revoked, the token opens nothing; nor does one with bob's name and alice's secret.
+        assert client.delete(f"/users/alice/tokens/{token_id}").status_code == 204
+        refused(alice.get("/users/alice"), 401)
+        assert "no listener token" in refused(client.delete(f"/users/alice/tokens/{token_id}"), 404)
+        forged = "bob." + token.partition(".")[2]
+        refused(httpx.get(server.url + "/users/bob", headers={"Authorization": f"Bearer {forged}"}), 401)
+    # A token expires.
+    brief = client.post("/users/alice/tokens", json={"days": 1 / 86400}).json()["token"]
+    time.sleep(1.5)
+    refused(httpx.get(server.url + "/users/alice", headers={"Authorization": f"Bearer {brief}"}), 401)
+    for days in (0, -1, 1000, "soon"):
+        refused(client.post("/users/alice/tokens", json={"days": days}), 400)
+    assert "unknown user" in refused(client.post("/users/nobody/tokens"), 404)

@@ -38,6 +38,14 @@ class UserExistsError(UserError):
     """A user id that already has a folder."""
 
 
+class TokenError(TrompaError):
+    """A listener token that cannot be minted or revoked as asked."""
+
+
+class UnknownTokenError(TokenError):
+    """A listener token id the user does not have."""
+
+
 class BusyError(TrompaError):
     """A folder another command holds, when the caller asked not to wait for it."""
 

@@ -9,10 +9,11 @@ concurrent query, retrain or delete is a 409 instead of a queue.
 import mimetypes
 import shutil
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -27,11 +28,11 @@ from trompa_mer.features import audio, table
 from trompa_mer.features.audio_files import SONG_ID_PATTERN, AudioIndex
 from trompa_mer.learning import strategies
 from trompa_mer.service import errors, page
-from trompa_mer.service.auth import BearerAuth
+from trompa_mer.service.auth import BearerAuth, listener_of
 from trompa_mer.service.config import ServiceConfig
 from trompa_mer.service.head import HeadAsGet
 from trompa_mer.users import account as user
-from trompa_mer.users import personalize
+from trompa_mer.users import personalize, tokens
 
 JSON_BODY_BYTES = 1 << 20
 """The largest JSON body any endpoint reads (POST /predict has its own, larger limit)."""
@@ -53,6 +54,10 @@ class QueryRequest(BaseModel):
     n: int = Field(10, ge=1, description="how many songs to ask about")
     strategy: Strategy | None = Field(None, description="this query's strategy instead of the user's own")
     requery: bool = Field(False, description="replace a query still waiting for annotations")
+
+
+class NewToken(BaseModel):
+    days: float = Field(30, gt=0, le=tokens.MAX_DAYS, description="how long the listener token lasts")
 
 
 class Annotations(BaseModel):
@@ -107,7 +112,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=JSON_BODY_BYTES)
     app.add_middleware(errors.JsonRefusals)
     app.add_middleware(HeadAsGet)
-    app.add_middleware(BearerAuth, tokens=config.tokens)  # runs before any body is read
+    # Tokens are checked before any body is read.
+    app.add_middleware(BearerAuth, tokens=config.tokens, users_dir=config.users_dir)
     app.add_middleware(errors.Unexpected)  # added last: runs first, around everything
     default_committee = DefaultCommittee(config.pretrained_dir)
     audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
@@ -131,6 +137,18 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @app.delete("/users/{user_id}", status_code=204)
     def delete_user(user_id: str) -> Response:
         user.delete_user(config.users_dir, user_id, wait=False)
+        return Response(status_code=204)
+
+    @app.post("/users/{user_id}/tokens", status_code=201)
+    def mint_token(user_id: str, body: NewToken | None = None) -> dict:
+        minted = tokens.mint(config.users_dir, user_id, (body or NewToken()).days)
+        return {"token": minted.token, "token_id": minted.token_id,
+                "expires": datetime.fromtimestamp(minted.expires, UTC).isoformat(timespec="seconds"),
+                "link": f"/annotate/{user_id}#token={minted.token}"}
+
+    @app.delete("/users/{user_id}/tokens/{token_id}", status_code=204)
+    def revoke_token(user_id: str, token_id: str) -> Response:
+        tokens.revoke(config.users_dir, user_id, token_id)
         return Response(status_code=204)
 
     @app.post("/users/{user_id}/queries")
@@ -190,9 +208,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                  config.hop_seconds, scaling, model, source=name)
 
     @app.get("/audio/{song_id}", response_class=FileResponse)
-    def song_audio(song_id: str) -> FileResponse:
+    def song_audio(song_id: str, request: Request) -> FileResponse:
         if not SONG_ID_PATTERN.fullmatch(song_id):
             raise HTTPException(400, f"invalid song id {song_id!r}")
+        if (listener := listener_of(request)) is not None:
+            with user.open_user(config.users_dir, listener, read_only=True) as folder:
+                asked = {song.lower() for song in user.read_state(folder).asked()}
+            if song_id.lower() not in asked:
+                raise HTTPException(403, f"user {listener} was never asked about song {song_id}")
         found = audio_index.find(song_id.lower()) if audio_index is not None else None
         if found is None:
             raise HTTPException(404, f"no audio for song {song_id}")

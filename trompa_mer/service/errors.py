@@ -18,12 +18,14 @@ from trompa_mer.errors import (
     PendingQueryError,
     TooManySongsError,
     TrompaError,
+    UnknownTokenError,
     UnknownUserError,
     UserExistsError,
 )
 
 STATUS: tuple[tuple[type[TrompaError], int], ...] = (
     (UnknownUserError, 404),
+    (UnknownTokenError, 404),
     (UserExistsError, 409),
     (BusyError, 409),
     (PendingQueryError, 409),
