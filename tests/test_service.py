@@ -20,6 +20,7 @@ from tests.conftest import ROOT, error_line, run_script
 from tests.signals import progression, write_wav
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
+from trompa_mer.features import audio
 from trompa_mer.users import tokens
 
 
@@ -540,3 +541,50 @@ def test_a_listener_token_opens_its_users_loop_and_nothing_else(server: service_
     for days in (0, -1, 1000, "soon"):
         refused(client.post("/users/alice/tokens", json={"days": days}), 400)
     assert "unknown user" in refused(client.post("/users/nobody/tokens"), 404)
+
+
+def peak_rss_mb(process: subprocess.Popen) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
+
+
+def test_work_is_bounded(tmp_path: Path) -> None:
+    env = service_server.environment(tmp_path, TPL_MAX_USERS="2", TPL_MAX_ANALYSES="1")
+    with service_server.start(tmp_path, env=env) as bounded, bounded.client() as client:
+        # An hour of silence, 0.4 MB of FLAC: refused from its header, never decoded. The issue asks for
+        # 2 s; 10 s leaves room for 2 cores shared with other work.
+        flac = tmp_path / "hour.flac"
+        subprocess.run([audio.ffmpeg_executable(), "-v", "error", "-f", "lavfi", "-i",
+                        "anullsrc=r=8000:cl=mono", "-t", "3600", "-c:a", "flac", str(flac)], check=True)
+        started = time.monotonic()
+        message = refused(client.post("/predict", files={"file": ("hour.flac", flac.read_bytes())}), 413)
+        assert time.monotonic() - started < 10
+        assert "hour.flac lasts 3600 s, longer than the 900 s allowed" in message and "excerpt" in message
+        assert peak_rss_mb(bounded.process) < 300 and not list((bounded.root / "tmp").iterdir())
+
+        # Users up to TPL_MAX_USERS.
+        new_user(client, "one")
+        new_user(client, "two")
+        full = refused(client.post("/users", json={"user_id": "three"}), 507)
+        assert "2 users already" in full and "TPL_MAX_USERS" in full
+        assert client.delete("/users/one").status_code == 204
+        new_user(client, "three")
+
+        # One analysis at a time: a second audio upload meanwhile is told when to come back.
+        wav = write_wav(tmp_path / "long.wav", progression(seconds_per_chord=7.5))
+        first: dict[str, httpx.Response] = {}
+        thread = threading.Thread(target=lambda: first.update(response=client.post(
+            "/predict", files={"file": (wav.name, wav.read_bytes())})))
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not list((bounded.root / "tmp").iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the first upload's temporary folder appears: it is being analysed
+        with bounded.client() as other:
+            busy = other.post("/predict", files={"file": (wav.name, wav.read_bytes())})
+            csv = bounded.root / "data" / "feats" / "song_00.csv"
+            assert other.post("/predict", files={"file": (csv.name, csv.read_bytes())}).status_code == 200
+        thread.join()
+        assert "being analysed" in refused(busy, 503) and busy.headers["retry-after"] == "5"
+        assert first["response"].status_code == 200
+        assert client.post("/predict", files={"file": (wav.name, wav.read_bytes())}).status_code == 200

@@ -10,6 +10,10 @@ class AudioError(TrompaError):
     """Audio that cannot be read, decoded or is too short."""
 
 
+class AudioTooLongError(AudioError):
+    """Audio longer than the caller allows."""
+
+
 class SmileError(TrompaError):
     """SMILExtract could not be found or failed."""
 
@@ -44,6 +48,10 @@ class TokenError(TrompaError):
 
 class UnknownTokenError(TokenError):
     """A listener token id the user does not have."""
+
+
+class TooManyUsersError(UserError):
+    """A new user beyond the most a place may hold."""
 
 
 class BusyError(TrompaError):

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> None:
         smilextract=smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY),
         window_seconds=settings.WINDOW_SECONDS, hop_seconds=settings.HOP_SECONDS,
         xgb_rounds=settings.XGB_UPDATE_ROUNDS, jobs=settings.JOBS, chunk_songs=settings.POOL_CHUNK_SONGS,
-        max_upload_bytes=settings.MAX_UPLOAD_BYTES)
+        max_upload_bytes=settings.MAX_UPLOAD_BYTES, max_audio_seconds=settings.MAX_AUDIO_SECONDS,
+        max_analyses=settings.MAX_ANALYSES, max_users=settings.MAX_USERS)
     # Requests run on threads; a pool update's CSV readers must not be forked from a threaded process.
     multiprocessing.set_start_method("forkserver", force=True)
     # Requests run side by side, so BLAS and OpenMP pools of several threads per call only fight over

@@ -38,6 +38,8 @@ JSON_BODY_BYTES = 1 << 20
 """The largest JSON body any endpoint reads (POST /predict has its own, larger limit)."""
 UPLOAD_NAME = "upload"
 """The stem temporary copies of uploads get: the client's file name never becomes a path."""
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for too many analyses at once tells the client to wait."""
 
 
 Strategy = Literal[names.STRATEGIES]
@@ -116,6 +118,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.add_middleware(BearerAuth, tokens=config.tokens, users_dir=config.users_dir)
     app.add_middleware(errors.Unexpected)  # added last: runs first, around everything
     default_committee = DefaultCommittee(config.pretrained_dir)
+    analyses = threading.BoundedSemaphore(config.max_analyses)
     audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
 
     @app.get("/health")
@@ -126,7 +129,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def create_user(body: NewUser) -> dict:
         strategies.load_crowd(body.strategy, config.crowd_file)  # hc and mix need the crowd file now
         user.create_user(config.users_dir, body.user_id, config.pretrained_dir, body.strategy,
-                         body.update_rule)
+                         body.update_rule, config.max_users)
         return get_user(body.user_id)
 
     @app.get("/users/{user_id}")
@@ -200,12 +203,20 @@ def create_app(config: ServiceConfig) -> FastAPI:
         name, scaling = str(file.filename), committee.default_scaling()
         if suffix == table.FEATURE_SUFFIX:
             return predict_file(committee, file.file, scaling, model, source=name)
-        with storage.temporary_folder("upload") as tmp:  # ffmpeg and openSMILE read files
-            upload = tmp / (UPLOAD_NAME + suffix)
-            with upload.open("wb") as out:
-                shutil.copyfileobj(file.file, out)
-            return predict_audio(committee, upload, config.smilextract, config.window_seconds,
-                                 config.hop_seconds, scaling, model, source=name)
+        if not analyses.acquire(blocking=False):
+            raise HTTPException(503, f"{config.max_analyses} audio uploads are being analysed already: "
+                                     f"send it again in {RETRY_AFTER_SECONDS} s",
+                                {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        try:
+            with storage.temporary_folder("upload") as tmp:  # ffmpeg and openSMILE read files
+                upload = tmp / (UPLOAD_NAME + suffix)
+                with upload.open("wb") as out:
+                    shutil.copyfileobj(file.file, out)
+                return predict_audio(committee, upload, config.smilextract, config.window_seconds,
+                                     config.hop_seconds, scaling, model, source=name,
+                                     max_seconds=config.max_audio_seconds)
+        finally:
+            analyses.release()
 
     @app.get("/audio/{song_id}", response_class=FileResponse)
     def song_audio(song_id: str, request: Request) -> FileResponse:

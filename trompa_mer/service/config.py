@@ -26,3 +26,6 @@ class ServiceConfig:
     jobs: int
     chunk_songs: int
     max_upload_bytes: int
+    max_audio_seconds: float
+    max_analyses: int
+    max_users: int

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trompa_mer.errors import (
+    AudioTooLongError,
     BusyError,
     CommitteeError,
     EmptyPoolError,
@@ -17,6 +18,7 @@ from trompa_mer.errors import (
     NoPendingQueryError,
     PendingQueryError,
     TooManySongsError,
+    TooManyUsersError,
     TrompaError,
     UnknownTokenError,
     UnknownUserError,
@@ -25,6 +27,8 @@ from trompa_mer.errors import (
 
 STATUS: tuple[tuple[type[TrompaError], int], ...] = (
     (UnknownUserError, 404),
+    (AudioTooLongError, 413),
+    (TooManyUsersError, 507),
     (UnknownTokenError, 404),
     (UserExistsError, 409),
     (BusyError, 409),
@@ -37,6 +41,9 @@ STATUS: tuple[tuple[type[TrompaError], int], ...] = (
 HINTS: tuple[tuple[type[TrompaError], str], ...] = (
     (PendingQueryError, 'annotate it (POST /users/{id}/annotations), or send "requery": true to replace it'),
     (TooManySongsError, 'ask for fewer songs ("n")'),
+    (AudioTooLongError, "send an excerpt"),
+    (TooManyUsersError, "delete users who no longer listen (DELETE /users/{id}), or ask the server's "
+                        "operator to raise TPL_MAX_USERS"),
     (EmptyPoolError, "the server's operator has not extracted any audio into its features folder yet"),
     (MissingCrowdError, "this server has no crowd annotations (its operator sets TPL_CROWD_ANNOTATIONS); "
                         "choose another strategy"),
