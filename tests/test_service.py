@@ -96,7 +96,7 @@ def test_health_is_open_and_every_other_path_needs_a_valid_token(server: service
     assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     documented = {"/users", "/users/{user_id}/recommendations", "/predict", "/audio/{song_id}"}
     assert documented <= set(schema["paths"])
-    assert "swagger" in httpx.get(server.url + "/docs").text.lower()
+    refused(httpx.get(server.url + "/docs", headers=server.headers), 404)  # its page loads a CDN's scripts
     # A path that only starts like the page's is not public.
     status, body = raw_get(server, "/annotate/../users/827")
     assert status == 401 and b"token" in body
@@ -409,11 +409,46 @@ def test_the_server_refuses_to_start_unprotected(tmp_path: Path) -> None:
 
 
 def test_no_auth_on_loopback_and_no_audio_folder(tmp_path: Path) -> None:
-    env = service_server.environment(tmp_path, TPL_API_TOKEN="", TPL_AUDIO_DIRECTORY="")
+    platform = "https://platform.example"
+    env = service_server.environment(tmp_path, TPL_API_TOKEN="", TPL_AUDIO_DIRECTORY="",
+                                     TPL_CORS_ORIGINS=platform)
     with service_server.start(tmp_path, "--no-auth", env=env) as open_server:
-        assert "unknown user" in refused(httpx.get(open_server.url + "/users/nobody"), 404)
-        assert "no audio" in refused(httpx.get(open_server.url + "/audio/song_05"), 404)
+        url = open_server.url
+        assert "unknown user" in refused(httpx.get(url + "/users/nobody"), 404)
+        assert "no audio" in refused(httpx.get(url + "/audio/song_05"), 404)
+        # DNS rebinding: a page of rebind.attacker.example whose name now resolves to 127.0.0.1.
+        rebound = {"Host": "rebind.attacker.example"}
+        for method, path in [("GET", "/users/nobody"), ("POST", "/users"), ("DELETE", "/users/x"),
+                             ("GET", "/health")]:
+            message = refused(httpx.request(method, url + path, headers=rebound, json={"user_id": "x"}), 421)
+            assert "rebind.attacker.example" in message
+        named = {"Host": f"localhost:{urlsplit(url).port}"}
+        assert httpx.get(url + "/health", headers=named).status_code == 200
+        # A form of another site posting here (a simple request: no preflight, no CORS needed).
+        form = {"Origin": "https://evil.example", "Content-Type": "application/x-www-form-urlencoded"}
+        posted = httpx.post(url + "/users/x/queries", headers=form, content=b"a=1")
+        assert "evil.example" in refused(posted, 403)
+        assert not (open_server.root / "models" / "users" / "x").exists()
+        own = httpx.post(url + "/users", json={"user_id": "x"}, headers={"Origin": url})
+        assert own.status_code == 201 and "access-control-allow-origin" not in own.headers
+        # The configured origin may call, preflight included.
+        preflight = httpx.options(url + "/users/x", headers={
+            "Origin": platform, "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "authorization"})
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == platform
+        state = httpx.get(url + "/users/x", headers={"Origin": platform})
+        assert state.status_code == 200 and state.headers["access-control-allow-origin"] == platform
     assert "no authentication" in open_server.log.read_text()
+
+
+def test_with_tokens_any_host_is_answered_but_no_other_sites_page(server: service_server.Server,
+                                                                   client: httpx.Client) -> None:
+    assert client.get("/health", headers={"Host": "mer.example.org"}).status_code == 200
+    assert "evil.example" in refused(client.post("/users", json={"user_id": "csrf"},
+                                                 headers={"Origin": "https://evil.example"}), 403)
+    refused(client.get("/users/csrf"), 404)
+    assert "access-control-allow-origin" not in client.get("/health", headers={"Origin": "https://evil.example"}
+                                                           ).headers
 
 
 def test_no_request_makes_a_500_that_blames_nobody(server: service_server.Server, client: httpx.Client,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -29,6 +30,7 @@ from trompa_mer.features.audio_files import SONG_ID_PATTERN, AudioIndex
 from trompa_mer.learning import strategies
 from trompa_mer.service import errors, page
 from trompa_mer.service.auth import BearerAuth, listener_of
+from trompa_mer.service.browsers import BrowserGuard
 from trompa_mer.service.config import ServiceConfig
 from trompa_mer.service.head import HeadAsGet
 from trompa_mer.users import account as user
@@ -95,7 +97,9 @@ class DefaultCommittee:
 
 def create_app(config: ServiceConfig) -> FastAPI:
     """The service's app; `app.state.config` holds `config` for the routers."""
-    app = FastAPI(title="TROMPA-MER", version="0.2.0",
+    # No /docs nor /redoc: their pages load scripts from a CDN (offline they fail, and they would
+    # need a looser CSP); /openapi.json opens in any OpenAPI viewer.
+    app = FastAPI(title="TROMPA-MER", version="0.2.0", docs_url=None, redoc_url=None,
                   description="Personalized music emotion recognition: users, queries, annotations, "
                               "predictions and recommendations by emotion quadrant.")
     app.state.config = config
@@ -116,6 +120,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.add_middleware(HeadAsGet)
     # Tokens are checked before any body is read.
     app.add_middleware(BearerAuth, tokens=config.tokens, users_dir=config.users_dir)
+    if config.cors_origins:  # outside BearerAuth: a preflight carries no token
+        app.add_middleware(CORSMiddleware, allow_origins=sorted(config.cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BrowserGuard, allowed_hosts=config.allowed_hosts, origins=config.cors_origins)
     app.add_middleware(errors.Unexpected)  # added last: runs first, around everything
     default_committee = DefaultCommittee(config.pretrained_dir)
     analyses = threading.BoundedSemaphore(config.max_analyses)
@@ -239,7 +248,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
 
 def _openapi_with_bearer(app: FastAPI) -> dict:
-    """The OpenAPI schema, declaring the bearer token every operation needs (so /docs can send it)."""
+    """The OpenAPI schema, declaring the bearer token every operation needs (so a viewer can send it)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)

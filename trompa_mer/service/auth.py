@@ -15,8 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from trompa_mer.service.errors import error
 from trompa_mer.users import tokens as listener_tokens
 
-PUBLIC_PATH = re.compile(r"/health|/docs|/docs/oauth2-redirect|/openapi\.json|/annotate/[^/]+|/static/[^/]+")
-"""Paths served without a token: the health check, the API's own documentation, and the annotation
+PUBLIC_PATH = re.compile(r"/health|/openapi\.json|/annotate/[^/]+|/static/[^/]+")
+"""Paths served without a token: the health check, the API's schema, and the annotation
 page's shell and assets, which hold no user data (a browser navigation cannot send a bearer header;
 the page's script sends the token on its calls)."""
 LISTENER_CALLS: tuple[tuple[str, re.Pattern], ...] = (

@@ -29,3 +29,6 @@ class ServiceConfig:
     max_audio_seconds: float
     max_analyses: int
     max_users: int
+    allowed_hosts: frozenset[str] | None
+    """The Host names answered; None: any."""
+    cors_origins: frozenset[str]
