@@ -1,5 +1,6 @@
 """The HTTP service through a real serve.py process and a real HTTP client (tests/service_server.py)."""
 
+import contextlib
 import hashlib
 import json
 import socket
@@ -8,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from tests.signals import progression, write_wav
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
 from trompa_mer.features import audio
+from trompa_mer.service import connections
 from trompa_mer.users import tokens
 
 
@@ -623,3 +626,32 @@ def test_work_is_bounded(tmp_path: Path) -> None:
         assert "being analysed" in refused(busy, 503) and busy.headers["retry-after"] == "5"
         assert first["response"].status_code == 200
         assert client.post("/predict", files={"file": (wav.name, wav.read_bytes())}).status_code == 200
+
+
+def test_half_open_connections_neither_stay_nor_starve_health(tmp_path: Path) -> None:
+    """1,000 sockets that send half a request head, against a server of 256 file descriptors: /health
+    still answers (the issue asks for 1 s; 5 s leaves room for 2 cores shared with other work), and
+    each of them is closed within a few seconds (HEAD_SECONDS, or sooner to make room)."""
+    with service_server.start(tmp_path, open_files=256) as limited:
+        parts = urlsplit(limited.url)
+
+        def half_open(_: int) -> socket.socket:
+            conn = socket.create_connection((parts.hostname, parts.port), timeout=60)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: " + parts.netloc.encode() + b"\r\n")
+            return conn
+
+        with ThreadPoolExecutor(50) as connecting:  # a full accept queue makes each connect wait 1 s
+            sockets = list(connecting.map(half_open, range(1000)))
+        try:
+            started = time.monotonic()
+            assert httpx.get(limited.url + "/health", timeout=30).json() == {"status": "ok"}
+            assert time.monotonic() - started < 5
+            started = time.monotonic()
+            for conn in sockets:
+                with contextlib.suppress(ConnectionResetError):  # closed with the head unread: a reset
+                    assert conn.recv(1024) == b""  # closed by the server, without an answer
+            assert time.monotonic() - started < connections.HEAD_SECONDS + 20
+        finally:
+            for conn in sockets:
+                conn.close()
+        assert "Too many open files" not in limited.log.read_text()

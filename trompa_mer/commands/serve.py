@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> None:
     from trompa_mer.service.app import create_app
     from trompa_mer.service.browsers import LOOPBACK_NAMES
     from trompa_mer.service.config import ServiceConfig
+    from trompa_mer.service.connections import HEAD_SECONDS, TimelyH11Protocol, accept_backlog
 
     tokens = check_auth(args.host, args.no_auth, settings.API_TOKENS)
     # Without tokens, a page of any site could reach the API through a name that resolves to loopback.
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"serving on http://{shown}:{port} (API schema at /openapi.json; "
           f"{'no authentication' if not tokens else f'{len(tokens)} token(s)'})", flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info"))
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", http=TimelyH11Protocol,
+                                           timeout_keep_alive=HEAD_SECONDS, backlog=accept_backlog()))
     server.run(sockets=[sock])
 
 
