@@ -3,6 +3,9 @@
 import contextlib
 import hashlib
 import json
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -198,6 +201,7 @@ def test_every_refusal_is_a_4xx_with_one_error_line(server: service_server.Serve
                  client.get("/users/nobody/recommendations", params={"quadrant": "Q1"})]:
         message = refused(call, 404)
         assert "unknown user nobody: no folder <users>/nobody" in message and str(server.root) not in message
+        assert message.endswith("create the user first (POST /users)") and ".py" not in message
     assert "no pending query" in refused(client.post("/users/5/annotations",
                                                      json={"annotations": {"song_00": "Q1"}}), 409)
     refused(client.post("/users/5/queries", json={"n": 0}), 400)
@@ -655,3 +659,27 @@ def test_half_open_connections_neither_stay_nor_starve_health(tmp_path: Path) ->
             for conn in sockets:
                 conn.close()
         assert "Too many open files" not in limited.log.read_text()
+
+
+def test_workers_serve_the_same_folders_and_stop_with_their_parent(tmp_path: Path) -> None:
+    with service_server.start(tmp_path, "--workers", "2") as served, served.client() as client:
+        deadline = time.monotonic() + 60
+        while len(pids := set(re.findall(r"Started server process \[(\d+)\]", served.log.read_text()))) < 2:
+            assert time.monotonic() < deadline, served.log.read_text()
+            time.sleep(0.1)
+        assert str(served.process.pid) not in pids and "2 worker(s)" in served.log.read_text()
+        new_user(client, "shared")
+        songs = ask(client, "shared", 2)
+        for _ in range(8):  # a new connection each time: either worker answers, from the same folders
+            state = httpx.get(served.url + "/users/shared", headers=served.headers).json()
+            assert state["pending"] and state["queried"] == songs
+        retrained = client.post("/users/shared/annotations", json=answers(served, songs))
+        assert retrained.json() == {"iteration": 1}
+        os.kill(served.process.pid, signal.SIGTERM)  # the parent alone, as `docker stop` does
+        assert served.process.wait(30) == 0
+        for pid in pids:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    refused_workers = subprocess.run([sys.executable, str(ROOT / "serve.py"), "--workers", "0"],
+                                     env=service_server.environment(tmp_path), capture_output=True, text=True,
+                                     timeout=60)
+    assert "--workers must be at least 1" in error_line(refused_workers)

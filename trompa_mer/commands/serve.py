@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port to listen on (default %(default)s; 0 picks a free one, printed)")
     parser.add_argument("--no-auth", action="store_true",
                         help="serve without tokens; only with a loopback --host")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes over the same folders (default %(default)s)")
     return parser
 
 
@@ -73,7 +75,10 @@ def run(args: argparse.Namespace) -> None:
     from trompa_mer.service.browsers import LOOPBACK_NAMES
     from trompa_mer.service.config import ServiceConfig
     from trompa_mer.service.connections import HEAD_SECONDS, TimelyH11Protocol, accept_backlog
+    from trompa_mer.service.workers import run_workers
 
+    if args.workers < 1:
+        raise ServiceError(f"--workers must be at least 1, not {args.workers}")
     tokens = check_auth(args.host, args.no_auth, settings.API_TOKENS)
     # Without tokens, a page of any site could reach the API through a name that resolves to loopback.
     allowed_hosts = settings.ALLOWED_HOSTS or (LOOPBACK_NAMES | {args.host.lower()} if not tokens else None)
@@ -97,10 +102,11 @@ def run(args: argparse.Namespace) -> None:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"serving on http://{shown}:{port} (API schema at /openapi.json; "
-          f"{'no authentication' if not tokens else f'{len(tokens)} token(s)'})", flush=True)
+          f"{'no authentication' if not tokens else f'{len(tokens)} token(s)'}; "
+          f"{args.workers} worker(s))", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", http=TimelyH11Protocol,
                                            timeout_keep_alive=HEAD_SECONDS, backlog=accept_backlog()))
-    server.run(sockets=[sock])
+    run_workers(lambda: server.run(sockets=[sock]), args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ STATUS: tuple[tuple[type[TrompaError], int], ...] = (
 )
 """The first class an exception is an instance of gives its status: most specific first."""
 HINTS: tuple[tuple[type[TrompaError], str], ...] = (
+    (UnknownUserError, "create the user first (POST /users)"),
     (PendingQueryError, 'annotate it (POST /users/{id}/annotations), or send "requery": true to replace it'),
     (TooManySongsError, 'ask for fewer songs ("n")'),
     (AudioTooLongError, "send an excerpt"),

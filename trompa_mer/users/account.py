@@ -155,7 +155,7 @@ def open_user(users_dir: Path, user_id: str, wait: bool = True, read_only: bool 
     """
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
-        raise UnknownUserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
+        raise UnknownUserError(f"unknown user {user_id}: no folder {folder}")
     _refuse_symlink(folder)
     if read_only:
         with storage.folder_lock(folder, wait, shared=True):
@@ -224,7 +224,7 @@ def read_state(folder: Path) -> UserState:
     if not path.is_file():
         raise UserError(f"{path} is missing: the user's state (iteration, answered songs, strategy, "
                         f"update rule) cannot be guessed; restore it from a backup, or start again "
-                        f"with a new user (create_user.py)")
+                        f"with a new user")
     try:
         data = storage.read_json(path)
     except ValueError as exc:

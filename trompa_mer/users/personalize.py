@@ -58,10 +58,10 @@ def skipped_warnings(pool: Pool) -> list[str]:
 
 
 def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progress: bool = False) -> Pool:
-    """load_pool, but a missing features folder is a QueryError saying how to make it."""
+    """load_pool, but a missing features folder is an EmptyPoolError, as a folder without CSVs is
+    (each face says how to fill it)."""
     if not feats_dir.is_dir():
-        raise QueryError(f"features folder not found: {feats_dir}: extract your audio into it first "
-                         f"(python3 extract_features.py -i YOUR_AUDIO/ -o {feats_dir})")
+        raise EmptyPoolError(f"features folder not found: {feats_dir}")
     return load_pool(feats_dir, cache_dir, jobs, progress)
 
 
