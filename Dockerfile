@@ -8,8 +8,9 @@ RUN apt-get update \
 
 WORKDIR /code
 # The same install step `make` runs, from the same pinned requirements.
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.txt requirements-no-deps.txt ./
+RUN pip install --no-cache-dir -r requirements.txt \
+    && pip install --no-cache-dir --no-deps -r requirements-no-deps.txt
 
 COPY . .
 RUN useradd --create-home --uid 1000 trompa \

@@ -77,7 +77,7 @@ def make_catalogue() -> dict[str, str]:
 def accuracy(folder: Path, truth: dict[str, str]) -> float:
     """Share of demo songs whose committee quadrant (mean over windows and members) is the true one."""
     committee = committees.load_committee(folder)
-    pool = load_pool(FEATS, DEMO / "pool_cache")
+    pool = load_pool(FEATS, DEMO / "pool_cache", names=committee.feature_names)
     X, offsets = pool.windows(pool.song_ids)
     window_proba = committee.proba(scale(committee, X, committee.default_scaling()))
     song_proba = consensus.song_probabilities(window_proba, offsets)
@@ -89,8 +89,8 @@ def main() -> int:
     DEMO.mkdir(parents=True, exist_ok=True)
     step(f"1. a demo catalogue of {SONGS} synthetic {SECONDS} s excerpts with known quadrants")
     truth = make_catalogue()
-    step("2. openSMILE features of every excerpt, in parallel")
-    run("extract_features.py", "-i", AUDIO, "-o", FEATS)
+    step("2. features of every excerpt, in parallel: openSMILE's IS13 and vibenet's learned ones")
+    run("extract_features.py", "-i", AUDIO, "-o", FEATS, "--add")  # --add: a rerun completes older CSVs
     example = FEATS / f"{sorted(truth, key=int)[0]}.csv"
     step(f"3. emotion of one excerpt ({example.name}, truly {truth[example.stem]})")
     out = DEMO / "prediction.json"

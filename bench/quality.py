@@ -37,8 +37,9 @@ from trompa_mer.training import pretrain, recipes
 
 
 def cross_validate(args: argparse.Namespace) -> None:
-    data = labelled.load_windows(args.labels, args.feats, args.group_column, progress=False)
     kinds = recipes.recipe_kinds(args.recipe)
+    data = labelled.load_windows(args.labels, args.feats, args.group_column, progress=False,
+                                 names=recipes.feature_names(kinds))
     print(f"{args.recipe}: {', '.join(f'{k} {v}' for k, v in kinds.items())}")
     print(f"{len(data.song_ids)} songs of {data.n_groups} {data.group_by}s, {len(data.y)} windows; "
           f"{args.folds} folds, seed {args.seed}")
@@ -52,8 +53,8 @@ def cross_validate(args: argparse.Namespace) -> None:
 
 
 def score_committee(args: argparse.Namespace) -> None:
-    data = labelled.load_windows(args.labels, args.feats, None, progress=False)
     made = committees.load_committee(args.committee)
+    data = labelled.load_windows(args.labels, args.feats, None, progress=False, names=made.feature_names)
     warn_of_training_songs(made.manifest.get("trained_on", {}), args.labels, data.song_ids)
     proba = consensus.committee_probabilities(made.proba(scale(made, data.X, made.default_scaling())))
     scores = pretrain.evaluate(data.songs, data.y, proba)

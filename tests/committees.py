@@ -1,5 +1,6 @@
 """Small real committees and feature pools made by the tests (no pretrained committee needed)."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,28 +17,32 @@ N_FEATURES = len(FEATURE_NAMES)
 
 
 def quadrant_windows(quadrant: int, n_windows: int, rng: np.random.Generator,
-                     spread: float = 1.5) -> np.ndarray:
-    """(n_windows, 260) features around a per-quadrant centre, overlapping enough to be uncertain."""
-    centre = np.zeros(N_FEATURES)
+                     spread: float = 1.5, width: int = N_FEATURES) -> np.ndarray:
+    """(n_windows, width) features around a per-quadrant centre, overlapping enough to be uncertain."""
+    centre = np.zeros(width)
     centre[quadrant * 10:(quadrant + 1) * 10] = 1.0
-    return 5.0 + centre + rng.normal(0, spread, size=(n_windows, N_FEATURES))
+    return 5.0 + centre + rng.normal(0, spread, size=(n_windows, width))
 
 
-def write_feature_csv(path: Path, X: np.ndarray) -> Path:
-    """A feature CSV of rows X, windows 0.5 s apart, as extract_features.py writes it."""
-    table.write_feature_csv(path, np.arange(len(X)) * 0.5, X)
+def write_feature_csv(path: Path, X: np.ndarray, names: Sequence[str] = FEATURE_NAMES) -> Path:
+    """A feature CSV of rows X (the columns `names`), windows 0.5 s apart, as extract_features.py
+    writes it."""
+    table.write_feature_csv(path, np.arange(len(X)) * 0.5, X, names)
     return path
 
 
-def make_pool(feats_dir: Path, n_songs: int = 24, n_windows: int = 8, seed: int = 0) -> dict[str, str]:
-    """Feature CSVs `song_NN.csv` in `feats_dir`; returns song id → its true quadrant."""
+def make_pool(feats_dir: Path, n_songs: int = 24, n_windows: int = 8, seed: int = 0,
+              names: Sequence[str] = FEATURE_NAMES) -> dict[str, str]:
+    """Feature CSVs `song_NN.csv` of the columns `names` in `feats_dir`; returns song id → its true
+    quadrant."""
     rng = np.random.default_rng(seed)
     feats_dir.mkdir(parents=True, exist_ok=True)
     truth = {}
     for i in range(n_songs):
         quadrant = i % 4
         song = f"song_{i:02d}"
-        write_feature_csv(feats_dir / f"{song}.csv", quadrant_windows(quadrant, n_windows, rng))
+        windows = quadrant_windows(quadrant, n_windows, rng, width=len(names))
+        write_feature_csv(feats_dir / f"{song}.csv", windows, names)
         truth[song] = QUADRANTS[quadrant]
     return truth
 

@@ -16,6 +16,7 @@ import pytest
 from tests import service_server
 from tests.committees import make_pool
 from tests.conftest import ROOT
+from trompa_mer.committee import files as committees
 
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 COMMITTEE_FILES = ("classifier_*.pkl", "scaler.pkl", "manifest.json")
@@ -99,7 +100,8 @@ def test_the_installed_package_ships_the_default_committee(venv: Path) -> None:
 
 def test_a_new_user_and_a_default_prediction_work_from_the_installed_package(venv: Path,
                                                                             tmp_path: Path) -> None:
-    make_pool(tmp_path / "feats", n_songs=1)
+    make_pool(tmp_path / "feats", n_songs=1,
+              names=committees.read_manifest(ROOT / "models" / "pretrained")["feature_names"])
     song, = (tmp_path / "feats").glob("*.csv")
     created = command(venv, "trompa-mer-create-user", "-i", "u1", cwd=tmp_path)
     assert created.returncode == 0, created.stderr

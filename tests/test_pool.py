@@ -22,9 +22,13 @@ from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.committee.model import Committee, scale
 from trompa_mer.datasets import labelled
 from trompa_mer.errors import FeatureError
-from trompa_mer.features.pool import INDEX_FILE, ROW_BYTES, Pool, Update, load_pool
+from trompa_mer.features.columns import FEATURE_NAMES
+from trompa_mer.features.pool import DTYPE, INDEX_FILE, Pool, Update, load_pool
 from trompa_mer.features.table import read_feature_csv, song_id_of
 from trompa_mer.learning import scoring, update
+
+ROW_BYTES = len(FEATURE_NAMES) * DTYPE.itemsize
+"""A stored row of the IS13 pool."""
 
 
 def csv_rows(path: Path) -> np.ndarray:

@@ -51,7 +51,7 @@ def test_messages_name_the_song_as_the_caller_does_not_by_its_path(tmp_path: Pat
 def test_feature_columns_takes_a_committee_s_own_columns_by_name() -> None:
     features = np.arange(3 * len(FEATURE_NAMES), dtype=float).reshape(3, len(FEATURE_NAMES))
     names = [FEATURE_NAMES[5], FEATURE_NAMES[0]]
-    np.testing.assert_array_equal(table.feature_columns(features, names), features[:, [5, 0]])
-    assert table.feature_columns(features, FEATURE_NAMES) is features
+    np.testing.assert_array_equal(table.feature_columns(features, FEATURE_NAMES, names), features[:, [5, 0]])
+    assert table.feature_columns(features, FEATURE_NAMES, FEATURE_NAMES) is features
     with pytest.raises(FeatureError, match="song.mp3 lacks 1 feature columns: nope"):
-        table.feature_columns(features, ["nope"], "song.mp3")
+        table.feature_columns(features, FEATURE_NAMES, ["nope"], "song.mp3")

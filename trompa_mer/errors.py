@@ -22,6 +22,11 @@ class FeatureError(TrompaError):
     """A feature table with missing columns or non-numeric values."""
 
 
+class MissingFamilyError(FeatureError):
+    """A feature table without a descriptor family (vibenet, …) the committee needs: its IS13 columns
+    are there, the family can be added from the audio."""
+
+
 class CommitteeError(TrompaError):
     """A committee folder or member file that cannot be used."""
 

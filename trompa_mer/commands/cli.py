@@ -9,6 +9,7 @@ from trompa_mer.commands import settings
 from trompa_mer.errors import (
     EmptyPoolError,
     MissingCrowdError,
+    MissingFamilyError,
     NoScalerError,
     PendingQueryError,
     TooManySongsError,
@@ -25,6 +26,8 @@ HINTS: tuple[tuple[type[TrompaError], str], ...] = (
                      "FEATURES_FOLDER)"),
     (MissingCrowdError, "set TPL_CROWD_ANNOTATIONS to a TROMPA JSON or song_id,user_id,quadrant CSV"),
     (NoScalerError, "use --scaling original"),
+    (MissingFamilyError, "add them from the audio: python3 extract_features.py --add -i AUDIO -o CSV (or a "
+                         "folder of each)"),
 )
 """How to fix a library error, in the scripts' words (flags, variables), after the library's message."""
 

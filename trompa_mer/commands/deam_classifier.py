@@ -23,6 +23,7 @@ from trompa_mer.datasets import deam, labelled
 from trompa_mer.datasets.windows import GROUP_SONG, LabelledWindows
 from trompa_mer.errors import TrainingError
 from trompa_mer.features import smile
+from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.training import pretrain, recipes
 
 DEFAULT_OUTPUT = settings.MODELS_DIRECTORY / "deam"
@@ -111,7 +112,10 @@ def output_folder(args: argparse.Namespace) -> Path:
     return output
 
 
-def load_deam(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
+def load_deam(args: argparse.Namespace, names: tuple[str, ...]) -> tuple[LabelledWindows, dict]:
+    if names != FEATURE_NAMES:
+        raise TrainingError(f"recipe {args.recipe} reads descriptors beyond IS13, which a DEAM folder does "
+                            "not hold: train it on a features folder with --labels and --feats")
     folder = args.deam or settings.DEAM_DIRECTORY
     deam.check_folder(folder)
     source, both = deam.choose_source(folder, args.source)
@@ -125,10 +129,10 @@ def load_deam(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
     return data, deam.corpus_record(folder, source)
 
 
-def load_labelled(args: argparse.Namespace) -> tuple[LabelledWindows, dict]:
+def load_labelled(args: argparse.Namespace, names: tuple[str, ...]) -> tuple[LabelledWindows, dict]:
     print(f"source: {args.labels} on {args.feats}"
           + (f", grouped by {args.group_column}" if args.group_column else ""))
-    data = labelled.load_windows(args.labels, args.feats, args.group_column, progress=True)
+    data = labelled.load_windows(args.labels, args.feats, args.group_column, progress=True, names=names)
     return data, labelled.corpus_record(data, args.labels, args.feats, args.group_column)
 
 
@@ -138,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     check_sources(args)
     output = output_folder(args)
     pretrain.check_output(output)
-    data, corpus = load_deam(args) if args.labels is None else load_labelled(args)
+    names = recipes.feature_names(kinds)
+    data, corpus = load_deam(args, names) if args.labels is None else load_labelled(args, names)
     for reason, songs in data.skipped.items():
         shown = ", ".join(songs[:5]) + (" …" if len(songs) > 5 else "")
         print(f"skipped {len(songs)} songs ({reason}): {shown}")

@@ -1,8 +1,10 @@
-"""Extract openSMILE IS13_ComParE window features from audio into `;`-separated CSVs.
+"""Extract window features from audio into `;`-separated CSVs: openSMILE IS13_ComParE, and vibenet's.
 
 One file:  python3 extract_features.py -i song.mp3 -o song.csv
 A folder:  python3 extract_features.py -i audio/ -o data/feats/ -j 4
 A cluster: python3 extract_features.py -i audio/ -o data/feats/ --dask-scheduler tcp://host:8786
+IS13 only, as the original tool:  python3 extract_features.py -i song.mp3 -o song.csv --families is13
+Add what older CSVs lack:         python3 extract_features.py --add -i audio/ -o data/feats/
 """
 
 import argparse
@@ -14,6 +16,7 @@ from trompa_mer import storage
 from trompa_mer.commands import cli, settings
 from trompa_mer.errors import OutputError
 from trompa_mer.features import extract, smile, table
+from trompa_mer.features.columns import FAMILIES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "instead of -j local threads; workers must see the same paths")
     parser.add_argument("--overwrite", action="store_true",
                         help="re-extract files whose CSV already exists (batch mode)")
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
+                        help="descriptor families to extract: is13 (openSMILE, always; the original tool's "
+                             "columns) and vibenet (a learned music model's outputs and embedding per 5 s) "
+                             "(default: all)")
+    parser.add_argument("--add", action="store_true",
+                        help="add to existing CSVs the families they lack, from their audio, keeping what "
+                             "they hold (IS13 is not extracted again)")
     return parser
 
 
@@ -41,10 +51,16 @@ def run(args: argparse.Namespace) -> int:
     command = smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY)
     storage.remove_stale_temporaries()
     inputs: list[Path] = args.input
+    families = extract.check_families(tuple(args.families))
     if len(inputs) == 1 and not inputs[0].is_dir():
         if args.output.parent.is_dir():
             storage.remove_stale_writes(args.output.parent, glob.escape(args.output.name))
-        extraction = extract.extract_file(inputs[0], args.output, command, args.window, args.hop)
+        if args.add:
+            added = extract.add_families(inputs[0], args.output, args.window, families)
+            print(f"added {' and '.join(added)} to {args.output}" if added
+                  else f"{args.output} already holds {' and '.join(families)}")
+            return 0
+        extraction = extract.extract_file(inputs[0], args.output, command, args.window, args.hop, families)
         shortfall = extraction.shortfall(args.window)
         if shortfall:
             print(f"warning: {inputs[0]}: {shortfall}", file=sys.stderr)
@@ -58,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     report = extract.extract_batch(extract.audio_files(inputs), args.output, command,
                                    args.window, args.hop, args.jobs, args.overwrite,
                                    scheduler=args.dask_scheduler,
-                                   connect_seconds=settings.DASK_CONNECT_SECONDS)
+                                   connect_seconds=settings.DASK_CONNECT_SECONDS,
+                                   families=families, add=args.add)
     print(report.summary(), file=sys.stderr)
     return 1 if report.failed else 0
 
@@ -68,5 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dask_scheduler and len(args.input) == 1 and not args.input[0].is_dir():
         parser.error("--dask-scheduler runs batches: give a folder or several files")
+    if args.add and args.overwrite:
+        parser.error("--add keeps what existing CSVs hold; --overwrite extracts them again: choose one")
     return cli.run(lambda: run(args))
 

@@ -2,7 +2,6 @@
 
 import pickle
 import platform
-import re
 from pathlib import Path
 
 import joblib
@@ -13,13 +12,11 @@ from sklearn.preprocessing import StandardScaler
 from trompa_mer import storage
 from trompa_mer.committee import members
 from trompa_mer.committee.layer import ListenerLayer
-from trompa_mer.committee.model import Committee
+from trompa_mer.committee.model import MEMBER_PATTERN, Committee
 from trompa_mer.errors import CommitteeError
-from trompa_mer.features.columns import FEATURE_NAMES
+from trompa_mer.features.columns import IS13, family_names
 from trompa_mer.names import QUADRANTS, SCALING_COMMITTEE, SCALING_ORIGINAL
 
-MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\.pkl$")
-"""Member file names: `classifier_<kind>.it_<k>.pkl`, k the cross-validation fold."""
 MEMBER_GLOB = "classifier_*.pkl"
 SCALER_FILE = "scaler.pkl"
 MANIFEST_FILE = "manifest.json"
@@ -70,10 +67,14 @@ def library_versions() -> dict[str, str]:
             "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
-def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = SCALING_COMMITTEE) -> dict:
-    """The manifest of a freshly trained committee."""
+def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = SCALING_COMMITTEE,
+                 kinds: tuple[str, ...] = ()) -> dict:
+    """The manifest of a freshly trained committee of `kinds`: the columns its rows hold (every
+    family its kinds read; IS13 alone when no kinds are named) and each kind's family."""
+    families = {kind: members.KINDS[kind].family for kind in kinds}
     return {
-        "feature_names": list(FEATURE_NAMES),
+        "feature_names": list(family_names(list(families.values()) or [IS13])),
+        "families": families,
         "classes": {name: index for index, name in enumerate(QUADRANTS)},
         "versions": library_versions(),
         "scaling": scaling,

@@ -38,9 +38,10 @@ class MarginMemo:
               song_ids: list[str]) -> np.ndarray:
         """As `committee.proba(X)`: (n_members, n_rows, 4) for scaled rows X of `song_ids`, whose
         windows are X[offsets[i]:offsets[i + 1]]."""
-        return committee.heard(np.stack([self._xgb_proba(name, member, X, offsets, song_ids)
-                                         if _growable(member) else members.predict_proba(member, X)
-                                         for name, member in committee.members.items()]))
+        columns = {name: X[:, committee.member_columns(name)] for name in committee.members}
+        return committee.heard(np.stack([
+            self._xgb_proba(name, member, columns[name], offsets, song_ids) if _growable(member)
+            else members.predict_proba(member, columns[name]) for name, member in committee.members.items()]))
 
     def _xgb_proba(self, name: str, member: object, X: np.ndarray, offsets: np.ndarray,
                    song_ids: list[str]) -> np.ndarray:

@@ -7,7 +7,7 @@ An update returns a new member and leaves the one it started from as it was.
 import copy
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xgboost as xgb
@@ -16,6 +16,7 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neural_network import MLPClassifier
 
+from trompa_mer.features.columns import IS13, VIBENET
 from trompa_mer.names import CLASSES, N_CLASSES
 
 ALL_CLASSES = np.array(CLASSES)
@@ -115,12 +116,14 @@ def update_mlp(member: MLPClassifier, X: np.ndarray, y: np.ndarray, rounds: int,
 class Kind:
     """What a model kind can do: create(seed), fit(member, X, y, seed) and
     update(member, X, y, rounds, seed), both returning the trained member (fit may train the one it
-    is given, as gnb and sgd do; xgb returns a new wrapper), update never touching its input."""
+    is given, as gnb and sgd do; xgb returns a new wrapper), update never touching its input; and
+    the descriptor family (features/columns.py) whose columns it reads."""
 
     estimator: type
     create: Callable
     fit: Callable
     update: Callable
+    family: str = IS13
 
 
 KINDS: dict[str, Kind] = {
@@ -129,11 +132,14 @@ KINDS: dict[str, Kind] = {
     "sgd": Kind(SGDClassifier, create_sgd, fit_sgd, update_sgd),
     "mlp": Kind(MLPClassifier, create_mlp, fit_mlp, update_mlp),
 }
-"""Model kinds by the name used in member file names (`classifier_<kind>.it_<k>.pkl`)."""
+KINDS |= {"vsgd": replace(KINDS["sgd"], family=VIBENET), "vmlp": replace(KINDS["mlp"], family=VIBENET)}
+"""Model kinds by the name used in member file names (`classifier_<kind>.it_<k>.pkl`); `v<kind>` is
+<kind> on the vibenet family."""
 
 
 def kind_of(member: object) -> str:
-    """The kind name of a loaded member; ValueError for anything that is not one of ours."""
+    """The kind name of a loaded member, the first of its model (`sgd` for a `vsgd` member, which
+    learns as one); ValueError for anything that is not one of ours."""
     for name, kind in KINDS.items():
         if isinstance(member, kind.estimator):
             return name

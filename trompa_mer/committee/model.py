@@ -1,5 +1,7 @@
-"""A committee in memory: its members, scaler, manifest and listener layer, and how it scales rows."""
+"""A committee in memory: its members, scaler, manifest and listener layer, how it scales rows, and
+which columns each member reads."""
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -8,8 +10,11 @@ from sklearn.preprocessing import StandardScaler
 from trompa_mer.committee import members
 from trompa_mer.committee.layer import ListenerLayer
 from trompa_mer.errors import NoScalerError
-from trompa_mer.features.columns import FEATURE_NAMES
+from trompa_mer.features.columns import FAMILIES, FEATURE_NAMES
 from trompa_mer.names import SCALING_COMMITTEE, SCALING_ORIGINAL
+
+MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\.pkl$")
+"""Member file names: `classifier_<kind>.it_<k>.pkl`, k the cross-validation fold."""
 
 
 @dataclass
@@ -24,14 +29,26 @@ class Committee:
 
     @property
     def feature_names(self) -> list[str]:
+        """Every column its members read, in the order its rows X hold them."""
         return list(self.manifest.get("feature_names", FEATURE_NAMES))
+
+    def member_columns(self, name: str) -> np.ndarray | slice:
+        """The columns of X that member `name` reads: those of the descriptor family its manifest's
+        `families` names for its kind, or all of them (a committee of one family names none)."""
+        match = MEMBER_PATTERN.match(name)
+        family = self.manifest.get("families", {}).get(match["kind"]) if match else None
+        if family is None:
+            return slice(None)
+        where = {column: i for i, column in enumerate(self.feature_names)}
+        return np.array([where[column] for column in FAMILIES[family]])
 
     def default_scaling(self) -> str:
         return SCALING_COMMITTEE if self.scaler is not None else SCALING_ORIGINAL
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         """(n_members, n_rows, 4) probabilities of already scaled rows X (n_rows, 260)."""
-        return self.heard(np.stack([members.predict_proba(m, X) for m in self.members.values()]))
+        return self.heard(np.stack([members.predict_proba(member, X[:, self.member_columns(name)])
+                                    for name, member in self.members.items()]))
 
     def heard(self, member_proba: np.ndarray) -> np.ndarray:
         """The members' probabilities as this committee's listener hears them (through the layer)."""

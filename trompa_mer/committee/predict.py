@@ -9,6 +9,7 @@ import numpy as np
 from trompa_mer.committee import consensus
 from trompa_mer.committee.model import Committee, scale
 from trompa_mer.features import smile, table
+from trompa_mer.features.columns import families_of, family_names
 from trompa_mer.names import QUADRANTS
 
 
@@ -55,6 +56,8 @@ def predict_audio(committee: Committee, audio_file: Path, command: smile.SmileCo
     from trompa_mer.features import extract  # the batch machinery (tqdm, executors): only for audio
 
     source = source or str(audio_file)
-    _, features, _ = extract.features_of_audio(audio_file, command, window, hop, source, max_seconds)
-    X = table.feature_columns(features, committee.feature_names, source)
+    families = tuple(families_of(committee.feature_names))
+    _, features, _ = extract.features_of_audio(audio_file, command, window, hop, source, families,
+                                               max_seconds)
+    X = table.feature_columns(features, family_names(families), committee.feature_names, source)
     return predict(committee, X, scaling, model, source)

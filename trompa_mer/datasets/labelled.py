@@ -6,6 +6,7 @@ files as the pool matches them (features/table.py: song_id_of): `MT0001.csv` is 
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 from trompa_mer.datasets.windows import GROUP_SONG, LabelledWindows
 from trompa_mer.errors import LabelsError
 from trompa_mer.features import table
+from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.names import N_CLASSES, QUADRANTS, quadrant_index
 from trompa_mer.progress import progress_bar
 
@@ -86,8 +88,9 @@ def read_labels(path: Path, group_column: str | None = None) -> dict[str, SongLa
 
 
 def load_windows(labels_file: Path, feats: Path, group_column: str | None = None,
-                 progress: bool = True) -> LabelledWindows:
-    """Labelled windows of every song with both a label and a feature file, in song-id order.
+                 progress: bool = True, names: Sequence[str] = FEATURE_NAMES) -> LabelledWindows:
+    """Labelled windows (the columns `names`) of every song with both a label and a feature file, in
+    song-id order.
 
     `group_column`: the labels' column whose value groups songs for the folds (default: each song is
     its own group); groups compare exactly, after trimming spaces. `progress`: a tqdm bar on stderr.
@@ -104,7 +107,7 @@ def load_windows(labels_file: Path, feats: Path, group_column: str | None = None
                           f"(feature files are named <song_id>{table.FEATURE_SUFFIX})")
     X, y, song_of_window, group_of_window = [], [], [], []
     for song in progress_bar("song", "reading features", progress, items=songs):
-        features = table.read_feature_csv(files[song])
+        features = table.read_feature_csv(files[song], names)
         label = labels[song]
         X.append(features)
         y.append(np.full(len(features), label.quadrant, dtype=np.int64))

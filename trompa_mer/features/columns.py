@@ -50,3 +50,31 @@ def deam_name(feature: str) -> str:
 
 DEAM_FEATURE_NAMES: tuple[str, ...] = tuple(deam_name(name) for name in FEATURE_NAMES)
 """The same 260 features under the names of DEAM's own feature files."""
+
+
+VIBENET_OUTPUTS = ("acousticness", "danceability", "energy", "instrumentalness", "liveness", "speechiness",
+                   "valence")
+"""vibenet's seven heads, in its model's output order."""
+VIBENET_EMBEDDING = 256
+"""Width of vibenet's penultimate layer, the embedding its heads read."""
+VIBENET_NAMES: tuple[str, ...] = (tuple(f"vibenet_{name}" for name in VIBENET_OUTPUTS)
+                                  + tuple(f"vibenet_embedding[{i}]" for i in range(VIBENET_EMBEDDING)))
+"""The 263 columns of the vibenet family: its raw outputs, then its embedding."""
+
+IS13 = "is13"
+VIBENET = "vibenet"
+FAMILIES: dict[str, tuple[str, ...]] = {IS13: FEATURE_NAMES, VIBENET: VIBENET_NAMES}
+"""Descriptor families by name, each its columns in CSV order. IS13 is every CSV's first family (its
+windows are the rows); the others are added after it, one value per window."""
+EXTRA_FAMILIES = tuple(name for name in FAMILIES if name != IS13)
+
+
+def family_names(families: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The columns of `families`, in FAMILIES order."""
+    return tuple(name for family in FAMILIES if family in families for name in FAMILIES[family])
+
+
+def families_of(names: tuple[str, ...] | list[str]) -> list[str]:
+    """The families whose columns `names` include, in FAMILIES order."""
+    wanted = set(names)
+    return [family for family, columns in FAMILIES.items() if wanted & set(columns)]

@@ -1,4 +1,5 @@
-"""Audio → openSMILE frames → window statistics → feature CSV, for one file or a whole folder."""
+"""Audio → openSMILE frames → window statistics (IS13), and any other descriptor family per window
+(vibenet) from the same decoded audio → feature CSV, for one file or a whole folder."""
 
 import contextlib
 import sys
@@ -12,8 +13,24 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.defaults import DASK_CONNECT_SECONDS
 from trompa_mer.errors import AudioError, ClusterError, FeatureError, OutputError, TrompaError
-from trompa_mer.features import audio, smile, table, windows
+from trompa_mer.features import audio, smile, table, vibenet, windows
+from trompa_mer.features.columns import EXTRA_FAMILIES, FAMILIES, IS13, VIBENET, family_names
 from trompa_mer.progress import progress_bar
+
+ALL_FAMILIES: tuple[str, ...] = tuple(FAMILIES)
+"""What extraction computes unless told otherwise: every family."""
+FAMILY_DESCRIPTORS = {VIBENET: vibenet.descriptors_of_wav}
+"""Family → (wav, window start times, window seconds) → (n_windows, its columns)."""
+
+
+def check_families(families: tuple[str, ...]) -> tuple[str, ...]:
+    """`families` in FAMILIES order; IS13 must be among them (its windows are a CSV's rows)."""
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise FeatureError(f"unknown descriptor families {', '.join(unknown)} (known: {', '.join(FAMILIES)})")
+    if IS13 not in families:
+        raise FeatureError(f"every feature CSV holds the {IS13} family: its windows are the rows")
+    return tuple(family for family in FAMILIES if family in families)
 
 
 def features_of_frames(frame_times: np.ndarray, frames: np.ndarray,
@@ -42,38 +59,68 @@ class Extraction:
                 f"{self.windows} window(s) hold only that, so predictions on it rest on {self.seconds:.2f} s")
 
 
+def family_descriptors(families: tuple[str, ...], wav: Path, times: np.ndarray,
+                       window: float) -> list[np.ndarray]:
+    """The columns of each family other than IS13 for the windows starting at `times`."""
+    return [FAMILY_DESCRIPTORS[family](wav, times, window) for family in families if family != IS13]
+
+
 def features_of_audio(source: Path, command: smile.SmileCommand, window: float, hop: float,
-                      name: str | None = None, max_seconds: float | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, Extraction]:
-    """Window start times (n_windows,) in seconds, features (n_windows, 260) and what was extracted,
-    of one audio file, in memory; `name` calls the audio in messages (default: its path); audio
-    longer than `max_seconds` is refused (`audio.as_wav`)."""
+                      name: str | None = None, families: tuple[str, ...] = ALL_FAMILIES,
+                      max_seconds: float | None = None) -> tuple[np.ndarray, np.ndarray, Extraction]:
+    """Window start times (n_windows,) in seconds, features (n_windows, len(family_names(families)))
+    and what was extracted, of one audio file decoded once, in memory; `name` calls the audio in
+    messages (default: its path); audio longer than `max_seconds` is refused (`audio.as_wav`)."""
     name = name or str(source)
+    families = check_families(families)
     with audio.as_wav(source, name, max_seconds) as wav, storage.temporary_folder("lld") as tmp:
         lld_csv = Path(tmp, "lld.csv")
         smile.run_smilextract(command, wav, lld_csv, name)
         frame_times, frames = smile.read_lld_csv(lld_csv, name)
-    times, features = features_of_frames(frame_times, frames, window, hop)
-    return times, features, Extraction(len(times), len(frames) * windows.FRAME_SECONDS)
+        times, features = features_of_frames(frame_times, frames, window, hop)
+        others = family_descriptors(families, wav, times, window)
+    return times, np.hstack([features, *others]), Extraction(len(times), len(frames) * windows.FRAME_SECONDS)
 
 
 def extract_file(source: Path, output: Path, command: smile.SmileCommand,
-                 window: float, hop: float) -> Extraction:
+                 window: float, hop: float, families: tuple[str, ...] = ALL_FAMILIES) -> Extraction:
     """Extract one audio file into a feature CSV."""
     audio.check_supported(source)
     storage.check_output_file(output, table.FEATURE_SUFFIX)
-    times, features, extraction = features_of_audio(source, command, window, hop)
-    table.write_feature_csv(output, times, features)
+    times, features, extraction = features_of_audio(source, command, window, hop, families=families)
+    table.write_feature_csv(output, times, features, family_names(check_families(families)))
     return extraction
 
 
+def add_families(source: Path, output: Path, window: float,
+                 families: tuple[str, ...] = ALL_FAMILIES) -> list[str]:
+    """Add to the feature CSV `output` the families it lacks, computed from its audio `source` for its
+    own windows (`window` seconds long), keeping every column it has; the families added."""
+    audio.check_supported(source)
+    times, names, values = table.read_all_columns(output)
+    present = set(names)
+    missing = [family for family in check_families(families)
+               if family in EXTRA_FAMILIES and not set(FAMILIES[family]) <= present]
+    if not missing:
+        return []
+    replaced = {name for family in missing for name in FAMILIES[family]}
+    kept = [i for i, name in enumerate(names) if name not in replaced]
+    with audio.as_wav(source) as wav:
+        added = family_descriptors(tuple(missing), wav, times, window)
+    table.write_feature_csv(output, times, np.hstack([values[:, kept], *added]),
+                            [*(names[i] for i in kept), *family_names(missing)])
+    return missing
+
+
 def extract_missing(source: Path, output: Path, command: smile.SmileCommand, window: float, hop: float,
-                    overwrite: bool) -> Extraction | None:
-    """extract_file, unless `output` exists and `overwrite` is off (None). On a cluster a task runs
-    again when its worker dies; a file that worker already finished is not made twice."""
+                    overwrite: bool, families: tuple[str, ...] = ALL_FAMILIES,
+                    add: bool = False) -> Extraction | list[str]:
+    """extract_file, unless `output` exists and `overwrite` is off: then the families added to it
+    with `add` (add_families), none without. On a cluster a task runs again when its worker dies; a
+    file that worker already finished is not made twice."""
     if output.exists() and not overwrite:
-        return None
-    return extract_file(source, output, command, window, hop)
+        return add_families(source, output, window, families) if add else []
+    return extract_file(source, output, command, window, hop, families)
 
 
 @dataclass
@@ -81,6 +128,8 @@ class BatchReport:
     """What a batch extraction did, file by file."""
 
     done: list[Path] = field(default_factory=list)
+    added: list[Path] = field(default_factory=list)
+    """Existing CSVs completed with the families they lacked."""
     skipped: list[Path] = field(default_factory=list)
     failed: dict[Path, str] = field(default_factory=dict)
     short: dict[Path, str] = field(default_factory=dict)
@@ -88,7 +137,8 @@ class BatchReport:
 
     def summary(self) -> str:
         short = f" ({len(self.short)} shorter than one window)" if self.short else ""
-        return f"done {len(self.done)}{short}, skipped {len(self.skipped)}, failed {len(self.failed)}"
+        added = f", completed {len(self.added)}" if self.added else ""
+        return f"done {len(self.done)}{short}{added}, skipped {len(self.skipped)}, failed {len(self.failed)}"
 
 
 def audio_files(inputs: Sequence[Path]) -> list[Path]:
@@ -144,8 +194,10 @@ def executor_for(jobs: int, scheduler: str | None,
 def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCommand,
                   window: float, hop: float, jobs: int = 1, overwrite: bool = False,
                   progress: bool = True, scheduler: str | None = None,
-                  connect_seconds: float = DASK_CONNECT_SECONDS) -> BatchReport:
+                  connect_seconds: float = DASK_CONNECT_SECONDS,
+                  families: tuple[str, ...] = ALL_FAMILIES, add: bool = False) -> BatchReport:
     """One `<stem>.csv` per audio file in `out_dir`; a failing file is reported, the others go on.
+    An existing CSV is skipped, or with `add` completed with the `families` it lacks.
 
     Files run on `jobs` local threads, or on a Dask cluster when `scheduler` is its address; every
     CSV is written atomically, so a file is either complete or absent and a rerun redoes only those.
@@ -157,19 +209,20 @@ def extract_batch(sources: Iterable[Path], out_dir: Path, command: smile.SmileCo
     todo: list[tuple[Path, Path]] = []
     for source in sources:
         target = table.feature_file(out_dir, source.stem)
-        if target.exists() and not overwrite:
+        if target.exists() and not overwrite and not add:
             report.skipped.append(source)
         else:
             todo.append((source, target))
     with executor_for(jobs, scheduler, connect_seconds) as executor, \
             progress_bar("file", "extracting", progress, total=len(todo)) as bar:
-        futures = {executor.submit(extract_missing, s, t, command, window, hop, overwrite): s
+        futures = {executor.submit(extract_missing, s, t, command, window, hop, overwrite, families, add): s
                    for s, t in todo}
         for future in as_completed(futures):
             source = futures[future]
             try:
-                extraction = future.result()
-                (report.skipped if extraction is None else report.done).append(source)
+                result = future.result()
+                extraction = result if isinstance(result, Extraction) else None
+                (report.done if extraction else report.added if result else report.skipped).append(source)
                 shortfall = extraction and extraction.shortfall(window)
                 if shortfall:
                     report.short[source] = shortfall

@@ -1,6 +1,8 @@
 """The song pool: every song's feature CSV in `data/feats`, kept as float32 rows in a binary store.
 
-The store (the pool cache folder) holds segments, raw little-endian float32 files of (n_rows, 260)
+A pool reads the columns a committee reads (260 IS13 features by default); each set of columns has
+its own store: the pool cache folder for IS13 alone, a subfolder named by the families otherwise
+(`is13+vibenet`). A store holds segments, raw little-endian float32 files of (n_rows, n_columns)
 rows that are never changed once written, and an index: a sha256 line, then JSON naming, for each
 song, its CSV (name, size, mtime_ns), its segment, row range and the crc32 of its rows, and for each
 segment its file identity (inode, size, mtime_ns, ctime_ns). Loading reads only the CSVs that are
@@ -20,9 +22,10 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,7 @@ from trompa_mer import storage
 from trompa_mer.cores import available_cores
 from trompa_mer.errors import FeatureError
 from trompa_mer.features import table
-from trompa_mer.features.columns import FEATURE_NAMES
+from trompa_mer.features.columns import FEATURE_NAMES, families_of, family_names
 from trompa_mer.progress import progress_bar
 
 INDEX_FILE = "pool.index"
@@ -39,9 +42,7 @@ INDEX_FILE = "pool.index"
 SEGMENT_PREFIX = "seg-"
 SEGMENT_SUFFIX = ".f32"
 STORE_VERSION = 1
-N_FEATURES = len(FEATURE_NAMES)
 DTYPE = np.dtype("<f4")
-ROW_BYTES = N_FEATURES * DTYPE.itemsize
 MERGE_FACTOR = 2
 """Walking back from the newest, an older segment is merged into the new one unless it holds
 MERGE_FACTOR times the songs carried so far."""
@@ -51,6 +52,18 @@ PARALLEL_READ_MIN = 64
 
 SEGMENT_PATTERN = re.compile(r"seg-[0-9]{6,}\.f32")
 """A segment's file name, matched whole: an index naming any other file is not followed."""
+
+
+def store_folder(cache_dir: Path, names: Sequence[str]) -> Path:
+    """Where the store of the columns `names` lies: `cache_dir` for IS13 alone, else a subfolder
+    named by their families (or by a digest of the names, when they are not whole families)."""
+    names = tuple(names)
+    if names == FEATURE_NAMES:
+        return cache_dir
+    families = families_of(names)
+    if family_names(families) == names:
+        return cache_dir / "+".join(families)
+    return cache_dir / ("columns-" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16])
 
 
 def segment_name(number: int) -> str:
@@ -77,16 +90,16 @@ def csv_files(feats_dir: Path) -> dict[str, CsvFile]:
     return found
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    """(n_windows, 260) float32 rows of one song's CSV."""
-    return np.ascontiguousarray(table.read_feature_csv(path, FEATURE_NAMES), dtype=DTYPE)
+def _read_csv(path: Path, names: tuple[str, ...]) -> np.ndarray:
+    """(n_windows, len(names)) float32 rows of one song's CSV."""
+    return np.ascontiguousarray(table.read_feature_csv(path, names), dtype=DTYPE)
 
 
-def _read_fresh(path: Path) -> np.ndarray | FeatureError:
+def _read_fresh(path: Path, names: tuple[str, ...]) -> np.ndarray | FeatureError:
     """`_read_csv`, or the FeatureError saying why the CSV cannot be read: an empty, half-copied or
     unreadable CSV leaves its song out of the pool instead of failing every load."""
     try:
-        return _read_csv(path)
+        return _read_csv(path, names)
     except FeatureError as exc:
         return exc
     except OSError as exc:
@@ -122,15 +135,16 @@ class Update:
 
 
 class Pool:
-    """Songs in id order, each with its windows (rows of 260 features).
+    """Songs in id order, each with its windows (rows of the columns `names`).
 
     Rows are read from the store on demand (`windows`), a song at a time, each checked by its crc32.
     The pool holds its segments open until `close` (or the end of a `with` block).
     """
 
     def __init__(self, feats_dir: Path, cache_dir: Path, songs: dict[str, CsvFile],
-                 locations: dict[str, Location], update: Update) -> None:
+                 locations: dict[str, Location], update: Update, names: tuple[str, ...]) -> None:
         self.song_ids = sorted(songs)
+        self.names = names
         self.update = update
         self._feats_dir, self._cache_dir = feats_dir, cache_dir
         self._csv = {song: songs[song].name for song in self.song_ids}
@@ -165,18 +179,18 @@ class Pool:
         return sorted(song_ids, key=lambda s: (self._location[s].segment, self._location[s].start))
 
     def rows(self, song_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows (n_windows, 260) float32 of the given songs, in that order, and their offsets
+        """Rows (n_windows, len(names)) float32 of the given songs, in that order, and their offsets
         (n_songs + 1,): song i owns rows offsets[i]:offsets[i+1]."""
         if self.closed:
             raise ValueError("the pool is closed")
         offsets = np.concatenate([[0], np.cumsum(self.n_windows(song_ids))]).astype(np.int64)
-        out = np.empty((offsets[-1], N_FEATURES), DTYPE)
+        out = np.empty((offsets[-1], len(self.names)), DTYPE)
         for i, song in enumerate(song_ids):
             self._fill(song, out[offsets[i]:offsets[i + 1]])
         return out, offsets
 
     def windows(self, song_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows (n_windows, 260) float64 of the given songs, in that order, and their offsets
+        """Rows (n_windows, len(names)) float64 of the given songs, in that order, and their offsets
         (n_songs + 1,): song i owns rows offsets[i]:offsets[i+1]."""
         rows, offsets = self.rows(song_ids)
         return rows.astype(np.float64), offsets
@@ -188,13 +202,13 @@ class Pool:
         if _read_block(self._files[location.segment].fileno(), location, block):
             return
         (self._cache_dir / location.segment).unlink(missing_ok=True)
-        fresh = _read_csv(self._feats_dir / self._csv[song])
+        fresh = _read_csv(self._feats_dir / self._csv[song], self.names)
         if fresh.shape != block.shape:
             raise FeatureError(f"{self._csv[song]} changed while the pool was read: run again")
         block[:] = fresh
 
 
-def _read_index(cache_dir: Path) -> dict | None:
+def _read_index(cache_dir: Path, width: int) -> dict | None:
     """The index if present, intact and of this version; None means: trust nothing."""
     try:
         raw = (cache_dir / INDEX_FILE).read_bytes()
@@ -208,7 +222,7 @@ def _read_index(cache_dir: Path) -> dict | None:
     except ValueError:
         return None
     if not isinstance(index, dict) or index.get("version") != STORE_VERSION \
-            or index.get("features") != N_FEATURES or not _names_own_segments(index):
+            or index.get("features") != width or not _names_own_segments(index):
         return None
     return index
 
@@ -242,12 +256,12 @@ def _index_songs(index: dict) -> tuple[dict[str, CsvFile], dict[str, Location]]:
 
 
 def _index_of(songs: dict[str, CsvFile], locations: dict[str, Location], identities: dict[str, list],
-              next_segment: int) -> dict:
+              next_segment: int, width: int) -> dict:
     order = sorted(songs)
     names = sorted(identities)
     number = {name: i for i, name in enumerate(names)}
     return {
-        "version": STORE_VERSION, "features": N_FEATURES, "next_segment": next_segment,
+        "version": STORE_VERSION, "features": width, "next_segment": next_segment,
         "segments": [{"name": n, "file": identities[n]} for n in names],
         "songs": {
             "id": order,
@@ -264,18 +278,18 @@ def _index_of(songs: dict[str, CsvFile], locations: dict[str, Location], identit
 
 def _read_block(fd: int, location: Location, block: np.ndarray) -> bool:
     """Read a song's rows from an open segment into `block`; False if short or failing the crc32."""
-    got = os.preadv(fd, [block], location.start * ROW_BYTES)
+    got = os.preadv(fd, [block], location.start * block.shape[1] * DTYPE.itemsize)
     return got == block.nbytes and zlib.crc32(block) == location.crc
 
 
-def _stored_block(fd: int, location: Location) -> np.ndarray | None:
+def _stored_block(fd: int, location: Location, width: int) -> np.ndarray | None:
     """A song's rows from an open segment, or None if they are missing or fail their crc32."""
-    block = np.empty((location.rows, N_FEATURES), DTYPE)
+    block = np.empty((location.rows, width), DTYPE)
     return block if _read_block(fd, location, block) else None
 
 
 def _trusted_segments(cache_dir: Path, index: dict, locations: dict[str, Location],
-                      update: Update) -> dict[str, list]:
+                      update: Update, width: int) -> dict[str, list]:
     """Segment → identity of each segment the songs may keep using. A segment whose file is not
     the one the index names keeps only the songs whose rows pass their crc32 check."""
     trusted = {}
@@ -289,7 +303,7 @@ def _trusted_segments(cache_dir: Path, index: dict, locations: dict[str, Locatio
             update.distrusted.append(name)
             with open(path, "rb", buffering=0) as handle:
                 for song, location in list(locations.items()):
-                    if location.segment == name and _stored_block(handle.fileno(), location) is None:
+                    if location.segment == name and _stored_block(handle.fileno(), location, width) is None:
                         del locations[song]
         trusted[name] = identity
     for song in [s for s, loc in locations.items() if loc.segment not in trusted]:
@@ -297,22 +311,24 @@ def _trusted_segments(cache_dir: Path, index: dict, locations: dict[str, Locatio
     return trusted
 
 
-def _fresh_blocks(feats_dir: Path, names: list[str], jobs: int) -> Iterator[np.ndarray | FeatureError]:
-    """Rows of each named CSV (or why it cannot be read), in order; several processes parse when
-    there are many."""
-    paths = [feats_dir / name for name in names]
+def _fresh_blocks(feats_dir: Path, files: list[str], jobs: int,
+                  names: tuple[str, ...]) -> Iterator[np.ndarray | FeatureError]:
+    """Rows (the columns `names`) of each CSV in `files` (or why it cannot be read), in order;
+    several processes parse when there are many."""
+    paths = [feats_dir / name for name in files]
+    read = partial(_read_fresh, names=names)
     if jobs < 2 or len(paths) < PARALLEL_READ_MIN:
-        yield from map(_read_fresh, paths)
+        yield from map(read, paths)
         return
     executor = ProcessPoolExecutor(max_workers=jobs)
     try:
-        yield from executor.map(_read_fresh, paths, chunksize=16)
+        yield from executor.map(read, paths, chunksize=16)
     finally:
         executor.shutdown(cancel_futures=True)
 
 
 def _merged_segments(locations: dict[str, Location], identities: dict[str, list],
-                     new_songs: int) -> set[str]:
+                     new_songs: int, row_bytes: int) -> set[str]:
     """Older segments to fold into the new one: walking from the newest, each holding fewer than
     MERGE_FACTOR times the songs carried so far; and any whose rows are mostly dead."""
     songs, rows = dict.fromkeys(identities, 0), dict.fromkeys(identities, 0)
@@ -325,18 +341,18 @@ def _merged_segments(locations: dict[str, Location], identities: dict[str, list]
             break
         merged.add(name)
         carried += songs[name]
-    merged.update(name for name, (_, size, _, _) in identities.items() if 2 * rows[name] * ROW_BYTES < size)
+    merged.update(name for name, (_, size, _, _) in identities.items() if 2 * rows[name] * row_bytes < size)
     return merged
 
 
 def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str, CsvFile],
                    moved: dict[str, Location], fresh: list[str], jobs: int,
-                   progress: bool, skipped: dict[str, str]) -> dict[str, Location]:
+                   progress: bool, names: tuple[str, ...], skipped: dict[str, str]) -> dict[str, Location]:
     """One segment file holding the `moved` songs' stored rows and the `fresh` songs' CSV rows,
     in song id order; returns where each song now is. Fresh songs whose CSV cannot be read go
     into `skipped`, with why."""
     written: dict[str, Location] = {}
-    fresh_blocks = _fresh_blocks(feats_dir, [songs[s].name for s in fresh], jobs)
+    fresh_blocks = _fresh_blocks(feats_dir, [songs[s].name for s in fresh], jobs, names)
     sources = {segment: open(cache_dir / segment, "rb", buffering=0)
                for segment in {location.segment for location in moved.values()}}
     start = 0
@@ -344,9 +360,9 @@ def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str,
         with storage.atomic_open(cache_dir / name, "wb") as out:
             for song in progress_bar("song", "storing the pool", progress, items=sorted([*moved, *fresh])):
                 if song in moved:
-                    block = _stored_block(sources[moved[song].segment].fileno(), moved[song])
+                    block = _stored_block(sources[moved[song].segment].fileno(), moved[song], len(names))
                     if block is None:  # damaged since the index was checked: the CSV is the truth
-                        block = _read_csv(feats_dir / songs[song].name)
+                        block = _read_csv(feats_dir / songs[song].name, names)
                 else:
                     block = next(fresh_blocks)
                     if isinstance(block, FeatureError):
@@ -373,18 +389,23 @@ def _collect_garbage(cache_dir: Path, keep: Iterable[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progress: bool = False) -> Pool:
-    """The pool of `feats_dir`, its store in `cache_dir` brought up to date: only CSVs that are new
-    or changed (size, mtime) are read, with `jobs` processes (default: every core); `progress` shows it."""
+def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progress: bool = False,
+              names: Sequence[str] = FEATURE_NAMES) -> Pool:
+    """The pool of `feats_dir` (the columns `names`), its store under `cache_dir` (store_folder)
+    brought up to date: only CSVs that are new or changed (size, mtime) are read, with `jobs`
+    processes (default: every core); `progress` shows it."""
     if not feats_dir.is_dir():
         raise FeatureError(f"features folder not found: {feats_dir}")
     files = csv_files(feats_dir)
+    names = tuple(names)
+    width = len(names)
+    cache_dir = store_folder(cache_dir, names)
     cache_dir.mkdir(parents=True, exist_ok=True)
     update = Update()
     with storage.folder_lock(cache_dir):
-        index = _read_index(cache_dir)
+        index = _read_index(cache_dir, width)
         known, locations = _index_songs(index) if index else ({}, {})
-        identities = _trusted_segments(cache_dir, index, locations, update) if index else {}
+        identities = _trusted_segments(cache_dir, index, locations, update, width) if index else {}
         update.removed = sorted(s for s in known if s not in files)
         for song in list(locations):
             if files.get(song) != known[song]:
@@ -394,16 +415,16 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
         if update.read:
             name = segment_name(next_segment)
             next_segment += 1
-            merged = _merged_segments(locations, identities, len(update.read))
+            merged = _merged_segments(locations, identities, len(update.read), width * DTYPE.itemsize)
             moved = {s: loc for s, loc in locations.items() if loc.segment in merged}
             locations.update(_write_segment(feats_dir, cache_dir, name, files, moved, update.read,
-                                            jobs or available_cores(), progress, update.skipped))
+                                            jobs or available_cores(), progress, names, update.skipped))
             for song in update.skipped:  # not indexed: the next load reads them again
                 del files[song]
             identities = {n: i for n, i in identities.items() if n not in merged}
             identities[name] = _file_identity(cache_dir / name)
             update.written.append(name)
         if index is None or update.read or update.removed or update.distrusted:
-            _write_index(cache_dir, _index_of(files, locations, identities, next_segment))
+            _write_index(cache_dir, _index_of(files, locations, identities, next_segment, width))
         _collect_garbage(cache_dir, identities)
-        return Pool(feats_dir, cache_dir, files, locations, update)
+        return Pool(feats_dir, cache_dir, files, locations, update, names)

@@ -1,5 +1,6 @@
 """The feature CSV, the one module that writes and reads it: a `;`-separated table per song,
-`frameTime` then the 260 features, columns matched by name (ours or DEAM's), never position.
+`frameTime`, the 260 IS13 features, then any other descriptor family's columns (columns.FAMILIES), matched
+by name (ours or DEAM's), never position.
 
 pandas is imported by the readers only: writing a CSV, as extraction does, does without its 0.5 s import.
 """
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from trompa_mer import storage
-from trompa_mer.errors import FeatureError
-from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN, deam_name
+from trompa_mer.errors import FeatureError, MissingFamilyError
+from trompa_mer.features.columns import EXTRA_FAMILIES, FAMILIES, FEATURE_NAMES, TIME_COLUMN, deam_name
 from trompa_mer.features.smilextract import CSV_SEPARATOR  # the original's: SMILExtract's own
 
 FEATURE_SUFFIX = ".csv"
@@ -58,10 +59,12 @@ def song_id_of(path: Path) -> str:
     return stem.lower()
 
 
-def write_feature_csv(path: Path, times: np.ndarray, features: np.ndarray) -> None:
-    """`frameTime` then the 260 features, no index; written atomically."""
+def write_feature_csv(path: Path, times: np.ndarray, features: np.ndarray,
+                      names: Sequence[str] = FEATURE_NAMES) -> None:
+    """`frameTime` then the columns `names` of features (n_windows, len(names)), no index; written
+    atomically."""
     cells = np.column_stack([times, features]).astype(str)
-    lines = [CSV_SEPARATOR.join((TIME_COLUMN, *FEATURE_NAMES))]
+    lines = [CSV_SEPARATOR.join((TIME_COLUMN, *names))]
     lines.extend(CSV_SEPARATOR.join(row) for row in cells)
     with storage.atomic_open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -84,6 +87,9 @@ def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
             columns.append(deam_name(name))
         else:
             missing.append(name)
+    absent = [family for family in EXTRA_FAMILIES if set(FAMILIES[family]) & set(missing)]
+    if absent and set(missing) <= {name for family in absent for name in FAMILIES[family]}:
+        raise MissingFamilyError(f"{source} lacks the {' and '.join(absent)} descriptors the committee needs")
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise FeatureError(f"{source} lacks {len(missing)} feature columns: {shown}")
@@ -99,13 +105,10 @@ def select_features(table: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES,
     return values
 
 
-def read_feature_csv(path: Path | BinaryIO, names: Sequence[str] = FEATURE_NAMES,
-                     source: str | None = None) -> np.ndarray:
-    """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format), read
-    from a path or an open binary file; `source` names it in messages (default: the path)."""
+def read_table(path: Path | BinaryIO, source: str) -> pd.DataFrame:
+    """Every column of a feature CSV, at least one row."""
     import pandas as pd
 
-    source = source or str(path)
     try:
         table = pd.read_csv(path, sep=CSV_SEPARATOR)
     except FileNotFoundError:
@@ -114,17 +117,35 @@ def read_feature_csv(path: Path | BinaryIO, names: Sequence[str] = FEATURE_NAMES
         raise FeatureError(f"cannot read features file {source}: {exc}") from None
     if table.empty:
         raise FeatureError(f"features file has no rows: {source}")
-    return select_features(table, names, source)
+    return table
 
 
-def feature_columns(features: np.ndarray, names: Sequence[str], source: str = "features") -> np.ndarray:
-    """(n_windows, len(names)): the columns `names` of features (n_windows, 260) in FEATURE_NAMES
-    order, as a committee trained on those columns takes them."""
-    if list(names) == list(FEATURE_NAMES):
+def read_feature_csv(path: Path | BinaryIO, names: Sequence[str] = FEATURE_NAMES,
+                     source: str | None = None) -> np.ndarray:
+    """(n_windows, len(names)) features of one song's CSV (ours or DEAM's distributed format), read
+    from a path or an open binary file; `source` names it in messages (default: the path)."""
+    source = source or str(path)
+    return select_features(read_table(path, source), names, source)
+
+
+def read_all_columns(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Window start times (n,), the names of every other column, and their values (n, len(names)) of
+    one feature CSV: what adding a family to it keeps."""
+    table = read_table(path, str(path))
+    names = [str(name) for name in table.columns if name != TIME_COLUMN]
+    values = select_features(table, [TIME_COLUMN, *names], str(path))
+    return values[:, 0], names, values[:, 1:]
+
+
+def feature_columns(features: np.ndarray, columns: Sequence[str], names: Sequence[str],
+                    source: str = "features") -> np.ndarray:
+    """(n_windows, len(names)): the columns `names` of features (n_windows, len(columns)) whose
+    columns are `columns`, as a committee trained on `names` takes them."""
+    if list(names) == list(columns):
         return features
     import pandas as pd
 
-    return select_features(pd.DataFrame(features, columns=FEATURE_NAMES), names, source)
+    return select_features(pd.DataFrame(features, columns=list(columns)), names, source)
 
 
 def read_timed_features(path: Path) -> tuple[np.ndarray, np.ndarray]:

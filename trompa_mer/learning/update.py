@@ -37,11 +37,12 @@ class Answers:
 
 def update_members(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: int,
                    seed: int, progress: bool = False) -> Committee:
-    """A new committee whose every member learnt from rows X (n, 260, scaled) with labels y (n,)."""
+    """A new committee whose every member learnt from rows X (n, len(feature_names), scaled) with
+    labels y (n,), each from its own columns."""
     updated = {}
     for name, member in progress_bar("member", "learning", progress, items=committee.members.items()):
         kind = members.KINDS[members.kind_of(member)]
-        updated[name] = kind.update(member, X, y, rounds, seed)
+        updated[name] = kind.update(member, X[:, committee.member_columns(name)], y, rounds, seed)
     return replace(committee, members=updated)
 
 

@@ -15,6 +15,7 @@ from trompa_mer.errors import (
     CommitteeError,
     EmptyPoolError,
     MissingCrowdError,
+    MissingFamilyError,
     NoPendingQueryError,
     PendingQueryError,
     TooManySongsError,
@@ -48,6 +49,8 @@ HINTS: tuple[tuple[type[TrompaError], str], ...] = (
     (EmptyPoolError, "the server's operator has not extracted any audio into its features folder yet"),
     (MissingCrowdError, "this server has no crowd annotations (its operator sets TPL_CROWD_ANNOTATIONS); "
                         "choose another strategy"),
+    (MissingFamilyError, "send the audio instead, or a CSV extract_features.py wrote with every family; "
+                         "for the server's own songs, its operator adds them (extract_features.py --add)"),
 )
 """How a client fixes a library error, in the API's words, after the library's message."""
 

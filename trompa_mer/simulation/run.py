@@ -142,7 +142,8 @@ _WORLD: World | None = None
 
 def load_world(feats_dir: Path, cache_dir: Path, committee_dir: Path, labels: dict[str, dict[str, int]],
                crowd: Crowd) -> World:
-    return World(load_pool(feats_dir, cache_dir), committees.load_committee(committee_dir), labels, crowd)
+    committee = committees.load_committee(committee_dir)
+    return World(load_pool(feats_dir, cache_dir, names=committee.feature_names), committee, labels, crowd)
 
 
 def _init_worker(*args: object) -> None:

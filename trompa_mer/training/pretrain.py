@@ -23,6 +23,7 @@ from trompa_mer.committee import files as committee
 from trompa_mer.committee.model import Committee
 from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import TrainingError
+from trompa_mer.features.columns import FAMILIES
 from trompa_mer.names import CLASSES, N_CLASSES, QUADRANTS
 from trompa_mer.progress import progress_bar
 from trompa_mer.training.recipes import KIND_ALL
@@ -199,6 +200,8 @@ def pretrain(data: LabelledWindows, kinds: dict[str, dict], n_folds: int, seed: 
              trained_on: dict, threads: int = 0, progress: bool = False) -> Pretrained:
     """Train one member per fold and kind on standardised windows and score it on its held-out songs.
 
+    `data.X` holds the columns of every family the kinds read (recipes.feature_names), in that
+    order; each member learns from its own family's columns.
     The StandardScaler is fitted once on every window of every song (the union of all folds'
     training songs; it sees no labels), and all members learn and predict on its output.
     `kinds`: kind → hyperparameters (training/recipes.py), a list being tuned inside each fold's
@@ -208,6 +211,14 @@ def pretrain(data: LabelledWindows, kinds: dict[str, dict], n_folds: int, seed: 
     `progress`: a tqdm bar over the members on stderr.
     """
     folds = grouped_folds(data, n_folds, seed)
+    manifest = committee.new_manifest(trained_on, kinds=tuple(kinds))
+    names = manifest["feature_names"]
+    if data.X.shape[1] != len(names):
+        raise TrainingError(f"the recipe's members read {len(names)} columns, the data holds "
+                            f"{data.X.shape[1]}")
+    where = {name: i for i, name in enumerate(names)}
+    columns = {kind: [where[name] for name in FAMILIES[family]]
+               for kind, family in manifest["families"].items()}
     scaler = StandardScaler().fit(data.X)
     X = scaler.transform(data.X)
     names = (*kinds, COMMITTEE)
@@ -219,11 +230,13 @@ def pretrain(data: LabelledWindows, kinds: dict[str, dict], n_folds: int, seed: 
             progress_bar("model", "training", progress, total=n_folds * len(kinds)) as bar:
         for fold, (train, test) in enumerate(folds):
             for kind_name, params in kinds.items():
-                chosen[kind_name].append(tune(kind_name, params, X[train], data.y[train], data.songs[train],
-                                              data.groups[train], seed + fold))
-                member = train_member(kind_name, chosen[kind_name][-1], X[train], data.y[train], seed + fold)
+                X_kind = X[:, columns[kind_name]]
+                chosen[kind_name].append(tune(kind_name, params, X_kind[train], data.y[train],
+                                              data.songs[train], data.groups[train], seed + fold))
+                member = train_member(kind_name, chosen[kind_name][-1], X_kind[train], data.y[train],
+                                      seed + fold)
                 trained[committee.member_file(kind_name, fold)] = member
-                out_of_fold[kind_name][test] = members.predict_proba(member, X[test])
+                out_of_fold[kind_name][test] = members.predict_proba(member, X_kind[test])
                 bar.update()
             out_of_fold[COMMITTEE][test] = np.mean([out_of_fold[k][test] for k in kinds], axis=0)
             for name in names:
@@ -237,7 +250,7 @@ def pretrain(data: LabelledWindows, kinds: dict[str, dict], n_folds: int, seed: 
         metrics["models"][name] = {"mean": mean, "std": std, "folds": fold_scores[name],
                                    "confusion": confusion(data.songs, data.y, out_of_fold[name])}
     summary = {name: {k: metrics["models"][name][k] for k in ("mean", "std")} for name in names}
-    manifest = committee.new_manifest(trained_on, metrics={"folds": n_folds, "models": summary})
+    manifest["metrics"] = {"folds": n_folds, "models": summary}
     manifest["members"] = sorted(trained)
     ordered = {name: trained[name] for name in sorted(trained)}
     return Pretrained(Committee(ordered, scaler, manifest), metrics)

@@ -5,14 +5,21 @@ value whose members score the best song-level F1 on held-out groups (an inner gr
 cross-validation), so the fold's own test songs never choose it.
 """
 
+from trompa_mer.committee.members import KINDS
 from trompa_mer.errors import TrainingError
+from trompa_mer.features.columns import family_names
 
 ORIGINAL = "original"
 REAL_MUSIC = "real-music"
+VIBENET = "vibenet"
 RECIPES: dict[str, dict[str, dict]] = {
     ORIGINAL: {"xgb": {}, "gnb": {}, "sgd": {}},
     REAL_MUSIC: {"mlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
                  "sgd": {"alpha": [0.003, 0.01, 0.03]}},
+    VIBENET: {"mlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
+              "sgd": {"alpha": [0.003, 0.01, 0.03]},
+              "vmlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
+              "vsgd": {"alpha": [0.003, 0.01, 0.03]}},
 }
 """`original`: the original tool's committee (xgb depth 5 × 100 rounds, GaussianNB, SGD α 1e-4).
 `real-music`: chosen by artist-grouped cross-validation on 600 real clips of the 4Q emotion dataset
@@ -20,6 +27,11 @@ RECIPES: dict[str, dict[str, dict]] = {
 lowered the committee's F1 there (GaussianNB's near-certain probabilities outvote the others)."""
 DEFAULT_RECIPE = REAL_MUSIC
 KIND_ALL = "all"
+
+
+def feature_names(kinds: dict[str, dict]) -> tuple[str, ...]:
+    """The columns a committee of `kinds` reads: every family its kinds read, in FAMILIES order."""
+    return family_names([KINDS[kind].family for kind in kinds])
 
 
 def recipe_kinds(recipe: str, choice: str = KIND_ALL) -> dict[str, dict]:

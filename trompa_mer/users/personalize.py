@@ -11,6 +11,7 @@ import joblib
 
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
+from trompa_mer.committee.model import Committee
 from trompa_mer.errors import (
     AnnotationError,
     EmptyPoolError,
@@ -57,12 +58,13 @@ def skipped_warnings(pool: Pool) -> list[str]:
             for song, why in pool.update.skipped.items()]
 
 
-def open_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progress: bool = False) -> Pool:
-    """load_pool, but a missing features folder is an EmptyPoolError, as a folder without CSVs is
-    (each face says how to fill it)."""
+def open_pool(feats_dir: Path, cache_dir: Path, committee: Committee, jobs: int | None = None,
+              progress: bool = False) -> Pool:
+    """load_pool of the columns `committee` reads, but a missing features folder is an
+    EmptyPoolError, as a folder without CSVs is (each face says how to fill it)."""
     if not feats_dir.is_dir():
         raise EmptyPoolError(f"features folder not found: {feats_dir}")
-    return load_pool(feats_dir, cache_dir, jobs, progress)
+    return load_pool(feats_dir, cache_dir, jobs, progress, committee.feature_names)
 
 
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
@@ -84,7 +86,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
-        with open_pool(feats_dir, cache_dir, jobs, progress) as pool:
+        with open_pool(feats_dir, cache_dir, committee, jobs, progress) as pool:
             if not pool.song_ids:
                 raise EmptyPoolError(f"there are no feature CSVs in {feats_dir}")
             asked = state.asked()
@@ -155,11 +157,11 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
     with user.open_user(users_dir, user_id, wait) as folder:
         state = user.read_state(folder)
         check_answers(state, labels)
-        with open_pool(feats_dir, cache_dir, jobs, progress) as pool:
+        committee = committees.load_committee(folder)
+        with open_pool(feats_dir, cache_dir, committee, jobs, progress) as pool:
             lacking = [song for song in state.queried if song not in pool]
             if lacking:
                 raise AnnotationError(f"no features for annotated songs: {', '.join(lacking)}")
-            committee = committees.load_committee(folder)
             scaling = scaling or committee.default_scaling()
             songs = list(state.queried)
             updated = update.learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
@@ -191,7 +193,7 @@ def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, q
     if n < 1:
         raise QueryError(f"the number of songs must be at least 1, not {n}")
     committee = user.load_user_committee(users_dir, user_id)
-    with open_pool(feats_dir, cache_dir, jobs) as pool:
+    with open_pool(feats_dir, cache_dir, committee, jobs) as pool:
         songs = pool.song_ids
         proba = quadrant_probabilities(committee, pool, songs, scaling or committee.default_scaling(),
                                        chunk_songs, jobs)[:, quadrant]
