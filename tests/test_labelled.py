@@ -153,9 +153,10 @@ def test_a_fold_left_empty_is_refused() -> None:
 
 
 def train(labels: Path, feats: Path, out: Path, *args: object) -> str:
-    """Run the script on a labelled folder with one thread; its stdout."""
+    """Run the script on a labelled folder (IS13 features: the real-music recipe unless `args` names
+    another) with one thread; its stdout."""
     return run_script("deam_classifier.py", "--labels", labels, "--feats", feats, "-o", out,
-                      "--threads", 1, *args, check=True).stdout
+                      "--threads", 1, "--recipe", recipes.REAL_MUSIC, *args, check=True).stdout
 
 
 def test_labelled_folder_writes_a_whole_committee(corpus, tmp_path: Path) -> None:

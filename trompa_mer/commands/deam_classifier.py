@@ -35,10 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-cv", "--folds", type=int, default=5,
                         help="cross-validation folds, by song (or --group-column): one model per fold "
                              "(default %(default)s)")
-    parser.add_argument("--recipe", choices=recipes.RECIPES, default=recipes.DEFAULT_RECIPE,
-                        help="the committee's kinds and hyperparameters: real-music (mlp + sgd, chosen on "
-                             "real clips) or original (the original tool's xgb + gnb + sgd) "
-                             "(default %(default)s)")
+    parser.add_argument("--recipe", choices=recipes.RECIPES, default=None,
+                        help="the committee's kinds and hyperparameters: vibenet (mlp + sgd on IS13 and on "
+                             "the vibenet family), real-music (mlp + sgd on IS13, chosen on real clips) or "
+                             "original (the original tool's xgb + gnb + sgd) (default "
+                             f"{recipes.DEFAULT_RECIPE} with --labels, {recipes.DEAM_RECIPE} on DEAM, whose "
+                             "features are IS13 alone)")
     parser.add_argument("-m", "--model", choices=pretrain.KIND_CHOICES, default=recipes.KIND_ALL,
                         help="one of the recipe's model kinds, or all of them (default %(default)s)")
     parser.add_argument("--deam", type=Path, default=None,
@@ -137,6 +139,7 @@ def load_labelled(args: argparse.Namespace, names: tuple[str, ...]) -> tuple[Lab
 
 
 def run(args: argparse.Namespace) -> int:
+    args.recipe = args.recipe or (recipes.DEFAULT_RECIPE if args.labels else recipes.DEAM_RECIPE)
     kinds = recipes.recipe_kinds(args.recipe, args.model)
     pretrain.check_folds(args.folds)
     check_sources(args)

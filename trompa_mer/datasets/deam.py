@@ -17,6 +17,7 @@ from trompa_mer.datasets.deam_layout import AUDIO_DIR, DYNAMIC_DIR
 from trompa_mer.datasets.windows import LabelledWindows
 from trompa_mer.errors import DeamError
 from trompa_mer.features import extract, smile, table
+from trompa_mer.features.columns import IS13
 from trompa_mer.names import quadrant_of
 from trompa_mer.progress import progress_bar
 
@@ -209,7 +210,7 @@ def extract_audio(sources: Iterable[Path], cache: Path, command: smile.SmileComm
     if not todo:
         return {}
     report = extract.extract_batch(todo, cache, command, WINDOW_SECONDS, HOP_SECONDS, jobs=jobs,
-                                   overwrite=True, progress=progress)
+                                   overwrite=True, progress=progress, families=(IS13,))
     return report.failed
 
 
