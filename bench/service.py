@@ -1,8 +1,9 @@
 """The HTTP service under load, a real serve.py process: requests per second and p50 / p95 latency of
-`POST /predict` (a 60-window feature CSV, the default committee) at 1, 4 and 16 concurrent clients, and
-the latency of `GET /health` alone and while a user's retrain runs.
+`POST /predict` (a 60-window feature CSV, the default committee) at 1, 4 and 16 concurrent clients, with
+1 and with 2 server processes (`serve.py --workers`), and the latency of `GET /health` alone and while a
+user's retrain runs (with the first worker count).
 
-    python bench/service.py [--songs 500] [--requests 64] [--retrains 3] [--rule layer]
+    python bench/service.py [--songs 500] [--requests 64] [--retrains 3] [--rule layer] [--workers 1 2]
                             [--committee models/pretrained] [--work DIR]
 
 The clients run in this process (one thread and one connection each), on the same cores as the server.
@@ -115,6 +116,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=64, help="predictions per concurrency level")
     parser.add_argument("--retrains", type=int, default=3, help="retrains per update rule")
     parser.add_argument("--rule", choices=[*UPDATE_RULES, "both"], default="both")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="server processes: one server, and one /predict table, per count")
     parser.add_argument("--committee", type=Path, default=ROOT / "models" / "pretrained")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench-service")
     args = parser.parse_args()
@@ -123,36 +126,49 @@ def main() -> None:
         write_quadrant_pool(feats, 0, args.songs, 60, seed=1)
     truth = {f"song_{i:06d}": QUADRANTS[i % 4] for i in range(args.songs)}  # write_quadrant_pool's
     shutil.rmtree(args.work / "users", ignore_errors=True)
-    (args.work / "server.log").unlink(missing_ok=True)
     env = {**os.environ, "TPL_FEATS_DIRECTORY": str(feats), "TPL_POOL_CACHE_DIRECTORY": str(feats) + ".cache",
            "TPL_USERS_DIRECTORY": str(args.work / "users"), "TPL_PRETRAINED_DIRECTORY": str(args.committee),
            "TPL_API_TOKEN": TOKEN}
-    process = service_server.launch(args.work, "--port", "0", env=env)
-    try:
-        url = service_server.wait_until_up(process, args.work / "server.log")
-        print(f"serve.py at {url}; committee {args.committee}; pool {args.songs} songs × 60 windows; "
-              f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
-        csv = feats / "song_000000.csv"
-        load(url, 1, 4, csv)  # warm-up: the committee loads on the first prediction
-        print("\n| /predict, 60-window CSV | requests | req/s | p50 ms | p95 ms |\n|---|---:|---:|---:|---:|")
-        for clients in LEVELS:
-            wall, latencies = load(url, clients, args.requests, csv)
-            print(f"| {clients} client{'s' if clients > 1 else ''} | {len(latencies)} | "
-                  f"{len(latencies) / wall:.1f} | {1000 * statistics.median(latencies):.0f} | "
-                  f"{1000 * percentile(latencies, 95):.0f} |")
-        idle = health_latencies(url, None)
-        print("\n| /health | polls | p50 ms | p95 ms | max ms | retrain s (mean) |")
-        print("|---|---:|---:|---:|---:|---:|")
-        print(f"| idle | {len(idle)} | {1000 * statistics.median(idle):.1f} | "
-              f"{1000 * percentile(idle, 95):.1f} | {1000 * max(idle):.1f} | |")
-        for rule in UPDATE_RULES if args.rule == "both" else [args.rule]:
-            retrains, during = retrain_rounds(url, rule, args.retrains, truth)
-            print(f"| during a retrain ({rule} rule, 10 songs) | {len(during)} | "
-                  f"{1000 * statistics.median(during):.1f} | {1000 * percentile(during, 95):.1f} | "
-                  f"{1000 * max(during):.1f} | {statistics.mean(retrains):.2f} |")
-        print(f"\nload after: {os.getloadavg()[0]:.2f}")
-    finally:
-        service_server.stop(process)
+    for workers in args.workers:
+        (args.work / "server.log").unlink(missing_ok=True)  # wait_until_up reads the first URL in it
+        process = service_server.launch(args.work, "--port", "0", "--workers", str(workers), env=env)
+        try:
+            url = service_server.wait_until_up(process, args.work / "server.log")
+            print(f"serve.py --workers {workers} at {url}; committee {args.committee}; pool {args.songs} "
+                  f"songs × 60 windows; {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
+            predictions(url, feats / "song_000000.csv", args.requests, workers)
+            if workers == args.workers[0]:
+                health_and_retrains(url, args, truth)
+        finally:
+            service_server.stop(process)
+
+
+def predictions(url: str, csv: Path, requests: int, workers: int) -> None:
+    """The /predict table at each of LEVELS' client counts."""
+    for _ in range(2 * workers):  # warm-up: each worker loads the committee on its first prediction
+        load(url, 1, 2, csv)
+    print(f"\n| /predict, 60-window CSV, {workers} worker{'s' if workers > 1 else ''} | requests | req/s | "
+          "p50 ms | p95 ms |\n|---|---:|---:|---:|---:|")
+    for clients in LEVELS:
+        wall, latencies = load(url, clients, requests, csv)
+        print(f"| {clients} client{'s' if clients > 1 else ''} | {len(latencies)} | "
+              f"{len(latencies) / wall:.1f} | {1000 * statistics.median(latencies):.0f} | "
+              f"{1000 * percentile(latencies, 95):.0f} |")
+
+
+def health_and_retrains(url: str, args: argparse.Namespace, truth: dict[str, str]) -> None:
+    """The /health table: idle, and during retrains by each update rule asked for."""
+    idle = health_latencies(url, None)
+    print("\n| /health | polls | p50 ms | p95 ms | max ms | retrain s (mean) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| idle | {len(idle)} | {1000 * statistics.median(idle):.1f} | "
+          f"{1000 * percentile(idle, 95):.1f} | {1000 * max(idle):.1f} | |")
+    for rule in UPDATE_RULES if args.rule == "both" else [args.rule]:
+        retrains, during = retrain_rounds(url, rule, args.retrains, truth)
+        print(f"| during a retrain ({rule} rule, 10 songs) | {len(during)} | "
+              f"{1000 * statistics.median(during):.1f} | {1000 * percentile(during, 95):.1f} | "
+              f"{1000 * max(during):.1f} | {statistics.mean(retrains):.2f} |")
+    print(f"\nload after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

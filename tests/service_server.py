@@ -18,6 +18,7 @@ through `audio/leak.wav`, a symlink to it; the server's TMPDIR is `tmp/`.
 import contextlib
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -81,12 +82,18 @@ def environment(root: Path, **extra: str) -> dict[str, str]:
             "TPL_API_TOKEN": f"{TOKEN}, {OTHER_TOKEN}", "TPL_JOBS": "2", "TMPDIR": str(root / "tmp"), **extra}
 
 
-def launch(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`python serve.py ARGS` with its output in `root/server.log`."""
+def launch(root: Path, *args: str, env: dict[str, str] | None = None,
+           open_files: int | None = None) -> subprocess.Popen:
+    """`python serve.py ARGS` with its output in `root/server.log`; `open_files` limits its file
+    descriptors (RLIMIT_NOFILE)."""
+    def limit() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     with open(root / "server.log", "ab") as log:
         return subprocess.Popen([sys.executable, str(ROOT / "serve.py"), *args], cwd=ROOT,
                                 env=env or environment(root), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=limit)
 
 
 def wait_until_up(process: subprocess.Popen, log: Path) -> str:
@@ -118,10 +125,11 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def start(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def start(root: Path, *args: str, env: dict[str, str] | None = None,
+          open_files: int | None = None) -> Iterator[Server]:
     """The layout in `root`, and serve.py on 127.0.0.1 and a free port over it until the block ends."""
     truth = make_layout(root)
-    process = launch(root, "--host", "127.0.0.1", "--port", "0", *args, env=env)
+    process = launch(root, "--host", "127.0.0.1", "--port", "0", *args, env=env, open_files=open_files)
     try:
         url = wait_until_up(process, root / "server.log")
         yield Server(url, TOKEN, root, truth, root / "server.log", process)

@@ -109,8 +109,14 @@ def recorded_answers(server: service_server.Server, user_id: str) -> dict[str, s
     return {song: QUADRANTS[index] for song, index in indexes.items()}
 
 
-def open_page(driver: WebDriver, server: service_server.Server, user_id: str) -> None:
-    driver.get(f"{server.url}/annotate/{user_id}#token={server.token}")
+def open_page(driver: WebDriver, server: service_server.Server, user_id: str) -> str:
+    """Open the link a platform gives the listener (a listener token of theirs, minted by the admin
+    token); returns that token."""
+    with server.client() as client:
+        minted = client.post(f"/users/{user_id}/tokens")
+    assert minted.status_code == 201, minted.text
+    driver.get(server.url + minted.json()["link"])
+    return minted.json()["token"]
 
 
 def shown_songs(driver: WebDriver) -> list[str]:
@@ -152,11 +158,11 @@ def send_button(driver: WebDriver) -> WebElement:
 def test_a_listener_answers_with_the_mouse_and_gets_the_next_query(server: service_server.Server,
                                                                   browser: WebDriver) -> None:
     create_user(server, "mouse")
-    open_page(browser, server, "mouse")
+    token = open_page(browser, server, "mouse")
     get_songs = wait_for(browser, lambda d: (e := d.find_element(By.ID, "get-songs")).is_displayed() and e,
                          "the Get songs button")
     assert "token" not in browser.current_url  # taken from the fragment, then removed from the address bar
-    assert browser.execute_script("return sessionStorage.getItem('trompa-mer-token')") == server.token
+    assert browser.execute_script("return sessionStorage.getItem('trompa-mer-token')") == token
     count = browser.find_element(By.ID, "count")
     assert count.get_attribute("value") == "5"
     count.clear()
@@ -287,7 +293,7 @@ def test_on_a_phone_nothing_scrolls_sideways_and_any_song_id_works(server: servi
 
 
 def test_api_errors_appear_in_the_alert_area(server: service_server.Server, browser: WebDriver) -> None:
-    open_page(browser, server, "nobody")
+    browser.get(f"{server.url}/annotate/nobody#token={server.token}")  # no user, so no listener token
     assert browser.find_element(By.ID, "message").get_attribute("role") == "alert"
     assert "nobody" in wait_for_alert(browser, 404)
     browser.get(f"{server.url}/annotate/nobody#token=not-the-token")  # the page reloads with it

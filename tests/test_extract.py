@@ -4,6 +4,7 @@ import math
 import os
 import stat
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from tests import signals
 from tests.conftest import ROOT, error_line, run_script
+from trompa_mer.errors import AudioTooLongError
 from trompa_mer.features import audio, smile
 from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN, VIBENET_NAMES
 
@@ -219,6 +221,31 @@ def test_a_32_bit_float_wav_goes_to_opensmile_as_it_is(clips: dict[str, Path], t
     with audio.as_wav(wav) as given:
         assert given == wav
     assert len(extract(wav, tmp_path / "float.csv")) > 0
+
+
+def test_audio_over_a_limit_is_refused_before_decoding_and_decoding_stops_there(tmp_path: Path) -> None:
+    wav = signals.write_wav(tmp_path / "tone.wav", signals.tone(220, 20))
+    lying = bytearray(wav.read_bytes())  # a plain wav whose data chunk claims 1 s of its 20
+    at = lying.find(b"data") + 4
+    lying[at:at + 4] = (2 * signals.RATE).to_bytes(4, "little")
+    for path, data in [(tmp_path / "liar.wav", lying), (tmp_path / "tone.flac", None)]:
+        if data is None:
+            signals.convert(wav, path)
+        else:
+            path.write_bytes(data)
+        too_long = f"{path.name} lasts 20 s, longer than the 10 s allowed"
+        with pytest.raises(AudioTooLongError, match=too_long), audio.as_wav(path, max_seconds=10):
+            pass
+    # A FLAC whose STREAMINFO claims 1 s of its 20: its header passes, and decoding stops at the limit.
+    flac = bytearray((tmp_path / "tone.flac").read_bytes())
+    packed = int.from_bytes(flac[18:26], "big")  # rate, channels, bits, then 36 bits of total samples
+    flac[18:26] = ((packed >> 36 << 36) | signals.RATE).to_bytes(8, "big")
+    claims = tmp_path / "claims_1s.flac"
+    claims.write_bytes(flac)
+    assert audio.probe_seconds(claims) == pytest.approx(1.0)
+    for limit, seconds in ((None, 20), (10, 10)):
+        with audio.as_wav(claims, max_seconds=limit) as converted, wave.open(str(converted)) as decoded:
+            assert decoded.getnframes() / decoded.getframerate() == pytest.approx(seconds, abs=0.1)
 
 
 def test_audio_shorter_than_a_window_is_extracted_with_a_warning(clips: dict[str, Path],

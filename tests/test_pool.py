@@ -67,6 +67,23 @@ def test_store_holds_every_csv_and_a_second_load_reads_nothing(feats: Path, tmp_
     assert_pool_holds(again, feats)
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_csv_that_cannot_be_read_yet_is_left_out_until_it_can(tmp_path: Path, jobs: int) -> None:
+    feats = tmp_path / "feats"
+    make_pool(feats, n_songs=70, n_windows=2)  # enough for several processes to parse, with jobs=2
+    whole = (feats / "song_05.csv").read_text()
+    (feats / "being_copied.csv").write_text(whole[: len(whole) // 2])
+    (feats / "empty.csv").write_text("")
+    pool = load_pool(feats, tmp_path / "cache", jobs=jobs)
+    assert list(pool.update.skipped) == ["being_copied", "empty"] and len(pool.song_ids) == 70
+    assert "being_copied.csv" in pool.update.skipped["being_copied"]
+    assert "being_copied" not in pool and "empty" not in pool
+    (feats / "being_copied.csv").write_text(whole)
+    again = load_pool(feats, tmp_path / "cache", jobs=jobs)
+    assert again.update.read == ["being_copied", "empty"] and list(again.update.skipped) == ["empty"]
+    np.testing.assert_array_equal(again.windows(["being_copied"])[0], csv_rows(feats / "song_05.csv"))
+
+
 def test_only_added_and_changed_csvs_are_read(feats: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     load_pool(feats, cache)

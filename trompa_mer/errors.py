@@ -10,6 +10,10 @@ class AudioError(TrompaError):
     """Audio that cannot be read, decoded or is too short."""
 
 
+class AudioTooLongError(AudioError):
+    """Audio longer than the caller allows."""
+
+
 class SmileError(TrompaError):
     """SMILExtract could not be found or failed."""
 
@@ -41,6 +45,18 @@ class UnknownUserError(UserError):
 
 class UserExistsError(UserError):
     """A user id that already has a folder."""
+
+
+class TokenError(TrompaError):
+    """A listener token that cannot be minted or revoked as asked."""
+
+
+class UnknownTokenError(TokenError):
+    """A listener token id the user does not have."""
+
+
+class TooManyUsersError(UserError):
+    """A new user beyond the most a place may hold."""
 
 
 class BusyError(TrompaError):

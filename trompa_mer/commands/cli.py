@@ -14,10 +14,12 @@ from trompa_mer.errors import (
     PendingQueryError,
     TooManySongsError,
     TrompaError,
+    UnknownUserError,
 )
 from trompa_mer.names import SCALINGS
 
 HINTS: tuple[tuple[type[TrompaError], str], ...] = (
+    (UnknownUserError, "run create_user.py first"),
     (PendingQueryError, "annotate it and run retrain_model.py, or pass --requery to replace it"),
     (TooManySongsError, "ask for fewer with -q"),
     (EmptyPoolError, "extract your audio into it first (python3 extract_features.py -i YOUR_AUDIO/ -o "

@@ -1,4 +1,4 @@
-"""Serve the HTTP API and the annotation page (FastAPI on uvicorn; OpenAPI docs at /docs).
+"""Serve the HTTP API and the annotation page (FastAPI on uvicorn; its OpenAPI schema at /openapi.json).
 
 python3 serve.py --host 127.0.0.1 --port 8000      (tokens from TPL_API_TOKEN, comma-separated)
 python3 serve.py --no-auth                         (loopback only: no token asked)
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port to listen on (default %(default)s; 0 picks a free one, printed)")
     parser.add_argument("--no-auth", action="store_true",
                         help="serve without tokens; only with a loopback --host")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes over the same folders (default %(default)s)")
     return parser
 
 
@@ -70,9 +72,16 @@ def run(args: argparse.Namespace) -> None:
     from trompa_mer import storage
     from trompa_mer.features import smile
     from trompa_mer.service.app import create_app
+    from trompa_mer.service.browsers import LOOPBACK_NAMES
     from trompa_mer.service.config import ServiceConfig
+    from trompa_mer.service.connections import HEAD_SECONDS, TimelyH11Protocol, accept_backlog
+    from trompa_mer.service.workers import run_workers
 
+    if args.workers < 1:
+        raise ServiceError(f"--workers must be at least 1, not {args.workers}")
     tokens = check_auth(args.host, args.no_auth, settings.API_TOKENS)
+    # Without tokens, a page of any site could reach the API through a name that resolves to loopback.
+    allowed_hosts = settings.ALLOWED_HOSTS or (LOOPBACK_NAMES | {args.host.lower()} if not tokens else None)
     config = ServiceConfig(
         users_dir=settings.USERS_DIRECTORY, pretrained_dir=settings.DEFAULT_COMMITTEE,
         feats_dir=settings.FEATS_DIRECTORY, pool_cache_dir=settings.POOL_CACHE_DIRECTORY,
@@ -80,7 +89,9 @@ def run(args: argparse.Namespace) -> None:
         smilextract=smile.find_smilextract(settings.SMILEXTRACT, settings.OPENSMILE_DIRECTORY),
         window_seconds=settings.WINDOW_SECONDS, hop_seconds=settings.HOP_SECONDS,
         xgb_rounds=settings.XGB_UPDATE_ROUNDS, jobs=settings.JOBS, chunk_songs=settings.POOL_CHUNK_SONGS,
-        max_upload_bytes=settings.MAX_UPLOAD_BYTES)
+        max_upload_bytes=settings.MAX_UPLOAD_BYTES, max_audio_seconds=settings.MAX_AUDIO_SECONDS,
+        max_analyses=settings.MAX_ANALYSES, max_users=settings.MAX_USERS, allowed_hosts=allowed_hosts,
+        cors_origins=settings.CORS_ORIGINS)
     # Requests run on threads; a pool update's CSV readers must not be forked from a threaded process.
     multiprocessing.set_start_method("forkserver", force=True)
     # Requests run side by side, so BLAS and OpenMP pools of several threads per call only fight over
@@ -90,10 +101,12 @@ def run(args: argparse.Namespace) -> None:
     storage.remove_stale_temporaries()  # the uploads of a server that was killed mid-request
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving on http://{shown}:{port} (API docs at /docs; "
-          f"{'no authentication' if not tokens else f'{len(tokens)} token(s)'})", flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info"))
-    server.run(sockets=[sock])
+    print(f"serving on http://{shown}:{port} (API schema at /openapi.json; "
+          f"{'no authentication' if not tokens else f'{len(tokens)} token(s)'}; "
+          f"{args.workers} worker(s))", flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", http=TimelyH11Protocol,
+                                           timeout_keep_alive=HEAD_SECONDS, backlog=accept_backlog()))
+    run_workers(lambda: server.run(sockets=[sock]), args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,3 +93,16 @@ AUDIO_DIRECTORY = _path("TPL_AUDIO_DIRECTORY", ROOT) if os.environ.get("TPL_AUDI
 """The songs' audio for the annotation page's players (GET /audio/SONG_ID); unset: no audio served."""
 MAX_UPLOAD_BYTES = int(_number("TPL_MAX_UPLOAD_MB", float, 100) * 1024 * 1024)
 """The largest file POST /predict accepts (TPL_MAX_UPLOAD_MB, default 100 MB)."""
+MAX_AUDIO_SECONDS = float(_number("TPL_MAX_AUDIO_SECONDS", float, 900))
+"""The longest audio POST /predict analyses (TPL_MAX_AUDIO_SECONDS, default 15 minutes)."""
+MAX_ANALYSES = int(_number("TPL_MAX_ANALYSES", int, available_cores()))
+"""Audio uploads POST /predict analyses at once (TPL_MAX_ANALYSES, default: cores); more wait outside."""
+ALLOWED_HOSTS = frozenset(host.strip().lower() for host in os.environ.get("TPL_ALLOWED_HOSTS", "").split(",")
+                          if host.strip())
+"""The names (Host headers, port aside) the service answers to (TPL_ALLOWED_HOSTS, comma-separated);
+none: any with tokens, only loopback names with --no-auth."""
+CORS_ORIGINS = frozenset(origin.strip() for origin in os.environ.get("TPL_CORS_ORIGINS", "").split(",")
+                         if origin.strip())
+"""Other sites' origins (`https://platform.example`) whose pages may call the API (TPL_CORS_ORIGINS)."""
+MAX_USERS = int(_number("TPL_MAX_USERS", int, 1000))
+"""The most users the service creates (TPL_MAX_USERS, default 1000: ~2.8 GB with the shipped committee)."""

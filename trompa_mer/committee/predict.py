@@ -48,13 +48,16 @@ def predict_file(committee: Committee, features_csv: Path | BinaryIO, scaling: s
 
 
 def predict_audio(committee: Committee, audio_file: Path, command: smile.SmileCommand, window: float,
-                  hop: float, scaling: str, model: str, source: str | None = None) -> dict:
+                  hop: float, scaling: str, model: str, source: str | None = None,
+                  max_seconds: float | None = None) -> dict:
     """`predict` on an audio file, its features extracted in memory (`window`, `hop` in seconds);
-    `source` names it in the JSON and in messages (default: its path)."""
+    `source` names it in the JSON and in messages (default: its path); audio longer than
+    `max_seconds` is refused before it is decoded (`audio.as_wav`)."""
     from trompa_mer.features import extract  # the batch machinery (tqdm, executors): only for audio
 
     source = source or str(audio_file)
     families = tuple(families_of(committee.feature_names))
-    _, features, _ = extract.features_of_audio(audio_file, command, window, hop, source, families)
+    _, features, _ = extract.features_of_audio(audio_file, command, window, hop, source, families,
+                                               max_seconds)
     X = table.feature_columns(features, family_names(families), committee.feature_names, source)
     return predict(committee, X, scaling, model, source)

@@ -66,14 +66,14 @@ def family_descriptors(families: tuple[str, ...], wav: Path, times: np.ndarray,
 
 
 def features_of_audio(source: Path, command: smile.SmileCommand, window: float, hop: float,
-                      name: str | None = None, families: tuple[str, ...] = ALL_FAMILIES
-                      ) -> tuple[np.ndarray, np.ndarray, Extraction]:
+                      name: str | None = None, families: tuple[str, ...] = ALL_FAMILIES,
+                      max_seconds: float | None = None) -> tuple[np.ndarray, np.ndarray, Extraction]:
     """Window start times (n_windows,) in seconds, features (n_windows, len(family_names(families)))
     and what was extracted, of one audio file decoded once, in memory; `name` calls the audio in
-    messages (default: its path)."""
+    messages (default: its path); audio longer than `max_seconds` is refused (`audio.as_wav`)."""
     name = name or str(source)
     families = check_families(families)
-    with audio.as_wav(source, name) as wav, storage.temporary_folder("lld") as tmp:
+    with audio.as_wav(source, name, max_seconds) as wav, storage.temporary_folder("lld") as tmp:
         lld_csv = Path(tmp, "lld.csv")
         smile.run_smilextract(command, wav, lld_csv, name)
         frame_times, frames = smile.read_lld_csv(lld_csv, name)

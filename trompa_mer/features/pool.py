@@ -95,6 +95,17 @@ def _read_csv(path: Path, names: tuple[str, ...]) -> np.ndarray:
     return np.ascontiguousarray(table.read_feature_csv(path, names), dtype=DTYPE)
 
 
+def _read_fresh(path: Path, names: tuple[str, ...]) -> np.ndarray | FeatureError:
+    """`_read_csv`, or the FeatureError saying why the CSV cannot be read: an empty, half-copied or
+    unreadable CSV leaves its song out of the pool instead of failing every load."""
+    try:
+        return _read_csv(path, names)
+    except FeatureError as exc:
+        return exc
+    except OSError as exc:
+        return FeatureError(f"cannot read features file {path}: {exc.strerror or exc}")
+
+
 def _file_identity(path: Path) -> list[int]:
     stat = path.stat()
     return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
@@ -118,6 +129,9 @@ class Update:
     removed: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     distrusted: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Songs left out because their CSV cannot be read (yet: it may be a copy in progress), with why;
+    the next load tries them again."""
 
 
 class Pool:
@@ -298,11 +312,11 @@ def _trusted_segments(cache_dir: Path, index: dict, locations: dict[str, Locatio
 
 
 def _fresh_blocks(feats_dir: Path, files: list[str], jobs: int,
-                  names: tuple[str, ...]) -> Iterator[np.ndarray]:
-    """Rows (the columns `names`) of each CSV in `files`, in order; several processes parse when
-    there are many."""
+                  names: tuple[str, ...]) -> Iterator[np.ndarray | FeatureError]:
+    """Rows (the columns `names`) of each CSV in `files` (or why it cannot be read), in order;
+    several processes parse when there are many."""
     paths = [feats_dir / name for name in files]
-    read = partial(_read_csv, names=names)
+    read = partial(_read_fresh, names=names)
     if jobs < 2 or len(paths) < PARALLEL_READ_MIN:
         yield from map(read, paths)
         return
@@ -333,9 +347,10 @@ def _merged_segments(locations: dict[str, Location], identities: dict[str, list]
 
 def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str, CsvFile],
                    moved: dict[str, Location], fresh: list[str], jobs: int,
-                   progress: bool, names: tuple[str, ...]) -> dict[str, Location]:
+                   progress: bool, names: tuple[str, ...], skipped: dict[str, str]) -> dict[str, Location]:
     """One segment file holding the `moved` songs' stored rows and the `fresh` songs' CSV rows,
-    in song id order; returns where each song now is."""
+    in song id order; returns where each song now is. Fresh songs whose CSV cannot be read go
+    into `skipped`, with why."""
     written: dict[str, Location] = {}
     fresh_blocks = _fresh_blocks(feats_dir, [songs[s].name for s in fresh], jobs, names)
     sources = {segment: open(cache_dir / segment, "rb", buffering=0)
@@ -350,6 +365,9 @@ def _write_segment(feats_dir: Path, cache_dir: Path, name: str, songs: dict[str,
                         block = _read_csv(feats_dir / songs[song].name, names)
                 else:
                     block = next(fresh_blocks)
+                    if isinstance(block, FeatureError):
+                        skipped[song] = str(block)
+                        continue
                 out.write(block.data)
                 written[song] = Location(name, start, len(block), zlib.crc32(block))
                 start += len(block)
@@ -400,7 +418,9 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
             merged = _merged_segments(locations, identities, len(update.read), width * DTYPE.itemsize)
             moved = {s: loc for s, loc in locations.items() if loc.segment in merged}
             locations.update(_write_segment(feats_dir, cache_dir, name, files, moved, update.read,
-                                            jobs or available_cores(), progress, names))
+                                            jobs or available_cores(), progress, names, update.skipped))
+            for song in update.skipped:  # not indexed: the next load reads them again
+                del files[song]
             identities = {n: i for n, i in identities.items() if n not in merged}
             identities[name] = _file_identity(cache_dir / name)
             update.written.append(name)

@@ -9,10 +9,12 @@ concurrent query, retrain or delete is a 409 instead of a queue.
 import mimetypes
 import shutil
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -27,15 +29,19 @@ from trompa_mer.features import audio, table
 from trompa_mer.features.audio_files import SONG_ID_PATTERN, AudioIndex
 from trompa_mer.learning import strategies
 from trompa_mer.service import errors, page
-from trompa_mer.service.auth import BearerAuth
+from trompa_mer.service.auth import BearerAuth, listener_of
+from trompa_mer.service.browsers import BrowserGuard
 from trompa_mer.service.config import ServiceConfig
+from trompa_mer.service.head import HeadAsGet
 from trompa_mer.users import account as user
-from trompa_mer.users import personalize
+from trompa_mer.users import personalize, tokens
 
 JSON_BODY_BYTES = 1 << 20
 """The largest JSON body any endpoint reads (POST /predict has its own, larger limit)."""
 UPLOAD_NAME = "upload"
 """The stem temporary copies of uploads get: the client's file name never becomes a path."""
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for too many analyses at once tells the client to wait."""
 
 
 Strategy = Literal[names.STRATEGIES]
@@ -52,6 +58,10 @@ class QueryRequest(BaseModel):
     n: int = Field(10, ge=1, description="how many songs to ask about")
     strategy: Strategy | None = Field(None, description="this query's strategy instead of the user's own")
     requery: bool = Field(False, description="replace a query still waiting for annotations")
+
+
+class NewToken(BaseModel):
+    days: float = Field(30, gt=0, le=tokens.MAX_DAYS, description="how long the listener token lasts")
 
 
 class Annotations(BaseModel):
@@ -87,19 +97,37 @@ class DefaultCommittee:
 
 def create_app(config: ServiceConfig) -> FastAPI:
     """The service's app; `app.state.config` holds `config` for the routers."""
-    app = FastAPI(title="TROMPA-MER", version="0.2.0",
+    # No /docs nor /redoc: their pages load scripts from a CDN (offline they fail, and they would
+    # need a looser CSP); /openapi.json opens in any OpenAPI viewer.
+    app = FastAPI(title="TROMPA-MER", version="0.2.0", docs_url=None, redoc_url=None,
                   description="Personalized music emotion recognition: users, queries, annotations, "
                               "predictions and recommendations by emotion quadrant.")
     app.state.config = config
     folders = {"users": config.users_dir, "pretrained": config.pretrained_dir, "features": config.feats_dir,
                "pool cache": config.pool_cache_dir, "crowd file": config.crowd_file}
-    errors.install(app, folders | ({"audio": config.audio_dir} if config.audio_dir else {}))
+    folders |= {"audio": config.audio_dir} if config.audio_dir else {}
+    errors.install(app, folders)
+
+    def warned(warnings: list[str]) -> list[str]:
+        """The library's warnings, logged, and for the client without the server's folders."""
+        for warning in warnings:
+            errors.log.warning("%s", warning)
+        return [errors.without_folders(warning, folders) for warning in warnings]
     # The body limit as user middleware (FastAPI's own app-wide one runs outside every handler and
-    # answers in plain text): JsonTooLarge outside it turns its 413 into JSON; /predict raises it.
+    # answers in plain text): JsonRefusals outside it turns its 413 into JSON; /predict raises it.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=JSON_BODY_BYTES)
-    app.add_middleware(errors.JsonTooLarge)
-    app.add_middleware(BearerAuth, tokens=config.tokens)  # added last: runs first, before any body is read
+    app.add_middleware(errors.JsonRefusals)
+    app.add_middleware(HeadAsGet)
+    # Tokens are checked before any body is read.
+    app.add_middleware(BearerAuth, tokens=config.tokens, users_dir=config.users_dir)
+    if config.cors_origins:  # outside BearerAuth: a preflight carries no token
+        app.add_middleware(CORSMiddleware, allow_origins=sorted(config.cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BrowserGuard, allowed_hosts=config.allowed_hosts, origins=config.cors_origins)
+    app.add_middleware(errors.Unexpected)  # added last: runs first, around everything
     default_committee = DefaultCommittee(config.pretrained_dir)
+    analyses = threading.BoundedSemaphore(config.max_analyses)
     audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
 
     @app.get("/health")
@@ -110,7 +138,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def create_user(body: NewUser) -> dict:
         strategies.load_crowd(body.strategy, config.crowd_file)  # hc and mix need the crowd file now
         user.create_user(config.users_dir, body.user_id, config.pretrained_dir, body.strategy,
-                         body.update_rule)
+                         body.update_rule, config.max_users)
         return get_user(body.user_id)
 
     @app.get("/users/{user_id}")
@@ -123,6 +151,18 @@ def create_app(config: ServiceConfig) -> FastAPI:
         user.delete_user(config.users_dir, user_id, wait=False)
         return Response(status_code=204)
 
+    @app.post("/users/{user_id}/tokens", status_code=201)
+    def mint_token(user_id: str, body: NewToken | None = None) -> dict:
+        minted = tokens.mint(config.users_dir, user_id, (body or NewToken()).days)
+        return {"token": minted.token, "token_id": minted.token_id,
+                "expires": datetime.fromtimestamp(minted.expires, UTC).isoformat(timespec="seconds"),
+                "link": f"/annotate/{user_id}#token={minted.token}"}
+
+    @app.delete("/users/{user_id}/tokens/{token_id}", status_code=204)
+    def revoke_token(user_id: str, token_id: str) -> Response:
+        tokens.revoke(config.users_dir, user_id, token_id)
+        return Response(status_code=204)
+
     @app.post("/users/{user_id}/queries")
     def query(user_id: str, body: QueryRequest | None = None) -> dict:
         body = body or QueryRequest()
@@ -132,7 +172,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                         chunk_songs=config.chunk_songs, wait=False)
         return {"iteration": result.state.iteration, "strategy": result.state.query_strategy,
                 "songs": [{"song_id": song, "score": result.scores[song]} for song in result.songs],
-                "warnings": result.warnings}
+                "warnings": warned(result.warnings)}
 
     @app.post("/users/{user_id}/annotations")
     def annotate(user_id: str, body: Annotations) -> dict:
@@ -150,10 +190,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
             index = names.quadrant_index(quadrant.upper())
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        ranked = personalize.recommend(config.users_dir, user_id, config.feats_dir, config.pool_cache_dir,
-                                       index, n, jobs=config.jobs, chunk_songs=config.chunk_songs)
+        ranked, warnings = personalize.recommend(config.users_dir, user_id, config.feats_dir,
+                                                 config.pool_cache_dir, index, n, jobs=config.jobs,
+                                                 chunk_songs=config.chunk_songs)
         return {"quadrant": names.QUADRANTS[index],
-                "songs": [{"song_id": song, "probability": p} for song, p in ranked]}
+                "songs": [{"song_id": song, "probability": p} for song, p in ranked],
+                "warnings": warned(warnings)}
 
     @app.post("/predict", max_body_size=config.max_upload_bytes)
     def predict(file: Annotated[UploadFile, File(description="a feature CSV or an audio file")],
@@ -170,17 +212,30 @@ def create_app(config: ServiceConfig) -> FastAPI:
         name, scaling = str(file.filename), committee.default_scaling()
         if suffix == table.FEATURE_SUFFIX:
             return predict_file(committee, file.file, scaling, model, source=name)
-        with storage.temporary_folder("upload") as tmp:  # ffmpeg and openSMILE read files
-            upload = tmp / (UPLOAD_NAME + suffix)
-            with upload.open("wb") as out:
-                shutil.copyfileobj(file.file, out)
-            return predict_audio(committee, upload, config.smilextract, config.window_seconds,
-                                 config.hop_seconds, scaling, model, source=name)
+        if not analyses.acquire(blocking=False):
+            raise HTTPException(503, f"{config.max_analyses} audio uploads are being analysed already: "
+                                     f"send it again in {RETRY_AFTER_SECONDS} s",
+                                {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        try:
+            with storage.temporary_folder("upload") as tmp:  # ffmpeg and openSMILE read files
+                upload = tmp / (UPLOAD_NAME + suffix)
+                with upload.open("wb") as out:
+                    shutil.copyfileobj(file.file, out)
+                return predict_audio(committee, upload, config.smilextract, config.window_seconds,
+                                     config.hop_seconds, scaling, model, source=name,
+                                     max_seconds=config.max_audio_seconds)
+        finally:
+            analyses.release()
 
     @app.get("/audio/{song_id}", response_class=FileResponse)
-    def song_audio(song_id: str) -> FileResponse:
+    def song_audio(song_id: str, request: Request) -> FileResponse:
         if not SONG_ID_PATTERN.fullmatch(song_id):
             raise HTTPException(400, f"invalid song id {song_id!r}")
+        if (listener := listener_of(request)) is not None:
+            with user.open_user(config.users_dir, listener, read_only=True) as folder:
+                asked = {song.lower() for song in user.read_state(folder).asked()}
+            if song_id.lower() not in asked:
+                raise HTTPException(403, f"user {listener} was never asked about song {song_id}")
         found = audio_index.find(song_id.lower()) if audio_index is not None else None
         if found is None:
             raise HTTPException(404, f"no audio for song {song_id}")
@@ -193,7 +248,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
 
 def _openapi_with_bearer(app: FastAPI) -> dict:
-    """The OpenAPI schema, declaring the bearer token every operation needs (so /docs can send it)."""
+    """The OpenAPI schema, declaring the bearer token every operation needs (so a viewer can send it)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)

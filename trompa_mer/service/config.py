@@ -26,3 +26,9 @@ class ServiceConfig:
     jobs: int
     chunk_songs: int
     max_upload_bytes: int
+    max_audio_seconds: float
+    max_analyses: int
+    max_users: int
+    allowed_hosts: frozenset[str] | None
+    """The Host names answered; None: any."""
+    cors_origins: frozenset[str]

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trompa_mer.errors import (
+    AudioTooLongError,
     BusyError,
     CommitteeError,
     EmptyPoolError,
@@ -18,13 +19,18 @@ from trompa_mer.errors import (
     NoPendingQueryError,
     PendingQueryError,
     TooManySongsError,
+    TooManyUsersError,
     TrompaError,
+    UnknownTokenError,
     UnknownUserError,
     UserExistsError,
 )
 
 STATUS: tuple[tuple[type[TrompaError], int], ...] = (
     (UnknownUserError, 404),
+    (AudioTooLongError, 413),
+    (TooManyUsersError, 507),
+    (UnknownTokenError, 404),
     (UserExistsError, 409),
     (BusyError, 409),
     (PendingQueryError, 409),
@@ -34,8 +40,12 @@ STATUS: tuple[tuple[type[TrompaError], int], ...] = (
 )
 """The first class an exception is an instance of gives its status: most specific first."""
 HINTS: tuple[tuple[type[TrompaError], str], ...] = (
+    (UnknownUserError, "create the user first (POST /users)"),
     (PendingQueryError, 'annotate it (POST /users/{id}/annotations), or send "requery": true to replace it'),
     (TooManySongsError, 'ask for fewer songs ("n")'),
+    (AudioTooLongError, "send an excerpt"),
+    (TooManyUsersError, "delete users who no longer listen (DELETE /users/{id}), or ask the server's "
+                        "operator to raise TPL_MAX_USERS"),
     (EmptyPoolError, "the server's operator has not extracted any audio into its features folder yet"),
     (MissingCrowdError, "this server has no crowd annotations (its operator sets TPL_CROWD_ANNOTATIONS); "
                         "choose another strategy"),
@@ -58,7 +68,9 @@ def client_message(exc: TrompaError) -> str:
 
 
 def one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """`text` on one line, and encodable: a lone surrogate (a JSON key such as "\\ud800") is written
+    as its escape, so the refusal naming it can still be sent."""
+    return " ".join(str(text).encode("utf-8", "backslashreplace").decode("utf-8").split())
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -82,14 +94,14 @@ def without_folders(message: str, folders: dict[str, Path]) -> str:
 
 def install(app: FastAPI, folders: dict[str, Path]) -> None:
     """Register the handlers: library errors by STATUS (`folders` hidden from clients, kept in the
-    log), HTTP errors and bad requests (400, not 422) as the same JSON, anything unexpected as a 500
-    whose traceback goes to the log only."""
+    log), HTTP errors and bad requests (400, not 422) as the same JSON; anything unexpected is
+    `Unexpected`'s."""
 
     @app.exception_handler(TrompaError)
     async def library_error(request: Request, exc: TrompaError) -> JSONResponse:
         status = status_of(exc)
         if status >= 500:
-            log.error("%s %s: %s", request.method, request.url.path, exc)
+            log.error("%s %s: %s", request.method, request.url.path, exc, exc_info=exc)
         return error(status, without_folders(client_message(exc), folders))
 
     @app.exception_handler(HTTPException)
@@ -100,31 +112,73 @@ def install(app: FastAPI, folders: dict[str, Path]) -> None:
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error(400, validation_message(exc))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
-        return error(500, "internal error: see the server's log")
 
 
-class JsonTooLarge:
-    """ASGI middleware: the 413 FastAPI's body limits send as plain text (from outside the exception
-    handlers) goes out as `{"error": …}` like every other refusal."""
+PLAIN_REFUSALS = {
+    413: "the request body is too large",
+    416: "the range asked for starts beyond the end of the file",
+}
+"""Plain-text refusals Starlette sends from outside the exception handlers (its body limits; a
+FileResponse's range errors), in the service's words; others keep Starlette's text."""
+
+
+class JsonRefusals:
+    """ASGI middleware: a plain-text refusal sent from outside the exception handlers (FastAPI's body
+    limits, FileResponse's range errors) goes out as `{"error": …}` like every other one, keeping
+    its headers (Content-Range of a 416)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        replaced = False
+        start: Message | None = None
+        body = b""
 
         async def send_json(message: Message) -> None:
-            nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 413:
-                replaced = True
-                response = error(413, "the request body is too large")
-                await send({"type": "http.response.start", "status": 413,
-                            "headers": response.raw_headers})
-                await send({"type": "http.response.body", "body": response.body})
-            elif not replaced:
+            nonlocal start, body
+            if message["type"] == "http.response.start" and message["status"] >= 400 and \
+                    dict(message.get("headers", ())).get(b"content-type", b"").startswith(b"text/plain"):
+                start = message
+            elif start is None:
                 await send(message)
+            elif message["type"] == "http.response.body":
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    status = start["status"]
+                    text = PLAIN_REFUSALS.get(status) or body.decode("utf-8", "replace") or "refused"
+                    kept = {k.decode("latin-1"): v.decode("latin-1") for k, v in start.get("headers", ())
+                            if k not in (b"content-type", b"content-length")}
+                    response = error(status, text, kept)
+                    await send({"type": "http.response.start", "status": status,
+                                "headers": response.raw_headers})
+                    await send({"type": "http.response.body", "body": response.body})
 
         await self.app(scope, receive, send_json)
+
+
+INTERNAL = "internal error: see the server's log"
+
+
+class Unexpected:
+    """ASGI middleware, the outermost: any exception is a JSON 500 that names nothing of the server,
+    its traceback in the log. Starlette's own last handler re-raises after answering, and uvicorn
+    then closes the connection under a client that may be sending its next request on it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if started or scope["type"] != "http":
+                raise  # too late for another answer: uvicorn closes the connection
+            await error(500, INTERNAL)(scope, receive, send)

@@ -26,7 +26,7 @@ from pydantic import (
 from trompa_mer import storage
 from trompa_mer.committee import files as committee
 from trompa_mer.committee.model import Committee
-from trompa_mer.errors import UnknownUserError, UserError, UserExistsError
+from trompa_mer.errors import TooManyUsersError, UnknownUserError, UserError, UserExistsError
 from trompa_mer.names import (
     DEFAULT_STRATEGY,
     DEFAULT_UPDATE_RULE,
@@ -96,18 +96,41 @@ def user_folder(users_dir: Path, user_id: str) -> Path:
     return users_dir / check_user_id(user_id)
 
 
+def count_users(users_dir: Path) -> int:
+    """The user folders in `users_dir` (staging and deleted ones, hidden, are not users)."""
+    if not users_dir.is_dir():
+        return 0
+    return sum(1 for path in users_dir.iterdir() if USER_ID_PATTERN.fullmatch(path.name) and path.is_dir())
+
+
+@contextlib.contextmanager
+def _room_for_one_more(users_dir: Path, max_users: int | None) -> Iterator[None]:
+    """Hold `users_dir`'s lock while a user is created, and TooManyUsersError when it holds
+    `max_users` already; nothing without a limit."""
+    if max_users is None:
+        yield
+        return
+    users_dir.mkdir(parents=True, exist_ok=True)
+    with storage.folder_lock(users_dir):
+        if count_users(users_dir) >= max_users:
+            raise TooManyUsersError(f"there are {max_users} users already, the most allowed")
+        yield
+
+
 def create_user(users_dir: Path, user_id: str, pretrained: Path, strategy: str = DEFAULT_STRATEGY,
-                update_rule: str = DEFAULT_UPDATE_RULE) -> tuple[Path, Committee]:
+                update_rule: str = DEFAULT_UPDATE_RULE, max_users: int | None = None
+                ) -> tuple[Path, Committee]:
     """Copy the pretrained committee (members, scaler, manifest) into a new user folder, atomically;
     `strategy` is how their queries are chosen, `update_rule` how their answers update the committee,
     both names the caller checked (argparse choices, the service's request model; `strategies.load_crowd`,
-    which both faces call first, refuses a strategy that cannot run here). Returns the user's folder
-    and the committee they start from."""
+    which both faces call first, refuses a strategy that cannot run here). With `max_users`, a user
+    beyond that many is a TooManyUsersError. Returns the user's folder and the committee they start from."""
     folder = user_folder(users_dir, user_id)
     if folder.exists():
         raise UserExistsError(f"user {user_id} already exists: {folder}")
     try:
-        with storage.reading_folder(pretrained), storage.build_folder(folder) as staging:
+        with _room_for_one_more(users_dir, max_users), storage.reading_folder(pretrained), \
+                storage.build_folder(folder) as staging:
             start = committee.load_committee(pretrained)  # refuse to copy a committee that cannot be used
             for path in [*committee.member_paths(pretrained), pretrained / committee.MANIFEST_FILE,
                          pretrained / committee.SCALER_FILE]:
@@ -132,7 +155,7 @@ def open_user(users_dir: Path, user_id: str, wait: bool = True, read_only: bool 
     """
     folder = user_folder(users_dir, user_id)
     if not folder.is_dir():
-        raise UnknownUserError(f"unknown user {user_id}: no folder {folder} (run create_user.py first)")
+        raise UnknownUserError(f"unknown user {user_id}: no folder {folder}")
     _refuse_symlink(folder)
     if read_only:
         with storage.folder_lock(folder, wait, shared=True):
@@ -201,7 +224,7 @@ def read_state(folder: Path) -> UserState:
     if not path.is_file():
         raise UserError(f"{path} is missing: the user's state (iteration, answered songs, strategy, "
                         f"update rule) cannot be guessed; restore it from a backup, or start again "
-                        f"with a new user (create_user.py)")
+                        f"with a new user")
     try:
         data = storage.read_json(path)
     except ValueError as exc:

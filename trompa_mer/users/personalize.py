@@ -52,13 +52,18 @@ def crowd_warnings(crowd: Crowd | None, crowd_file: Path | None, candidates: lis
             "feature CSVs' names"]
 
 
+def skipped_warnings(pool: Pool) -> list[str]:
+    """A warning per feature CSV left out of the pool because it cannot be read (yet)."""
+    return [f"song {song} is left out until its features file can be read: {why}"
+            for song, why in pool.update.skipped.items()]
+
+
 def open_pool(feats_dir: Path, cache_dir: Path, committee: Committee, jobs: int | None = None,
               progress: bool = False) -> Pool:
-    """load_pool of the columns `committee` reads, but a missing features folder is a QueryError
-    saying how to make it."""
+    """load_pool of the columns `committee` reads, but a missing features folder is an
+    EmptyPoolError, as a folder without CSVs is (each face says how to fill it)."""
     if not feats_dir.is_dir():
-        raise QueryError(f"features folder not found: {feats_dir}: extract your audio into it first "
-                         f"(python3 extract_features.py -i YOUR_AUDIO/ -o {feats_dir})")
+        raise EmptyPoolError(f"features folder not found: {feats_dir}")
     return load_pool(feats_dir, cache_dir, jobs, progress, committee.feature_names)
 
 
@@ -95,7 +100,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
             context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
                                               crowd=crowd, jobs=jobs, chunk_songs=chunk_songs)
             chosen = strategies.choose_songs(strategy, context, n_tracks)
-            warnings = crowd_warnings(crowd, crowd_file, candidates)
+            warnings = skipped_warnings(pool) + crowd_warnings(crowd, crowd_file, candidates)
         state.queried = list(chosen)
         state.pending = True
         state.next_pool = [song for song in candidates if song not in chosen]
@@ -180,10 +185,11 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
 
 def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, quadrant: int, n: int,
               scaling: str | None = None, jobs: int | None = None,
-              chunk_songs: int | None = None) -> list[tuple[str, float]]:
+              chunk_songs: int | None = None) -> tuple[list[tuple[str, float]], list[str]]:
     """The `n` pool songs the user's committee (through their listener layer) gives the highest
     song-level probability of `quadrant` (a class index), with that probability, highest first
-    (ties to the smaller song id). The committee is read under the user's lock, the pool scored after."""
+    (ties to the smaller song id); and the warnings of the pool's load (`skipped_warnings`). The
+    committee is read under the user's lock, the pool scored after."""
     if n < 1:
         raise QueryError(f"the number of songs must be at least 1, not {n}")
     committee = user.load_user_committee(users_dir, user_id)
@@ -191,6 +197,7 @@ def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, q
         songs = pool.song_ids
         proba = quadrant_probabilities(committee, pool, songs, scaling or committee.default_scaling(),
                                        chunk_songs, jobs)[:, quadrant]
+        warnings = skipped_warnings(pool)
     chosen = strategies.select_top(songs, proba, n)
     by_song = dict(zip(songs, proba.tolist(), strict=True))
-    return [(song, by_song[song]) for song in chosen]
+    return [(song, by_song[song]) for song in chosen], warnings
