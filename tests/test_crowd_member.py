@@ -104,8 +104,13 @@ def test_retrain_says_what_changed(world: dict) -> None:
     done = answer(world, "carol", 12, 3)  # everything heard as Q4
     assert done.pool_songs == 24 and done.layer_moved is not None and done.layer_moved > 0
     assert done.songs_changed >= 9  # her 12 answers at least: 3 of them were Q4 songs already
-    result = run_script("retrain_model.py", "-i", "carol", "-a", world["root"] / "none.json", env=world["env"])
-    assert result.returncode == 1 and "error:" in result.stderr
+    queried = json.loads(run_script("get_hard_tracks.py", "-i", "carol", "-q", 2, "--json", env=world["env"],
+                                    check=True).stdout)["queried"]
+    answers = world["root"] / "answers.json"
+    answers.write_text(json.dumps(dict.fromkeys(queried, "Q4")))
+    printed = run_script("retrain_model.py", "-i", "carol", "-a", answers, env=world["env"],
+                         check=True).stdout
+    assert "layer moved by" in printed and "of 24 pool songs changed quadrant for this user" in printed
 
 
 def test_removing_a_user_removes_their_answers_from_others_crowd(world: dict) -> None:
