@@ -81,7 +81,7 @@ def test_simulated_listeners_match_the_study_on_4q_dev(shared: Path) -> None:
 
 def results_of(curves: dict[str, tuple[float, float]], rule: str = "layer") -> pd.DataFrame:
     """results.csv rows of the committee: user → (F1 at 0, F1 at 1)."""
-    rows = [(user, rule, "mc", 0, iteration, iteration * 5, "committee", f1)
+    rows = [(user, rule, "mc", 0, iteration, iteration * 5, "committee", f1, f1, 1 - f1, 1 - f1)
             for user, ends in curves.items() for iteration, f1 in enumerate(ends)]
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
@@ -112,9 +112,9 @@ def test_a_one_listener_group_says_it_has_no_interval() -> None:
     table = compare(results, ["mc"], ["layer"])
     lines = summary_markdown(pd.DataFrame(columns=["rule"]), table, Plan(("mc",), iterations=1, queries=5),
                              {}, []).splitlines()
-    agreeing = next(line for line in lines if line.startswith("| layer | mc | agreeing |"))
+    agreeing = next(line for line in lines if line.startswith("| layer | mc | committee | agreeing |"))
     assert agreeing.count("(n = 1: no interval)") == 4 and "[" not in agreeing
-    systematic = next(line for line in lines if line.startswith("| layer | mc | systematic |"))
+    systematic = next(line for line in lines if line.startswith("| layer | mc | committee | systematic |"))
     assert "no interval" not in systematic and systematic.count("[") == 4
     real = compare(results_of({"7": (0.5, 0.6)}), ["mc"], ["layer"])
     assert list(real["listeners"]) == [sim.REAL_LISTENERS] and np.isnan(real["rose_low"]).all()
