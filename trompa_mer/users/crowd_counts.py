@@ -3,11 +3,13 @@
 `.crowd_counts.json` in the users folder holds, per song, how many of all users' answers fall in each
 quadrant, and per user the signature (size, mtime, inode) of the `annotations.jsonl` it counted. A
 retrain adds its batch (`add_batch`) and a deleted user's answers are taken away (`remove_user`),
-each under the counts' own lock (`<users>/.lock`) after the user's files are committed; a reader
-(`read_counts`) compares the signatures with the users' files — one stat per user, no file read — and
-counts everything again only when they differ: a user folder deleted by hand, a retrain killed between
-its commit and the count, a history restored from a backup. A user's answers are their last per song,
-as `account.read_answers` reads them.
+each under the counts' own lock (`<users>/.lock`) after the user's files are committed. A reader
+(`read_counts`) lists the users folder (names only) and counts everything again when a user it
+counted has gone (a folder deleted by hand), a user it did not count has answers, or the reading
+user's own history is not the one counted (their retrain was killed between its commit and the
+count, or their history was restored from a backup): what a request pays is one listing and a few
+stats, never one stat per user. A user's answers are their last per song, as `account.read_answers`
+reads them.
 
 `other_answers` is what a user's predictions read, once per call: these counts minus the user's own
 answers, plus a crowd file's (TPL_CROWD_ANNOTATIONS), the user's rows left out.
@@ -16,6 +18,7 @@ answers, plus a crowd file's (TPL_CROWD_ANNOTATIONS), the user's rows left out.
 import contextlib
 import errno
 import glob
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,18 +35,12 @@ from trompa_mer.users import account
 COUNTS_FILE = ".crowd_counts.json"
 """In the users folder: songs → quadrant counts of every user's answers, users → what was counted."""
 
-def user_folders(users_dir: Path) -> dict[str, Path]:
-    """User id → folder, for every folder of `users_dir` named as a user id (not `.deleted-…`)."""
+def user_ids(users_dir: Path) -> set[str]:
+    """Every entry of `users_dir` named as a user id (not `.deleted-…`, nor the counts' own files):
+    names only, no stat, so that listing 10,000 users stays cheap."""
     if not users_dir.is_dir():
-        return {}
-    with os.scandir(users_dir) as entries:
-        return {entry.name: Path(entry.path) for entry in entries
-                if account.USER_ID_PATTERN.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)}
-
-
-def signatures(users_dir: Path) -> dict[str, account.HistorySignature]:
-    """User id → their history's signature now."""
-    return {user_id: account.history_signature(folder) for user_id, folder in user_folders(users_dir).items()}
+        return set()
+    return {name for name in os.listdir(users_dir) if account.USER_ID_PATTERN.fullmatch(name)}
 
 
 def _add(songs: dict[str, list[int]], answers: dict[str, int], sign: int) -> None:
@@ -58,10 +55,10 @@ def count_all(users_dir: Path) -> dict:
     """The counts document, counted from every user's history."""
     songs: dict[str, list[int]] = {}
     users: dict[str, account.HistorySignature] = {}
-    for user_id, folder in sorted(user_folders(users_dir).items()):
-        users[user_id] = account.history_signature(folder)
+    for user_id in sorted(user_ids(users_dir)):
+        users[user_id] = account.history_signature(users_dir / user_id)
         try:
-            _add(songs, account.read_answers(folder), +1)
+            _add(songs, account.read_answers(users_dir / user_id), +1)
         except UserError:  # a history this tool cannot read counts for nothing; its own commands say why
             continue
     return {"songs": songs, "users": users}
@@ -85,7 +82,8 @@ READ_ONLY_ERRORS = (errno.EROFS, errno.EACCES, errno.EPERM)
 def _write_document(users_dir: Path, document: dict) -> None:
     """Write the counts; a users folder this process may not write (a read-only mount) keeps none."""
     try:
-        storage.write_json(users_dir / COUNTS_FILE, document)
+        with storage.atomic_open(users_dir / COUNTS_FILE, encoding="utf-8") as handle:
+            json.dump(document, handle, separators=(",", ":"))
     except OSError as exc:
         if exc.errno not in READ_ONLY_ERRORS:
             raise
@@ -112,21 +110,32 @@ def _recount(users_dir: Path) -> dict:
     return document
 
 
-def _current(users_dir: Path) -> dict | None:
-    """The counts file when its signatures are those of the users' files now, else None."""
+def _current(users_dir: Path, reader: str | None = None) -> dict | None:
+    """The counts file when it still counts every user's answers, as far as a listing of the users
+    folder and the `reader`'s own history tell (see above), else None."""
     document = _read_document(users_dir)
-    return document if document is not None and document["users"] == signatures(users_dir) else None
+    if document is None:
+        return None
+    counted, present = document["users"], user_ids(users_dir)
+    if not counted.keys() <= present:
+        return None
+    if any(account.history_signature(users_dir / user) is not None for user in present - counted.keys()):
+        return None
+    if reader in counted and counted[reader] != account.history_signature(users_dir / reader):
+        return None
+    return document
 
 
-def read_counts(users_dir: Path) -> dict[str, list[int]]:
-    """Song → quadrant counts (4,) of every user's answers, recounted first if the file is stale."""
+def read_counts(users_dir: Path, reader: str | None = None) -> dict[str, list[int]]:
+    """Song → quadrant counts (4,) of every user's answers, recounted first if the file is stale
+    (`_current`; `reader`: the user whose request reads them)."""
     if not users_dir.is_dir():
         return {}
     with storage.folder_lock(users_dir, shared=True):
-        document = _current(users_dir)
+        document = _current(users_dir, reader)
     if document is None:
         with _writing(users_dir):
-            document = _current(users_dir) or _recount(users_dir)
+            document = _current(users_dir, reader) or _recount(users_dir)
     return document["songs"]
 
 
@@ -165,15 +174,21 @@ def other_answers(users_dir: Path, user_id: str, own: dict[str, int],
     """The answers of everyone but `user_id` per song: every other user's (the counts above, less the
     user's `own` answers, as their history holds them) and a crowd file's when `crowd_file` exists,
     its rows of `user_id` left out."""
-    songs = {song: np.array(row, dtype=np.float64) for song, row in read_counts(users_dir).items()}
-    for song, quadrant in own.items():
-        if song in songs:
-            songs[song][quadrant] -= 1
+    songs = read_counts(users_dir, user_id)
+    index = {song: i for i, song in enumerate(songs)}
+    extra = []
     if crowd_file is not None and crowd_file.is_file():
         crowd = read_crowd(crowd_file)
         keep = crowd.user_ids != str(user_id)
-        for song, quadrant in zip(crowd.song_ids[keep].tolist(), crowd.quadrants[keep].tolist(), strict=True):
-            songs.setdefault(song, np.zeros(N_CLASSES))[quadrant] += 1
-    kept = [song for song, row in songs.items() if row.sum() > 0]
-    counts = np.array([songs[song] for song in kept]).reshape(-1, N_CLASSES)
-    return OtherAnswers({song: i for i, song in enumerate(kept)}, counts)
+        extra = list(zip(crowd.song_ids[keep].tolist(), crowd.quadrants[keep].tolist(), strict=True))
+        for song, _ in extra:
+            index.setdefault(song, len(index))
+    counts = np.zeros((len(index), N_CLASSES))
+    counts[:len(songs)] = np.array(list(songs.values()), dtype=np.float64).reshape(-1, N_CLASSES)
+    for song, quadrant in own.items():
+        if song in songs:
+            counts[index[song], quadrant] -= 1
+    if extra:
+        rows, quadrants = zip(*((index[song], quadrant) for song, quadrant in extra), strict=True)
+        np.add.at(counts, (np.array(rows), np.array(quadrants)), 1.0)
+    return OtherAnswers(index, counts)
