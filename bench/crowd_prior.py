@@ -12,8 +12,12 @@ fold that held it out (`classifier_<kind>.it_<k>.pkl`), never by one that saw it
 the rest predicted: by the committee alone, by the other listeners' answers (+0.5 smoothing), by the
 dataset's quadrant through the study's confusion, and by the committee as a Dirichlet prior worth
 alpha answers updated by the others' (learning/personal.py), for several alpha; then the listener
-layer (the default rule) fitted on the known answers over that. Figures are means over listeners and
-seeds of accuracy and mean NLL on the unknown songs.
+layer (the default rule) fitted on the known answers over that. At the chosen alpha, the layer's
+parameterisations compared (issue 23, item 3): today's 4 × 4 confusion matrix (16 numbers, a prior
+worth 10 answers per quadrant), a label-prior shift (4 numbers: log-probabilities of the quadrants
+moved by b) and valence and arousal biases (2 numbers), the last two fitted by maximum likelihood
+with an L2 penalty `SHIFT_PENALTY`. Figures are means over listeners and seeds of accuracy and mean
+NLL on the unknown songs.
 """
 
 import argparse
@@ -29,6 +33,7 @@ from trompa_mer.interpreter import use_project_python
 use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
 
 import numpy as np
+from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
 from trompa_mer.committee import consensus
@@ -38,12 +43,34 @@ from trompa_mer.committee.model import scale
 from trompa_mer.datasets import listeners
 from trompa_mer.datasets.labelled import load_windows
 from trompa_mer.learning.crowd import read_crowd
-from trompa_mer.learning.personal import with_crowd
+from trompa_mer.learning.personal import CROWD_PRIOR_ANSWERS, with_crowd
 from trompa_mer.training.pretrain import grouped_folds
 
 ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 1e9)
 """1e9: the committee alone, whatever the others answered."""
 FOLDS, FOLD_SEED = 5, 1987
+SHIFT_PENALTY = 1.0
+"""L2 weight on a shift's parameters (a Normal(0, 1) prior): 12 answers cannot carry many numbers."""
+SHIFT_BASES = {"label-prior shift (4)": np.eye(4),
+               "valence and arousal biases (2)": np.array([[1.0, -1.0, -1.0, 1.0], [1.0, 1.0, -1.0, -1.0]])}
+"""Parameters → the shift of the 4 quadrants' log-probabilities: free, or valence (Q1, Q4 up) and
+arousal (Q1, Q2 up)."""
+
+
+def fit_shift(proba: np.ndarray, labels: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The shift b = θ · basis (4,) of log proba (n, 4) most probable for `labels` (n,), θ ~ N(0, 1)."""
+    logs = np.log(np.clip(proba, 1e-12, 1.0))
+
+    def loss(theta: np.ndarray) -> float:
+        shifted = special.log_softmax(logs + theta @ basis, axis=1)
+        return -shifted[np.arange(len(labels)), labels].sum() + SHIFT_PENALTY * theta @ theta / 2
+
+    theta = optimize.minimize(loss, np.zeros(len(basis)), method="L-BFGS-B").x
+    return theta @ basis
+
+
+def shifted(proba: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    return special.softmax(np.log(np.clip(proba, 1e-12, 1.0)) + shift, axis=1)
 
 
 def out_of_fold(committee_dir: Path, fourq: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -108,6 +135,11 @@ def simulated(songs: list[str], truth: np.ndarray, committee: np.ndarray, n_list
                 add(f"committee + others, alpha {alpha:g}, layer on {known}", layer.apply(crowd))
             layer = fit_confusion(committee[seen], mine[seen])
             add(f"committee, layer on {known}", layer.apply(committee))
+            crowd = with_crowd(committee, others, alpha=CROWD_PRIOR_ANSWERS)
+            for name, basis in SHIFT_BASES.items():
+                shift = fit_shift(crowd[seen], mine[seen], basis)
+                add(f"alpha {CROWD_PRIOR_ANSWERS:g}, {name}", shifted(crowd, shift))
+            add(f"alpha {CROWD_PRIOR_ANSWERS:g}, the true bias (an oracle)", shifted(crowd, person.bias))
     return rows
 
 

@@ -180,3 +180,18 @@ def test_mc_and_mix_query_with_the_crowd_member(world: dict, strategy: str) -> N
     again = personalize.make_query(n_tracks=24, user_id="f", strategy="mc", crowd_file=crowd_file,
                                    requery=True, **where)
     assert again.songs[-1] == "song_06"
+
+
+def test_hc_counts_every_other_users_answers_beside_the_crowd_file(world: dict) -> None:
+    crowd_file = world["root"] / "crowd.csv"
+    crowd_file.write_text("song_id,user_id,quadrant\nsong_23,z,Q1\n")
+    for user_id in ("a", "b", "c"):
+        create(world, user_id)
+    answer(world, "a", 24, 0)
+    answer(world, "b", 24, {song: 1 if song == "song_05" else 0 for song in world["truth"]})
+    where = paths(world)
+    split = personalize.make_query(n_tracks=1, user_id="c", strategy="hc", crowd_file=crowd_file, **where)
+    assert split.songs == ["song_05"] and split.scores["song_05"] == pytest.approx(np.log(2))
+    alone = personalize.make_query(n_tracks=1, user_id="c", strategy="hc", crowd_file=crowd_file,
+                                   requery=True, crowd=False, **where)
+    assert alone.songs == ["song_23"]  # the crowd file's only song: the others score no answers

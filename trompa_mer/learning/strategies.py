@@ -35,7 +35,8 @@ class QueryContext:
     and pool (through `memo` when given, on `jobs` threads, `chunk_songs` songs at a time), so hc and
     rand may go without; only hc and mix read the crowd; rand draws from (user_id, iteration, seed).
     `view`: the user's view of the committee (`personal.UserView`), whose other listeners' answers mc
-    and mix then count as a member; None for the committee alone."""
+    and mix then count as a member, and hc as the other users' answers; None for the committee alone
+    and the crowd file alone."""
 
     committee: Committee | None
     pool: Pool | None
@@ -76,7 +77,10 @@ def mc(context: QueryContext) -> np.ndarray:
 
 
 def hc(context: QueryContext) -> np.ndarray:
-    """The entropy of the other users' quadrants of each candidate."""
+    """The entropy of the other users' quadrants of each candidate: the view's other listeners when
+    there is a view (every other user's answers and the crowd file's), else the crowd file's."""
+    if context.view is not None and context.view.others is not None:
+        return hc_scores(context.view.counts(context.candidates))
     return hc_scores(quadrant_counts(context.crowd, context.candidates, context.user_id))
 
 

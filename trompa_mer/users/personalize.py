@@ -28,9 +28,8 @@ from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.personal import UserView
 from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import (
-    MC,
-    MIX,
     QUADRANTS,
+    RAND,
     song_quadrants,
     timestamp,
 )
@@ -130,7 +129,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         state.pending = False
         committee = committees.load_committee(folder)
         view = view_of(users_dir, user_id, folder, committee, crowd_file, crowd) \
-            if crowd and strategy in (MC, MIX) else None
+            if crowd and strategy != RAND else None
         with open_pool(feats_dir, cache_dir, jobs, progress) as pool:
             if not pool.song_ids:
                 raise EmptyPoolError(f"there are no feature CSVs in {feats_dir}")
