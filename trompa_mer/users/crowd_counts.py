@@ -35,6 +35,7 @@ from trompa_mer.users import account
 COUNTS_FILE = ".crowd_counts.json"
 """In the users folder: songs → quadrant counts of every user's answers, users → what was counted."""
 
+
 def user_ids(users_dir: Path) -> set[str]:
     """Every entry of `users_dir` named as a user id (not `.deleted-…`, nor the counts' own files):
     names only, no stat, so that listing 10,000 users stays cheap."""

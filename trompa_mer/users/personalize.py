@@ -116,7 +116,8 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
     them as pending; `jobs` cores score `chunk_songs` songs at a time (defaults: every core, and
     scoring's DEFAULT_CHUNK_SONGS). Unless `wait`, a user another command holds is a BusyError;
     `progress` shows the pool's update when CSVs are new. mc and mix count the other listeners'
-    answers as a member of the committee (`crowd_file`'s too when it exists) unless `crowd` is False."""
+    answers as a member of the committee, hc their disagreement: every other user's and
+    `crowd_file`'s; with `crowd` False, mc the committee's alone and hc `crowd_file`'s alone."""
     if n_tracks < 1:
         raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
     with user.open_user(users_dir, user_id, wait) as folder:
