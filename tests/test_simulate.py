@@ -219,6 +219,23 @@ def truth_argv(data: dict, out: Path, *extra: str) -> list[str]:
     return arguments[:at] + arguments[at + 2:]
 
 
+def test_the_crowd_member_predicts_listeners_better_and_no_crowd_leaves_it_out(data: dict,
+                                                                               tmp_path: Path) -> None:
+    common = ("--listeners", "6", "--seeds", "1", "--strategies", "rand")
+    assert simulate.main(truth_argv(data, tmp_path / "crowd", *common)) == 0
+    results = pd.read_csv(tmp_path / "crowd" / "results.csv")
+    start = results[results["iteration"] == 0].groupby("model")[["accuracy", "nll"]].mean()
+    # five other listeners' answers on each held-out song beat the committee on the generated songs
+    assert start.loc["user", "nll"] < start.loc["committee", "nll"]
+    assert start.loc["user", "accuracy"] >= start.loc["committee", "accuracy"]
+    assert simulate.main(truth_argv(data, tmp_path / "alone", *common, "--no-crowd")) == 0
+    alone = pd.read_csv(tmp_path / "alone" / "results.csv")
+    assert "user" not in set(alone["model"])
+    first = alone[alone["iteration"] == 0].set_index(["user", "model"])["f1"]  # before any answer the
+    with_crowd = results[results["iteration"] == 0].set_index(["user", "model"])["f1"]  # committee is
+    assert first.equals(with_crowd.loc[first.index])  # the same with the crowd member or without
+
+
 def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "drawn"
