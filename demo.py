@@ -16,18 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from trompa_mer.commands import settings
-from trompa_mer.committee import consensus
 from trompa_mer.committee import files as committees
-from trompa_mer.committee.model import scale
 from trompa_mer.datasets import deam_layout, synth
 from trompa_mer.features.pool import load_pool
+from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import QUADRANTS
+from trompa_mer.users import personalize
 
 DEMO = settings.DATA_DIRECTORY / "demo"
 AUDIO = DEMO / "audio"
 FEATS = DEMO / "feats"
 TRUTH = DEMO / "quadrants.csv"
 USER = "demo"
+OTHERS, OTHERS_ANSWER = ("demo-other-1", "demo-other-2"), 8
+"""Other listeners of the demo platform, who answer a few songs (at random) before the demo user."""
 SONGS, SECONDS, SEED = 24, 30, 7
 ROUNDS, QUERIES = 3, 5
 DEMO_SETTINGS = {"TPL_FEATS_DIRECTORY": FEATS, "TPL_POOL_CACHE_DIRECTORY": DEMO / "pool_cache",
@@ -74,15 +76,17 @@ def make_catalogue() -> dict[str, str]:
         return {row["song_id"]: row["quadrant"] for row in csv.DictReader(handle)}
 
 
-def accuracy(folder: Path, truth: dict[str, str]) -> float:
-    """Share of demo songs whose committee quadrant (mean over windows and members) is the true one."""
-    committee = committees.load_committee(folder)
-    pool = load_pool(FEATS, DEMO / "pool_cache", names=committee.feature_names)
-    X, offsets = pool.windows(pool.song_ids)
-    window_proba = committee.proba(scale(committee, X, committee.default_scaling()))
-    song_proba = consensus.song_probabilities(window_proba, offsets)
-    songs = consensus.committee_probabilities(song_proba).argmax(axis=1)
-    return float(np.mean([QUADRANTS[q] == truth[s] for s, q in zip(pool.song_ids, songs, strict=True)]))
+def accuracy(truth: dict[str, str]) -> tuple[float, float, int]:
+    """On the demo songs the user has not answered (how many: the third value), the share whose
+    quadrant is the true one: by the user's committee alone (through their layer), and by their
+    probabilities with what the other demo listeners answered (predict_emotion.py -u)."""
+    committee, view = personalize.load_user(DEMO / "users", USER, None)
+    with load_pool(FEATS, DEMO / "pool_cache", names=committee.feature_names) as pool:
+        songs = [song for song in pool.song_ids if song not in view.own]
+        heard = quadrant_probabilities(committee, pool, songs, committee.default_scaling())
+    true = np.array([QUADRANTS.index(truth[song]) for song in songs])
+    alone = float(np.mean(heard.argmax(axis=1) == true))
+    return alone, float(np.mean(view.probabilities(songs, heard).argmax(axis=1) == true)), len(songs)
 
 
 def main() -> int:
@@ -99,31 +103,45 @@ def main() -> int:
     probs = ", ".join(f"{q} {p:.2f}" for q, p in zip(QUADRANTS, result["mean_probs"], strict=True))
     print(f"   pretrained committee: {result['highest_prob_quad']} ({probs}); "
           f"windows per quadrant {result['freq_pred']}")
-    step(f"4. a fresh user '{USER}'")
-    user_folder = DEMO / "users" / USER
-    if user_folder.exists():
-        print(f"removing the previous demo user {user_folder}")
-        shutil.rmtree(user_folder)
+    step(f"4. other listeners: {', '.join(OTHERS)} each answer {OTHERS_ANSWER} songs, asked at random")
+    if (DEMO / "users").exists():
+        print(f"removing the previous demo users in {DEMO / 'users'}")
+        shutil.rmtree(DEMO / "users")
+    for other in OTHERS:
+        run("create_user.py", "-i", other)
+        asked = json.loads(run("get_hard_tracks.py", "-i", other, "-q", OTHERS_ANSWER, "--strategy", "rand",
+                               "--json"))
+        answers = DEMO / f"answers_{other}.json"
+        answers.write_text(json.dumps({song: truth[song] for song in asked["queried"]}, indent=2))
+        run("retrain_model.py", "-i", other, "-a", answers)
+    step(f"5. a fresh user '{USER}'")
     run("create_user.py", "-i", USER)
-    step(f"5. {ROUNDS} rounds: query {QUERIES} songs, a simulated listener answers, the committee learns")
+    step(f"6. {ROUNDS} rounds: query {QUERIES} songs, a simulated listener answers, the user's layer learns")
     table = []
     for round_number in range(1, ROUNDS + 1):
-        before = accuracy(user_folder, truth)
+        before = accuracy(truth)
         asked = json.loads(run("get_hard_tracks.py", "-i", USER, "-q", QUERIES, "--json"))
         answers = DEMO / f"answers_round{round_number}.json"
         answers.write_text(json.dumps({song: truth[song] for song in asked["queried"]}, indent=2))
-        run("retrain_model.py", "-i", USER, "-a", answers)
-        table.append((round_number, asked["queried"], asked["scores"], before, accuracy(user_folder, truth)))
-    step("6. what happened")
+        changed = run("retrain_model.py", "-i", USER, "-a", answers).strip().split("; ", 2)[-1]
+        table.append((round_number, asked["queried"], asked["scores"], before, accuracy(truth), changed))
+    step("7. what happened")
     trained_on = committees.read_manifest(settings.PRETRAINED_DIRECTORY).get("trained_on", {})
     print(f"The pretrained committee learnt from: {trained_on.get('note', 'unknown')}.\n"
-          "These numpy-rendered excerpts are not real music: its accuracy on them before the first answer\n"
-          "says little about real songs (see the README for its figures on real music); the rounds show\n"
-          "what a listener's answers do to it.\n")
-    print(f"{'round':>5}  {'queried songs (consensus entropy)':<58} {'accuracy before':>15} {'after':>6}")
-    for round_number, songs, scores, before, after in table:
+          "These numpy-rendered excerpts are not real music: its accuracy on them says little about real\n"
+          "songs (see the README for its figures on real music). Accuracy here is on the songs the user\n"
+          "has NOT answered (a song they answered is predicted as they answered it, so counting it would\n"
+          "flatter): by the committee alone, and with what the other listeners answered for those songs\n"
+          "(the crowd, a member of every user's committee). The consensus entropy beside each queried\n"
+          "song is how much the committee's members (and the crowd) disagree about it, natural log:\n"
+          f"0 when all are sure of one quadrant, {np.log(4):.2f} when all four are alike.\n")
+    print(f"{'round':>5}  {'queried songs (consensus entropy)':<58} {'not answered':>12}  "
+          f"{'committee alone':>15}  {'with the crowd':>14}")
+    for round_number, songs, scores, before, after, changed in table:
         listed = ", ".join(f"{s} ({scores[s]:.2f})" for s in songs)
-        print(f"{round_number:>5}  {listed:<58} {before:>15.0%} {after:>6.0%}")
+        print(f"{round_number:>5}  {listed:<58} {before[2]:>5} → {after[2]:<4}  "
+              f"{before[0]:>6.0%} → {after[0]:<5.0%}  {before[1]:>5.0%} → {after[1]:<5.0%}")
+        print(f"{'':>7}retrain: {changed}")
     print(f"\nThe demo catalogue, features and user are in {DEMO}.")
     return 0
 

@@ -26,6 +26,7 @@ from trompa_mer.interpreter import use_project_python
 use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
 
 from tests.committees import write_quadrant_pool
+from trompa_mer.committee import files as committees
 from trompa_mer.names import QUADRANTS, UPDATE_RULES
 
 
@@ -43,9 +44,10 @@ def main() -> None:
     parser.add_argument("--committee", type=Path, default=ROOT / "models" / "pretrained")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench-loop")
     args = parser.parse_args()
-    feats = args.work / f"feats-{args.songs}x{args.windows}"
+    names = committees.read_manifest(args.committee)["feature_names"]
+    feats = args.work / f"feats-{args.songs}x{args.windows}x{len(names)}"
     if not feats.is_dir():
-        write_quadrant_pool(feats, 0, args.songs, args.windows, seed=1)
+        write_quadrant_pool(feats, 0, args.songs, args.windows, seed=1, names=names)
     env = {**os.environ, "TPL_FEATS_DIRECTORY": str(feats), "TPL_POOL_CACHE_DIRECTORY": str(feats) + ".cache",
            "TPL_USERS_DIRECTORY": str(args.work / "users"), "TPL_PRETRAINED_DIRECTORY": str(args.committee)}
     print(f"{args.songs} songs × {args.windows} windows, committee {args.committee}, {os.cpu_count()} cores, "

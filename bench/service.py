@@ -29,6 +29,7 @@ import httpx
 
 from tests import service_server
 from tests.committees import write_quadrant_pool
+from trompa_mer.committee import files as committees
 from trompa_mer.names import QUADRANTS, UPDATE_RULES
 
 TOKEN = "bench-token-0123456789abcdef"
@@ -121,9 +122,10 @@ def main() -> None:
     parser.add_argument("--committee", type=Path, default=ROOT / "models" / "pretrained")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench-service")
     args = parser.parse_args()
-    feats = args.work / f"feats-{args.songs}x60"
+    names = committees.read_manifest(args.committee)["feature_names"]
+    feats = args.work / f"feats-{args.songs}x60x{len(names)}"
     if not feats.is_dir():
-        write_quadrant_pool(feats, 0, args.songs, 60, seed=1)
+        write_quadrant_pool(feats, 0, args.songs, 60, seed=1, names=names)
     truth = {f"song_{i:06d}": QUADRANTS[i % 4] for i in range(args.songs)}  # write_quadrant_pool's
     shutil.rmtree(args.work / "users", ignore_errors=True)
     env = {**os.environ, "TPL_FEATS_DIRECTORY": str(feats), "TPL_POOL_CACHE_DIRECTORY": str(feats) + ".cache",

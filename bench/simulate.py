@@ -42,12 +42,14 @@ DISAGREEMENT = 0.25
 """Share of the listener's labels drawn at random instead of the song's true quadrant."""
 
 
-def prepare(work: Path, songs: int, windows: int) -> tuple[Path, Path]:
-    """Feature CSVs and one listener who labels every song, a quarter of them not by its quadrant."""
-    feats, labels = work / f"feats_{songs}x{windows}", work / f"labels_{songs}x{windows}.csv"
+def prepare(work: Path, songs: int, windows: int, names: list[str]) -> tuple[Path, Path]:
+    """Feature CSVs of the columns `names` and one listener who labels every song, a quarter of them
+    not by its quadrant."""
+    size = f"{songs}x{windows}x{len(names)}"
+    feats, labels = work / f"feats_{size}", work / f"labels_{size}.csv"
     if not labels.is_file():
         start = time.perf_counter()
-        truth = make_pool(feats, n_songs=songs, n_windows=windows)
+        truth = make_pool(feats, n_songs=songs, n_windows=windows, names=names)
         rng = np.random.default_rng(0)
         rows = [f"{USER},{song},{q if rng.random() > DISAGREEMENT else QUADRANTS[rng.integers(4)]}\n"
                 for song, q in truth.items()]
@@ -82,13 +84,13 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/trompa-bench-simulate"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    feats, labels = prepare(args.work, args.songs, args.windows)
-    cache = args.work / f"cache_{args.songs}x{args.windows}"
-    start = time.perf_counter()
-    pool = load_pool(feats, cache)
-    print(f"pool cache ready in {time.perf_counter() - start:.1f} s")
     folder = committee_dir(args.work, args.committee)
     committee = committees.load_committee(folder)
+    feats, labels = prepare(args.work, args.songs, args.windows, committee.feature_names)
+    cache = args.work / f"cache_{args.songs}x{args.windows}"
+    start = time.perf_counter()
+    pool = load_pool(feats, cache, names=committee.feature_names)
+    print(f"pool cache ready in {time.perf_counter() - start:.1f} s")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; committee {folder} "
           f"({len(committee.members)} members); {args.songs} songs × {args.windows} windows; "
           f"{args.iterations} iterations × {args.queries} queries, {args.rounds} xgb rounds per update")

@@ -48,14 +48,16 @@ def make_pool(feats_dir: Path, n_songs: int = 24, n_windows: int = 8, seed: int 
 
 
 def write_quadrant_pool(feats_dir: Path, first: int, n_songs: int, n_windows: int, seed: int = 0,
-                        bank_rows: int = 1024) -> None:
-    """CSVs `song_<i>.csv` (i from `first`), each `n_windows` rows drawn from a formatted bank of
-    quadrant windows: thousands of distinct songs in seconds, where formatting every number is slow."""
+                        bank_rows: int = 1024, names: Sequence[str] = FEATURE_NAMES) -> None:
+    """CSVs `song_<i>.csv` (i from `first`) of the columns `names`, each `n_windows` rows drawn from
+    a formatted bank of quadrant windows: thousands of distinct songs in seconds, where formatting
+    every number is slow."""
     rng = np.random.default_rng(seed)
-    banks = [[";".join(row) for row in np.char.mod("%.7g", quadrant_windows(q, bank_rows, rng))]
+    banks = [[";".join(row) for row in np.char.mod("%.7g", quadrant_windows(q, bank_rows, rng,
+                                                                          width=len(names)))]
              for q in range(4)]
     times = [f"{t:g};" for t in np.arange(n_windows) * 0.5]
-    header = ";".join((TIME_COLUMN, *FEATURE_NAMES)) + "\n"
+    header = ";".join((TIME_COLUMN, *names)) + "\n"
     feats_dir.mkdir(parents=True, exist_ok=True)
     for i in range(first, first + n_songs):
         rows, picks = banks[i % 4], rng.integers(0, bank_rows, n_windows)

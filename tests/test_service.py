@@ -122,7 +122,10 @@ def test_the_whole_loop(server: service_server.Server, client: httpx.Client) -> 
     assert state["pending"] and state["queried"] == songs and state["answered_count"] == 0
 
     retrained = client.post("/users/827/annotations", json=answers(server, songs))
-    assert retrained.status_code == 200 and retrained.json() == {"iteration": 1}
+    assert retrained.status_code == 200 and retrained.json()["iteration"] == 1
+    changed = retrained.json()["changed"]  # what the answers changed, over the whole pool
+    assert changed["pool_songs"] == len(server.truth) and 0 < changed["layer_moved"] < 1
+    assert 0 <= changed["songs_changed"] <= len(server.truth)
     folder = server.root / "models" / "users" / "827"
     history = [json.loads(line) for line in (folder / "annotations.jsonl").read_text().splitlines()]
     assert history[0]["labels"] == {song: server.truth[song] for song in songs}
@@ -151,6 +154,14 @@ def test_the_whole_loop(server: service_server.Server, client: httpx.Client) -> 
     assert predicted.status_code == 200, predicted.text
     assert predicted.json()["model"] == "user:827"
     assert predicted.json()["mean_probs"][3] == pytest.approx(probabilities[0], abs=1e-6)
+    assert predicted.json()["crowd"]["answers"] == 0  # nobody else answered: the committee as it is
+    answered = client.post("/predict", files={"file": (f"{songs[0]}.csv", b"")}, data={"user_id": "827"})
+    assert answered.status_code == 400  # an empty CSV is still refused, answered or not
+    csv = server.root / "data" / "feats" / f"{songs[0]}.csv"
+    own = client.post("/predict", files={"file": (csv.name, csv.read_bytes())},
+                      data={"user_id": "827", "crowd": "false"}).json()
+    assert own["own_answer"] == server.truth[songs[0]] and own["crowd"] is None
+    assert own["highest_prob_quad"] == server.truth[songs[0]] and max(own["mean_probs"]) == 1.0
     everything = client.get("/users/827/recommendations", params={"quadrant": "Q4", "n": 1000}).json()
     assert len(everything["songs"]) == len(server.truth)  # every pool song, ranked
 
@@ -267,7 +278,7 @@ def test_a_user_held_by_another_command_is_a_409_not_a_wait(server: service_serv
         assert "busy" in refused(client.post("/users/held/queries", json={"n": 2, "requery": True}), 409)
         assert "busy" in refused(client.delete("/users/held"), 409)
         assert time.monotonic() - started < 10
-    assert client.post("/users/held/annotations", json=answers(server, songs)).json() == {"iteration": 1}
+    assert client.post("/users/held/annotations", json=answers(server, songs)).json()["iteration"] == 1
 
 
 def test_two_concurrent_retrains_of_one_user_give_one_409(server: service_server.Server,
@@ -291,7 +302,7 @@ def test_two_concurrent_retrains_of_one_user_give_one_409(server: service_server
     for thread in threads:
         thread.join()
     assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
-    assert next(r for r in results if r.status_code == 200).json() == {"iteration": 1}
+    assert next(r for r in results if r.status_code == 200).json()["iteration"] == 1
     state = client.get("/users/twice").json()
     assert state["iteration"] == 1 and not state["pending"] and state["answered_count"] == 4
     assert len((folder / "annotations.jsonl").read_text().splitlines()) == 1

@@ -69,15 +69,16 @@ def report(data: dict) -> Path:
 def test_results_cover_every_user_strategy_seed_iteration_and_model(report: Path) -> None:
     results = pd.read_csv(report / "results.csv", dtype={"user": str})
     assert list(results.columns) == ["user", "rule", "strategy", "seed", "iteration", "n_annotations",
-                                     "model", "f1"]
+                                     "model", "f1", "accuracy", "nll", "brier"]
     assert set(results["user"]) == {"1", "2"}  # listener 3 has 20 labels, fewer than 30
     names = sorted(p.name for p in committees.member_paths(Path(report.parent / "committee")))
-    models = sorted(names + ["gnb", "sgd", "xgb", "committee"])
+    models = sorted(names + ["gnb", "sgd", "xgb", "committee", "user"])
     for key, rows in results.groupby(["user", "strategy", "seed", "iteration"]):
         assert sorted(rows["model"]) == models, key
         assert (rows["n_annotations"] == key[3] * QUERIES).all()
     assert len(results) == 2 * len(STRATEGIES) * SEEDS * (ITERATIONS + 1) * len(models)
-    assert results["f1"].between(0, 1).all()
+    assert results["f1"].between(0, 1).all() and results["accuracy"].between(0, 1).all()
+    assert (results["nll"] >= 0).all() and results["brier"].between(0, 2).all()
 
 
 def test_no_test_song_is_ever_queried_or_learnt(report: Path, data: dict) -> None:
@@ -134,7 +135,7 @@ def test_summary_and_curves_agree_with_results(report: Path) -> None:
     assert "rounds" not in summary  # the layer rule adds no boosting rounds
     table = [line.split("|")[1:-1] for line in summary.splitlines()
              if re.match(r"\| (mc|hc|mix|rand) \|", line)]
-    assert len(table) == len(STRATEGIES) * 4
+    assert len(table) == len(STRATEGIES) * 5  # gnb, sgd, xgb, the user (with the crowd), the committee
     for cells in table:
         strategy, model, users, start, end, _, positive = (c.strip() for c in cells)
         rows = results[(results["strategy"] == strategy) & (results["model"] == model)]
@@ -144,7 +145,7 @@ def test_summary_and_curves_agree_with_results(report: Path) -> None:
         assert end.startswith(f"{curves[ITERATIONS].mean():.3f} ± ")
         rising = sum(np.polyfit(curves.columns, curve, 1)[0] > 1e-12 for curve in curves.to_numpy())
         assert positive == f"{100 * rising / len(curves):.0f} %"
-    for model in ("gnb", "sgd", "xgb", "committee"):
+    for model in ("gnb", "sgd", "xgb", "user", "committee"):
         png = report / f"curve_{model}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png.name})" in summary
 
@@ -218,6 +219,23 @@ def truth_argv(data: dict, out: Path, *extra: str) -> list[str]:
     return arguments[:at] + arguments[at + 2:]
 
 
+def test_the_crowd_member_predicts_listeners_better_and_no_crowd_leaves_it_out(data: dict,
+                                                                               tmp_path: Path) -> None:
+    common = ("--listeners", "6", "--seeds", "1", "--strategies", "rand")
+    assert simulate.main(truth_argv(data, tmp_path / "crowd", *common)) == 0
+    results = pd.read_csv(tmp_path / "crowd" / "results.csv")
+    start = results[results["iteration"] == 0].groupby("model")[["accuracy", "nll"]].mean()
+    # five other listeners' answers on each held-out song beat the committee on the generated songs
+    assert start.loc["user", "nll"] < start.loc["committee", "nll"]
+    assert start.loc["user", "accuracy"] >= start.loc["committee", "accuracy"]
+    assert simulate.main(truth_argv(data, tmp_path / "alone", *common, "--no-crowd")) == 0
+    alone = pd.read_csv(tmp_path / "alone" / "results.csv")
+    assert "user" not in set(alone["model"])
+    first = alone[alone["iteration"] == 0].set_index(["user", "model"])["f1"]  # before any answer the
+    with_crowd = results[results["iteration"] == 0].set_index(["user", "model"])["f1"]  # committee is
+    assert first.equals(with_crowd.loc[first.index])  # the same with the crowd member or without
+
+
 def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "drawn"
@@ -230,7 +248,7 @@ def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
     assert dict(users.map(list)) == {"agreeing-00": [0], "systematic-00": [0], "agreeing-01": [1],
                                      "systematic-01": [1]}
     assert set(results["rule"]) == {"original", "layer"}
-    assert len(results) == 4 * 2 * 2 * (ITERATIONS + 1) * 10  # users, rules, strategies, iterations, models
+    assert len(results) == 4 * 2 * 2 * (ITERATIONS + 1) * 11  # users, rules, strategies, iterations, models
     queries = pd.read_csv(out / "queries.csv")
     splits = pd.read_csv(out / "splits.csv")
     for (user, seed, _, _), asked in queries.groupby(["user", "seed", "rule", "strategy"]):
@@ -245,7 +263,8 @@ def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
     for rule in ("original", "layer"):
         for strategy in ("rand", "mc"):
             for kind, n in (("agreeing", 2), ("systematic", 2), ("all", 4)):
-                assert f"| {rule} | {strategy} | {kind} | {n} | " in summary
+                for model in ("committee", "user"):
+                    assert f"| {rule} | {strategy} | {model} | {kind} | {n} | " in summary
     assert "update rule original" in summary and "update rule layer" in summary
     assert ("- update rules: original (every member trains on each new batch, xgb members adding 3 boosting "
             "rounds); layer (the members stay as pretrained;") in summary
@@ -253,7 +272,8 @@ def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
     assert simulate.main(truth_argv(data, one, "--listeners", "1", "--agreeing-share", "1", "--seeds", "1",
                                     "--strategies", "rand")) == 0
     line = next(x for x in (one / "summary.md").read_text().splitlines() if x.startswith("| layer | rand |"))
-    assert line.startswith("| layer | rand | agreeing | 1 |") and line.count("(n = 1: no interval)") == 4
+    assert line.startswith("| layer | rand | committee | agreeing | 1 |")
+    assert line.count("(n = 1: no interval)") == 4
 
 
 @pytest.mark.parametrize("extra,message", [

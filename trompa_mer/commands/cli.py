@@ -68,6 +68,13 @@ def add_user_option(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"{what} (1-64 characters of A-Z a-z 0-9 _ -, as given to create_user.py)")
 
 
+def add_crowd_option(parser: argparse.ArgumentParser) -> None:
+    """`--no-crowd`: the user's committee without the other listeners' answers as a member."""
+    parser.add_argument("--no-crowd", dest="crowd", action="store_false",
+                        help="leave out what other listeners answered (the users folder's answers and "
+                             f"{settings.CROWD_ANNOTATIONS}, TPL_CROWD_ANNOTATIONS): the committee alone")
+
+
 def add_scaling_option(parser: argparse.ArgumentParser) -> None:
     """`--scaling committee|original`; unset means the committee's own (its scaler.pkl if it has one)."""
     parser.add_argument("--scaling", choices=SCALINGS, default=None,

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use this strategy for this query instead of the user's own; hc and mix "
                              f"read crowd annotations from {settings.CROWD_ANNOTATIONS} "
                              "(TPL_CROWD_ANNOTATIONS)")
+    cli.add_crowd_option(parser)
     cli.add_scaling_option(parser)
     return parser
 
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> None:
     result = personalize.make_query(settings.USERS_DIRECTORY, args.user_id, settings.FEATS_DIRECTORY,
                                     settings.POOL_CACHE_DIRECTORY, args.queries, args.scaling,
                                     args.requery, args.strategy, settings.CROWD_ANNOTATIONS,
-                                    settings.JOBS, settings.POOL_CHUNK_SONGS, progress=True)
+                                    settings.JOBS, settings.POOL_CHUNK_SONGS, progress=True,
+                                    crowd=args.crowd)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

@@ -17,7 +17,8 @@ from trompa_mer.committee.model import Committee
 from trompa_mer.committee.predict import predict_file
 from trompa_mer.errors import FeatureError, OutputError, TrompaError
 from trompa_mer.features import audio, table
-from trompa_mer.users import account as user
+from trompa_mer.learning.personal import UserView
+from trompa_mer.users import personalize
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,21 +31,32 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("-m", "--model", help="a member .pkl, a committee folder, or 'default': the "
                      f"pretrained {committees.DEFAULT_MEMBER} as the original, or the whole pretrained "
                      "committee when it has no such member")
-    who.add_argument("-u", "--user_id", help="predict with this user's whole committee")
+    who.add_argument("-u", "--user_id", help="predict with this user's whole committee, what other "
+                     "listeners answered and the user's own answers")
+    cli.add_crowd_option(parser)
     cli.add_scaling_option(parser)
     return parser
 
 
-def load(args: argparse.Namespace) -> tuple[Committee, str]:
-    """The committee `-m` or `-u` names, and how the prediction JSON names it."""
+def load(args: argparse.Namespace) -> tuple[Committee, str, UserView | None]:
+    """The committee `-m` or `-u` names, how the prediction JSON names it, and the user's view of it
+    (None for `-m`)."""
     if args.user_id:
-        return user.load_user_committee(settings.USERS_DIRECTORY, args.user_id), f"user:{args.user_id}"
+        committee, view = personalize.load_user(settings.USERS_DIRECTORY, args.user_id,
+                                                settings.CROWD_ANNOTATIONS, args.crowd)
+        return committee, f"user:{args.user_id}", view
     if args.model == "default":
         path, name = committees.default_model(settings.DEFAULT_COMMITTEE)
     else:
         path = Path(args.model)
         name = str(path)
-    return committees.load_model(path), name
+    return committees.load_model(path), name, None
+
+
+def predict_one(committee: Committee, csv: Path, scaling: str, model: str, view: UserView | None) -> dict:
+    """The prediction JSON of one feature CSV; a user's (`personalize.personal_prediction`) with a view."""
+    result = predict_file(committee, csv, scaling, model)
+    return result if view is None else personalize.personal_prediction(result, table.song_id_of(csv), view)
 
 
 def check_paths(source: Path, output: Path) -> None:
@@ -67,7 +79,7 @@ def check_paths(source: Path, output: Path) -> None:
 
 
 def predict_folder(committee: Committee, source: Path, out_dir: Path, scaling: str,
-                   model: str) -> int:
+                   model: str, view: UserView | None) -> int:
     """One `<stem>.json` in `out_dir` per CSV of `source`; a failing CSV is reported, the others go on.
     Returns the exit code: 1 if any CSV failed."""
     csvs = list(table.feature_files(source).values())
@@ -79,7 +91,7 @@ def predict_folder(committee: Committee, source: Path, out_dir: Path, scaling: s
     quadrants = dict.fromkeys(names.QUADRANTS, 0)
     for csv in csvs:
         try:
-            result = predict_file(committee, csv, scaling, model)
+            result = predict_one(committee, csv, scaling, model, view)
             storage.write_json(out_dir / f"{csv.stem}.json", result)
             quadrants[result["highest_prob_quad"]] += 1
         except (TrompaError, OSError) as exc:
@@ -92,14 +104,14 @@ def predict_folder(committee: Committee, source: Path, out_dir: Path, scaling: s
 
 def run(args: argparse.Namespace) -> int:
     check_paths(args.input, args.output)
-    committee, model = load(args)
+    committee, model, view = load(args)
     scaling = args.scaling or committee.default_scaling()
     if scaling == names.SCALING_ORIGINAL and args.scaling is None:
         print(f"note: no {committees.SCALER_FILE} beside {model}: scaling as the original tool "
               "(a StandardScaler fitted on each file's rows)", file=sys.stderr)
     if args.input.is_dir():
-        return predict_folder(committee, args.input, args.output, scaling, model)
-    result = predict_file(committee, args.input, scaling, model)
+        return predict_folder(committee, args.input, args.output, scaling, model, view)
+    result = predict_one(committee, args.input, scaling, model, view)
     storage.remove_stale_writes(args.output.parent, glob.escape(args.output.name))  # what killed runs left
     storage.write_json(args.output, result)
     print(f"{result['highest_prob_quad']} (mean probabilities "

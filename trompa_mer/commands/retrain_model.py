@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help='JSON {"song_id": "Q1", ...} answering the last query')
     parser.add_argument("--rounds", type=int, default=settings.XGB_UPDATE_ROUNDS,
                         help="boosting rounds added to each xgb member (default %(default)s)")
+    cli.add_crowd_option(parser)
     cli.add_scaling_option(parser)
     return parser
 
@@ -24,11 +25,14 @@ def run(args: argparse.Namespace) -> None:
     # imported by a run, not by --help: the library pulls in sklearn and xgboost (bench/imports.py)
     from trompa_mer.users import personalize
 
-    state = personalize.apply_annotations(settings.USERS_DIRECTORY, args.user_id, args.annotations,
-                                          settings.FEATS_DIRECTORY, settings.POOL_CACHE_DIRECTORY,
-                                          args.rounds, args.scaling, settings.JOBS, progress=True)
-    print(f"user {args.user_id}: committee retrained on {len(state.queried)} songs; "
-          f"iteration {state.iteration}")
+    done = personalize.apply_annotations(settings.USERS_DIRECTORY, args.user_id, args.annotations,
+                                         settings.FEATS_DIRECTORY, settings.POOL_CACHE_DIRECTORY,
+                                         args.rounds, args.scaling, settings.JOBS, progress=True,
+                                         crowd_file=settings.CROWD_ANNOTATIONS, crowd=args.crowd)
+    layer = "" if done.layer_moved is None else f"layer moved by {done.layer_moved:.3f} (largest cell); "
+    print(f"user {args.user_id}: committee retrained on {len(done.state.queried)} songs; iteration "
+          f"{done.state.iteration}; {layer}{done.songs_changed} of {done.pool_songs} pool songs changed "
+          f"quadrant for this user (largest probability change {done.largest_change:.3f})")
 
 
 def main(argv: list[str] | None = None) -> int:

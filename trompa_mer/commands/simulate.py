@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=settings.XGB_UPDATE_ROUNDS,
                         help="boosting rounds added to each xgb member per update by the original rule "
                              "(default %(default)s)")
+    parser.add_argument("--no-crowd", dest="crowd_member", action="store_false",
+                        help="the committee alone: the other listeners' answers (the crowd) are not a member "
+                             "of each user's committee (by default they are, as on a platform: mc, mix, the "
+                             "layer and the report's `user` model count them)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="pool cache folder for --feats (default OUTDIR/pool_cache)")
     cli.add_scaling_option(parser)
@@ -101,7 +105,7 @@ def listeners_of(args: argparse.Namespace) -> Listeners | None:
 def run(args: argparse.Namespace) -> None:
     listeners = listeners_of(args)
     plan = Plan(args.strategies, args.iterations, args.queries, args.min_annotations, args.test_size,
-                args.seeds, args.rounds, args.scaling, args.rules)
+                args.seeds, args.rounds, args.scaling, args.rules, args.crowd_member)
     report = simulate(args.feats, args.labels, args.crowd, args.committee, args.output, plan, args.jobs,
                       args.cache, listeners=listeners)
     if report.listeners is not None:

@@ -49,16 +49,25 @@ class ListenerLayer:
 
 def fit_layer(member_proba: np.ndarray, offsets: np.ndarray, labels: np.ndarray,
               prior_songs: float = PRIOR_SONGS) -> ListenerLayer:
-    """The confusion matrix most probable given the listener's answers (EM, a Dirichlet prior).
+    """The confusion matrix most probable given the listener's answers (`fit_confusion`).
 
     member_proba (n_members, n_rows, 4): every member on every window of the answered songs;
     offsets (n_songs + 1,) where each answered song's windows start (`Pool.windows`'s offsets);
     labels (n_songs,) the listener's quadrant per song. A song's committee
-    probability is the mean over its windows and the members; the committee's quadrant of each
-    answered song is the hidden variable of the EM.
+    probability is the mean over its windows and the members.
+    """
+    song_proba = consensus.committee_probabilities(consensus.song_probabilities(member_proba, offsets))
+    return fit_confusion(song_proba, labels, prior_songs)
+
+
+def fit_confusion(song_proba: np.ndarray, labels: np.ndarray,
+                  prior_songs: float = PRIOR_SONGS) -> ListenerLayer:
+    """The confusion matrix most probable given the listener's answers (EM, a Dirichlet prior):
+    song_proba (n_songs, 4) what the layer will see for each answered song (the committee's, or the
+    committee's updated by other listeners' answers), labels (n_songs,) the listener's quadrant. The
+    quadrant behind each answered song is the hidden variable of the EM.
     """
     n_songs = len(labels)
-    song_proba = consensus.committee_probabilities(consensus.song_probabilities(member_proba, offsets))
     prior = np.full((N_CLASSES, N_CLASSES), PRIOR_SPREAD) + prior_songs * np.eye(N_CLASSES)
     confusion = np.eye(N_CLASSES) * 0.9 + 0.1 / N_CLASSES
     answered = np.zeros((n_songs, N_CLASSES))

@@ -120,11 +120,12 @@ def consensus_scores(committee: Committee, pool: Pool, song_ids: list[str], scal
 
 
 def quadrant_probabilities(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
-                           chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
+                           chunk_songs: int | None = None, jobs: int | None = None, *,
+                           memo: MarginMemo | None = None) -> np.ndarray:
     """(n_songs, 4): each song's quadrant probabilities, the mean over its windows and the members,
     as predict_emotion's `mean_probs`; streamed like consensus_scores."""
     return per_song(committee, pool, song_ids, scaling, consensus.committee_probabilities,
-                    chunk_songs, jobs)
+                    chunk_songs, jobs, memo=memo)
 
 
 def per_song(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,

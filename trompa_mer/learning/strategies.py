@@ -1,7 +1,8 @@
 """Query strategies: one score per candidate song, higher means ask sooner.
 
 Each strategy is a small function of one `QueryContext`, registered in STRATEGY_SCORES under its
-name from `names.STRATEGIES`: `mc` machine consensus (the committee's consensus entropy), `hc` human
+name from `names.STRATEGIES`: `mc` machine consensus (the committee's consensus entropy; with the
+crowd as a member, the entropy of the committee updated by other listeners' answers), `hc` human
 consensus (entropy of the crowd's quadrant frequencies, the user's own annotations left out), `mix`
 the larger of the two, `rand` seeded random numbers. `choose_songs` ranks the candidates by one of
 them; `select_top` breaks ties towards the smaller song id.
@@ -20,7 +21,8 @@ from trompa_mer.committee.model import Committee
 from trompa_mer.errors import CrowdError, MissingCrowdError, QueryError
 from trompa_mer.features.pool import Pool
 from trompa_mer.learning.crowd import Crowd, frequencies, quadrant_counts, read_crowd
-from trompa_mer.learning.scoring import consensus_scores
+from trompa_mer.learning.personal import UserView
+from trompa_mer.learning.scoring import consensus_scores, quadrant_probabilities
 from trompa_mer.names import CROWD_STRATEGIES, HC, MC, MIX, RAND, STRATEGIES
 
 NO_CROWD_SCORE = -1.0
@@ -31,7 +33,10 @@ NO_CROWD_SCORE = -1.0
 class QueryContext:
     """What a strategy may look at to score one query's candidates. Only mc and mix ask the committee
     and pool (through `memo` when given, on `jobs` threads, `chunk_songs` songs at a time), so hc and
-    rand may go without; only hc and mix read the crowd; rand draws from (user_id, iteration, seed)."""
+    rand may go without; only hc and mix read the crowd; rand draws from (user_id, iteration, seed).
+    `view`: the user's view of the committee (`personal.UserView`), whose other listeners' answers mc
+    and mix then count as a member, and hc as the other users' answers; None for the committee alone
+    and the crowd file alone."""
 
     committee: Committee | None
     pool: Pool | None
@@ -44,6 +49,7 @@ class QueryContext:
     memo: MarginMemo | None = None
     jobs: int | None = None
     chunk_songs: int | None = None
+    view: UserView | None = None
 
 
 def hc_scores(counts: np.ndarray) -> np.ndarray:
@@ -60,13 +66,21 @@ def stable_seed(*parts: object) -> int:
 
 
 def mc(context: QueryContext) -> np.ndarray:
-    """The committee's consensus entropy on each candidate."""
-    return consensus_scores(context.committee, context.pool, context.candidates, context.scaling,
-                            context.chunk_songs, context.jobs, memo=context.memo)
+    """The committee's consensus entropy on each candidate; with a view, the entropy of the
+    committee's probabilities updated by the other listeners' answers."""
+    if context.view is None:
+        return consensus_scores(context.committee, context.pool, context.candidates, context.scaling,
+                                context.chunk_songs, context.jobs, memo=context.memo)
+    heard = quadrant_probabilities(context.committee, context.pool, context.candidates, context.scaling,
+                                   context.chunk_songs, context.jobs, memo=context.memo)
+    return consensus.entropy(context.view.crowd(context.candidates, heard))
 
 
 def hc(context: QueryContext) -> np.ndarray:
-    """The entropy of the other users' quadrants of each candidate."""
+    """The entropy of the other users' quadrants of each candidate: the view's other listeners when
+    there is a view (every other user's answers and the crowd file's), else the crowd file's."""
+    if context.view is not None and context.view.others is not None:
+        return hc_scores(context.view.counts(context.candidates))
     return hc_scores(quadrant_counts(context.crowd, context.candidates, context.user_id))
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from trompa_mer.committee import members
-from trompa_mer.committee.layer import fit_layer
+from trompa_mer.committee import consensus, members
+from trompa_mer.committee.layer import fit_confusion
 from trompa_mer.committee.model import Committee
 from trompa_mer.features.pool import Pool
+from trompa_mer.learning.personal import CROWD_PRIOR_ANSWERS, OtherAnswers, with_crowd
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.names import UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES
 from trompa_mer.progress import progress_bar
@@ -25,7 +26,8 @@ from trompa_mer.progress import progress_bar
 @dataclass(frozen=True)
 class Answers:
     """What a rule learns from: the newest answers and every earlier one (song id → class index),
-    the scaling, the xgb rounds and seed of member updates, and whether to show members learning."""
+    the scaling, the xgb rounds and seed of member updates, whether to show members learning, and the
+    other listeners' answers the user's probabilities draw on (None: the crowd is off)."""
 
     newest: dict[str, int]
     previous: dict[str, int]
@@ -33,6 +35,8 @@ class Answers:
     rounds: int
     seed: int
     progress: bool = False
+    crowd: OtherAnswers | None = None
+    alpha: float = CROWD_PRIOR_ANSWERS
 
 
 def update_members(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: int,
@@ -57,12 +61,16 @@ def original(committee: Committee, pool: Pool, answers: Answers) -> Committee:
 
 def layer(committee: Committee, pool: Pool, answers: Answers) -> Committee:
     """The members stay as they are and the listener layer is refitted on all the answers, the
-    previous ones and the newest."""
+    previous ones and the newest, over what the layer sees: the committee's probabilities updated by
+    the other listeners' answers on those songs (`personal.with_crowd`)."""
     everything = {**answers.previous, **answers.newest}
     songs = list(everything)
     X, offsets = scaled_windows(committee, pool, songs, answers.scaling)
     member_proba = replace(committee, layer=None).proba(X)
-    fitted = fit_layer(member_proba, offsets, np.array([everything[s] for s in songs]))
+    song_proba = consensus.committee_probabilities(consensus.song_probabilities(member_proba, offsets))
+    if answers.crowd is not None:
+        song_proba = with_crowd(song_proba, answers.crowd.of(songs), alpha=answers.alpha)
+    fitted = fit_confusion(song_proba, np.array([everything[s] for s in songs]))
     return replace(committee, layer=fitted)
 
 
@@ -87,11 +95,13 @@ assert tuple(RULES) == UPDATE_RULES, "every rule in names.UPDATE_RULES needs an 
 
 def learn_answers(committee: Committee, pool: Pool, answers: dict[str, int], scaling: str, rounds: int,
                   seed: int, *, rule: str = UPDATE_ORIGINAL,
-                  previous: dict[str, int] | None = None, progress: bool = False) -> Committee:
+                  previous: dict[str, int] | None = None, progress: bool = False,
+                  crowd: OtherAnswers | None = None) -> Committee:
     """A new committee that has learnt the newest answers (song id → class index) by `rule` (a name
-    of RULES), which may also look at the `previous` ones; `progress` shows members learning."""
+    of RULES), which may also look at the `previous` ones and the other listeners' answers `crowd`;
+    `progress` shows members learning."""
     return RULES[rule].learn(committee, pool,
-                             Answers(answers, previous or {}, scaling, rounds, seed, progress))
+                             Answers(answers, previous or {}, scaling, rounds, seed, progress, crowd))
 
 
 def describe(rule: str, kinds: set[str], rounds: int) -> str:

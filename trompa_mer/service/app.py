@@ -58,6 +58,7 @@ class QueryRequest(BaseModel):
     n: int = Field(10, ge=1, description="how many songs to ask about")
     strategy: Strategy | None = Field(None, description="this query's strategy instead of the user's own")
     requery: bool = Field(False, description="replace a query still waiting for annotations")
+    crowd: bool = Field(True, description="mc and mix count other listeners' answers as a member")
 
 
 class NewToken(BaseModel):
@@ -66,6 +67,7 @@ class NewToken(BaseModel):
 
 class Annotations(BaseModel):
     annotations: dict[str, str] = Field(description='{"song_id": "Q1", …} answering the pending query')
+    crowd: bool = Field(True, description="the layer learns over the committee with other listeners' answers")
 
 
 def user_state(user_id: str, state: user.UserState) -> dict:
@@ -148,7 +150,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.delete("/users/{user_id}", status_code=204)
     def delete_user(user_id: str) -> Response:
-        user.delete_user(config.users_dir, user_id, wait=False)
+        personalize.delete_user(config.users_dir, user_id, wait=False)
         return Response(status_code=204)
 
     @app.post("/users/{user_id}/tokens", status_code=201)
@@ -169,7 +171,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         result = personalize.make_query(config.users_dir, user_id, config.feats_dir, config.pool_cache_dir,
                                         body.n, requery=body.requery, strategy=body.strategy,
                                         crowd_file=config.crowd_file, jobs=config.jobs,
-                                        chunk_songs=config.chunk_songs, wait=False)
+                                        chunk_songs=config.chunk_songs, wait=False, crowd=body.crowd)
         return {"iteration": result.state.iteration, "strategy": result.state.query_strategy,
                 "songs": [{"song_id": song, "score": result.scores[song]} for song in result.songs],
                 "warnings": warned(result.warnings)}
@@ -178,40 +180,57 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def annotate(user_id: str, body: Annotations) -> dict:
         user.check_user_id(user_id)
         labels = personalize.parse_annotations(body.annotations)
-        state = personalize.apply_annotations(config.users_dir, user_id, labels, config.feats_dir,
-                                              config.pool_cache_dir, config.xgb_rounds, jobs=config.jobs,
-                                              wait=False)
-        return {"iteration": state.iteration}
+        done = personalize.apply_annotations(config.users_dir, user_id, labels, config.feats_dir,
+                                             config.pool_cache_dir, config.xgb_rounds, jobs=config.jobs,
+                                             wait=False, crowd_file=config.crowd_file, crowd=body.crowd)
+        return {"iteration": done.state.iteration,
+                "changed": {"layer_moved": done.layer_moved, "songs_changed": done.songs_changed,
+                            "pool_songs": done.pool_songs, "largest_change": done.largest_change}}
 
     @app.get("/users/{user_id}/recommendations")
     def recommendations(user_id: str, quadrant: Annotated[str, Query(description="Q1, Q2, Q3 or Q4")],
-                        n: Annotated[int, Query(ge=1)] = 10) -> dict:
+                        n: Annotated[int, Query(ge=1)] = 10,
+                        crowd: Annotated[bool, Query(description="count other listeners' answers")] = True
+                        ) -> dict:
         try:
             index = names.quadrant_index(quadrant.upper())
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         ranked, warnings = personalize.recommend(config.users_dir, user_id, config.feats_dir,
                                                  config.pool_cache_dir, index, n, jobs=config.jobs,
-                                                 chunk_songs=config.chunk_songs)
+                                                 chunk_songs=config.chunk_songs,
+                                                 crowd_file=config.crowd_file, crowd=crowd)
         return {"quadrant": names.QUADRANTS[index],
                 "songs": [{"song_id": song, "probability": p} for song, p in ranked],
                 "warnings": warned(warnings)}
 
     @app.post("/predict", max_body_size=config.max_upload_bytes)
     def predict(file: Annotated[UploadFile, File(description="a feature CSV or an audio file")],
-                user_id: Annotated[str | None, Form(description="predict with this user's committee")] = None
+                user_id: Annotated[str | None, Form(description="predict with this user's committee")] = None,
+                crowd: Annotated[bool, Form(description="count other listeners' answers")] = True
                 ) -> dict:
         suffix = Path(file.filename or "").suffix.lower()
         if suffix != table.FEATURE_SUFFIX and suffix not in audio.SUPPORTED_SUFFIXES:
             kinds = ", ".join(sorted({table.FEATURE_SUFFIX, *audio.SUPPORTED_SUFFIXES}))
             raise FeatureError(f"upload a feature CSV or an audio file ({kinds}), not {file.filename!r}")
+        view = None
         if user_id:
-            committee, model = user.load_user_committee(config.users_dir, user_id), f"user:{user_id}"
+            committee, view = personalize.load_user(config.users_dir, user_id, config.crowd_file, crowd)
+            model = f"user:{user_id}"
         else:
             committee, model = default_committee.get()
         name, scaling = str(file.filename), committee.default_scaling()
         if suffix == table.FEATURE_SUFFIX:
-            return predict_file(committee, file.file, scaling, model, source=name)
+            result = predict_file(committee, file.file, scaling, model, source=name)
+        else:
+            result = analyse(committee, file, suffix, scaling, model, name)
+        if view is None:
+            return result
+        return personalize.personal_prediction(result, table.song_id_of(Path(name)), view)
+
+    def analyse(committee: Committee, file: UploadFile, suffix: str, scaling: str, model: str,
+                name: str) -> dict:
+        """`predict_audio` on an upload, if fewer than `max_analyses` run already (else a 503)."""
         if not analyses.acquire(blocking=False):
             raise HTTPException(503, f"{config.max_analyses} audio uploads are being analysed already: "
                                      f"send it again in {RETRY_AFTER_SECONDS} s",

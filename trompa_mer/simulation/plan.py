@@ -14,7 +14,8 @@ from trompa_mer.learning.strategies import Crowd
 @dataclass(frozen=True)
 class Plan:
     """What to simulate: strategies and update rules, iterations × queries per user, the test share,
-    repetitions."""
+    repetitions, and whether the other listeners' answers are a member of every user's committee
+    (as on a platform: queries by mc and mix, the layer's fit, and the USER_MODEL of the report)."""
 
     strategies: tuple[str, ...]
     iterations: int = 10
@@ -25,6 +26,7 @@ class Plan:
     rounds: int = 100
     scaling: str | None = None
     rules: tuple[str, ...] = (names.DEFAULT_UPDATE_RULE,)
+    crowd: bool = True
 
     def check(self) -> None:
         for what, chosen, known in (("strategy", self.strategies, names.STRATEGIES),

@@ -16,8 +16,17 @@ from trompa_mer.simulation.plan import Plan, Run
 
 COMMITTEE_MODEL = "committee"
 """`model` of the whole committee's rows in results.csv (members' probabilities averaged)."""
+USER_MODEL = "user"
+"""`model` of the user's probabilities: the committee with the other listeners' answers (the crowd
+member), through the user's layer."""
 RESULTS_FILE = "results.csv"
-RESULT_COLUMNS = ("user", "rule", "strategy", "seed", "iteration", "n_annotations", "model", "f1")
+RESULT_COLUMNS = ("user", "rule", "strategy", "seed", "iteration", "n_annotations", "model", "f1",
+                  "accuracy", "nll", "brier")
+"""F1 weighted over quadrants; accuracy the share of songs whose most probable quadrant is the
+listener's; NLL the mean negative log-likelihood (natural log) of the listener's labels; Brier the
+mean squared distance from them (0 to 2): lower is better for both."""
+SCORES = ("accuracy", "nll", "brier")
+"""The scores the comparison gives as means before and after, beside F1's bands."""
 SUMMARY_FILE = "summary.md"
 QUERIES_FILE = "queries.csv"
 """Every queried song: the batch that took the committee to `iteration`, in rank order."""
@@ -45,10 +54,10 @@ class Report:
     listeners: pd.DataFrame | None
 
 
-def user_curves(results: pd.DataFrame, strategy: str, model: str) -> pd.DataFrame:
-    """Users × iterations F1 of one strategy and model, each user's curve averaged over seeds."""
+def user_curves(results: pd.DataFrame, strategy: str, model: str, score: str = "f1") -> pd.DataFrame:
+    """Users × iterations `score` of one strategy and model, each user's curve averaged over seeds."""
     rows = results[(results["strategy"] == strategy) & (results["model"] == model)]
-    return rows.groupby(["user", "iteration"])["f1"].mean().unstack("iteration").sort_index(axis=1)
+    return rows.groupby(["user", "iteration"])[score].mean().unstack("iteration").sort_index(axis=1)
 
 
 def mean_ci(values: np.ndarray) -> tuple[float, float]:
@@ -133,27 +142,31 @@ def listener_groups(users: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def compare(results: pd.DataFrame, strategy_order: list[str], rules: list[str]) -> pd.DataFrame:
-    """The committee per update rule, strategy and listener kind: F1 before any answer (iteration 0)
-    and after the last iteration, the change, the share of listeners whose F1 rose (end > start);
-    each with its 95 % band clipped to the range it can take (F1 and shares [0, 1], the change
-    [-1, 1]); NaN bounds when there are fewer than 2 listeners."""
+    """The committee, and the user's probabilities (USER_MODEL) when there are, per update rule,
+    strategy and listener kind: F1 before any answer (iteration 0) and after the last iteration, the
+    change, the share of listeners whose F1 rose (end > start); each with its 95 % band clipped to the
+    range it can take (F1 and shares [0, 1], the change [-1, 1]); NaN bounds when there are fewer
+    than 2 listeners. Then the mean of each of SCORES before and after."""
     rows = []
-    for rule in rules:
+    models = [model for model in (COMMITTEE_MODEL, USER_MODEL) if (results["model"] == model).any()]
+    for rule, strategy, model in ((r, s, m) for r in rules for s in strategy_order for m in models):
         of_rule = results[results["rule"] == rule]
-        for strategy in strategy_order:
-            curves = user_curves(of_rule, strategy, COMMITTEE_MODEL)
-            if curves.empty:
-                continue
-            for kind, users in listener_groups(list(curves.index)):
-                table = curves.loc[users].to_numpy()
-                before, after = table[:, 0], table[:, -1]
-                row = {"rule": rule, "strategy": strategy, "listeners": kind, "n": len(users)}
-                for name, values, low in (("before", before, 0.0), ("after", after, 0.0),
-                                          ("change", after - before, -1.0)):
-                    mean, half = mean_ci(values)
-                    row[name], (row[f"{name}_low"], row[f"{name}_high"]) = mean, clipped_band(mean, half, low)
-                row["rose"], row["rose_low"], row["rose_high"] = share_band(after > before)
-                rows.append(row)
+        curves = user_curves(of_rule, strategy, model)
+        if curves.empty:
+            continue
+        scores = {score: user_curves(of_rule, strategy, model, score) for score in SCORES}
+        for kind, users in listener_groups(list(curves.index)):
+            table = curves.loc[users].to_numpy()
+            before, after = table[:, 0], table[:, -1]
+            row = {"rule": rule, "strategy": strategy, "model": model, "listeners": kind, "n": len(users)}
+            for name, values, low in (("before", before, 0.0), ("after", after, 0.0),
+                                      ("change", after - before, -1.0)):
+                mean, half = mean_ci(values)
+                row[name], (row[f"{name}_low"], row[f"{name}_high"]) = mean, clipped_band(mean, half, low)
+            row["rose"], row["rose_low"], row["rose_high"] = share_band(after > before)
+            for score, table in scores.items():
+                row[f"{score}_before"], row[f"{score}_after"] = table.loc[users].iloc[:, [0, -1]].mean()
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -170,15 +183,23 @@ def _pm(mean: float, half: float, n: int) -> str:
     return f"{mean:.3f} ± {half:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _scores_text(row: object) -> str:
+    """Each of SCORES before → after, as table cells."""
+    return " | ".join(f"{getattr(row, f'{score}_before'):.3f} → {getattr(row, f'{score}_after'):.3f}"
+                      for score in SCORES)
+
+
 def comparison_lines(comparison: pd.DataFrame, annotations: int) -> list[str]:
-    lines = [f"| rule | strategy | listeners | n | F1 at 0 | F1 at {annotations} | change | F1 rose |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [f"| rule | strategy | model | listeners | n | F1 at 0 | F1 at {annotations} | change | "
+             f"F1 rose | accuracy 0 → {annotations} | NLL | Brier |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in comparison.itertuples():
         rose = _band_text(100 * row.rose, 100 * row.rose_low, 100 * row.rose_high, row.n, ".0f", " %")
-        lines.append(f"| {row.rule} | {row.strategy} | {row.listeners} | {row.n} | "
+        lines.append(f"| {row.rule} | {row.strategy} | {row.model} | {row.listeners} | {row.n} | "
                      f"{_band_text(row.before, row.before_low, row.before_high, row.n)} | "
                      f"{_band_text(row.after, row.after_low, row.after_high, row.n)} | "
-                     f"{_band_text(row.change, row.change_low, row.change_high, row.n, '+.3f')} | {rose} |")
+                     f"{_band_text(row.change, row.change_low, row.change_high, row.n, '+.3f')} | {rose} | "
+                     f"{_scores_text(row)} |")
     return lines
 
 
@@ -203,11 +224,16 @@ def summary_markdown(summary: pd.DataFrame, comparison: pd.DataFrame, plan: Plan
         lines += listener_lines(listeners)
     lines += ["", "## The committee per update rule, strategy and listener kind", ""]
     lines += comparison_lines(comparison, annotations)
-    lines += ["", "Weighted F1 of the whole committee on each listener's held-out songs before any answer "
-              f"and after {annotations}, each listener's curve averaged over seeds; the change is after − "
-              "before; F1 rose: share of listeners whose F1 after is above before. Mean [95 % band] over "
-              "listeners: Student t for F1 and the change, Wilson for the share, clipped to [0, 1] "
-              "([-1, 1] for the change); a group of fewer than 2 listeners has no interval."]
+    lines += ["", "Weighted F1 of the whole committee (model `committee`, through the listener's layer) "
+              f"and of the listener's probabilities (`{USER_MODEL}`: the committee with the other "
+              "listeners' answers on each song, when the crowd is a member) on each listener's held-out "
+              f"songs before any answer and after {annotations}, each listener's curve averaged over "
+              "seeds; the change is after − before; F1 rose: share of listeners whose F1 after is above "
+              "before. Mean [95 % band] over listeners: Student t for F1 and the change, Wilson for the "
+              "share, clipped to [0, 1] ([-1, 1] for the change); a group of fewer than 2 listeners has no "
+              "interval. Accuracy, NLL (mean negative log-likelihood of the listener's labels, natural log) "
+              "and Brier score (0 to 2): means over listeners, before → after; lower NLL and Brier are "
+              "better."]
     for rule in dict.fromkeys(summary["rule"]):
         lines += ["", f"## Every model kind, update rule {rule}", "",
                   f"| strategy | model | users | F1 at 0 | F1 at {annotations} | AULC | positive slope |",

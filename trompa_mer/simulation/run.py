@@ -23,11 +23,12 @@ from trompa_mer.committee.model import Committee
 from trompa_mer.cores import available_cores
 from trompa_mer.features.pool import Pool, load_pool
 from trompa_mer.learning import strategies, update
-from trompa_mer.learning.crowd import Crowd
+from trompa_mer.learning.crowd import Crowd, quadrant_counts
+from trompa_mer.learning.personal import OtherAnswers, UserView
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.progress import progress_bar
 from trompa_mer.simulation.plan import Plan, Run
-from trompa_mer.simulation.report import COMMITTEE_MODEL
+from trompa_mer.simulation.report import COMMITTEE_MODEL, USER_MODEL
 
 
 @dataclass
@@ -45,7 +46,8 @@ class World:
 
 def model_probabilities(names: list[str], song_proba: np.ndarray) -> dict[str, np.ndarray]:
     """Song probabilities (n_songs, 4) per model: each member (its file name), each kind (mean of that
-    kind's members) and the committee (mean of all). song_proba: (n_members, n_songs, 4)."""
+    kind's members) and the committee (mean of all), each through the user's layer if they have one.
+    song_proba: (n_members, n_songs, 4)."""
     models = {name: song_proba[i] for i, name in enumerate(names)}
     kinds: dict[str, list[int]] = {}
     for i, name in enumerate(names):
@@ -61,13 +63,30 @@ def weighted_f1(y_true: np.ndarray, proba: np.ndarray) -> float:
     return float(f1_score(y_true, proba.argmax(axis=1), average="weighted", zero_division=0))
 
 
+def nll(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Mean negative log-likelihood (natural log) of the labels y_true under proba (n_songs, 4)."""
+    picked = proba[np.arange(len(y_true)), y_true]
+    return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
+
+
+def brier(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Mean Brier score: squared distance of proba (n_songs, 4) from the labels, one-hot (0 to 2)."""
+    return float(((proba - np.eye(proba.shape[1])[y_true]) ** 2).sum(axis=1).mean())
+
+
 def evaluate(committee: Committee, X: np.ndarray, offsets: np.ndarray, y_true: np.ndarray,
-             memo: MarginMemo, song_ids: list[str]) -> dict[str, float]:
-    """F1 per model on test songs `song_ids`: X (n_windows, 260) scaled, offsets (n_songs + 1,),
-    y_true (n_songs,)."""
+             memo: MarginMemo, song_ids: list[str],
+             view: UserView | None = None) -> dict[str, tuple[float, float, float, float]]:
+    """(F1, accuracy, NLL, Brier) per model on test songs `song_ids`: X (n_windows, 260) scaled, offsets
+    (n_songs + 1,), y_true (n_songs,); with a `view`, the user's probabilities too (USER_MODEL: the
+    committee with the other listeners' answers on those songs)."""
     song_proba = consensus.song_probabilities(memo.proba(committee, X, offsets, song_ids), offsets)
-    return {model: weighted_f1(y_true, proba)
-            for model, proba in model_probabilities(list(committee.members), song_proba).items()}
+    models = model_probabilities(list(committee.members), song_proba)
+    if view is not None:
+        models[USER_MODEL] = view.probabilities(song_ids, models[COMMITTEE_MODEL])
+    return {model: (weighted_f1(y_true, proba), float((proba.argmax(axis=1) == y_true).mean()),
+                    nll(y_true, proba), brier(y_true, proba))
+            for model, proba in models.items()}
 
 
 # --- one run ------------------------------------------------------------------------------------
@@ -93,11 +112,20 @@ def simulate_run(run: Run, world: World, plan: Plan,
     y_test = np.array([labels[s] for s in test_songs])
     memo = MarginMemo()  # this run's committees only grow from the pretrained one
     results, queries = [], []
+    others = None
+    if plan.crowd:  # every other listener's answers on the run's songs, as a platform holds them
+        songs = [*run.pool_songs, *test_songs]
+        others = OtherAnswers({song: i for i, song in enumerate(songs)},
+                              quadrant_counts(world.crowd, songs, run.user))
+
+    def view() -> UserView | None:
+        confusion = None if committee.layer is None else committee.layer.confusion
+        return None if others is None else UserView(others, {}, confusion)
 
     def record(iteration: int) -> None:
-        for model, f1 in evaluate(committee, X_test, offsets, y_test, memo, test_songs).items():
+        for model, scores in evaluate(committee, X_test, offsets, y_test, memo, test_songs, view()).items():
             results.append((run.user, run.rule, run.strategy, run.seed, iteration, iteration * plan.queries,
-                            model, f1))
+                            model, *scores))
 
     record(0)
     asked: set[str] = set()
@@ -105,13 +133,13 @@ def simulate_run(run: Run, world: World, plan: Plan,
     for iteration in range(plan.iterations):
         candidates = [song for song in run.pool_songs if song not in asked]
         context = strategies.QueryContext(committee, world.pool, candidates, scaling, run.user, iteration,
-                                          crowd=world.crowd, seed=run.seed, memo=memo)
+                                          crowd=world.crowd, seed=run.seed, memo=memo, view=view())
         chosen = strategies.choose_songs(run.strategy, context, plan.queries)
         _check_no_leak(list(chosen), test, "query")
         answers = {song: labels[song] for song in chosen}
         _check_no_leak(list(answers), test, "update")
         committee = update.learn_answers(committee, world.pool, answers, scaling, plan.rounds,
-                                         seed=iteration, rule=run.rule, previous=dict(previous))
+                                         seed=iteration, rule=run.rule, previous=dict(previous), crowd=others)
         previous.update(answers)
         asked.update(chosen)
         queries.extend((run.user, run.rule, run.strategy, run.seed, iteration + 1, rank, song, score,

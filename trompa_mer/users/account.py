@@ -172,20 +172,42 @@ def open_user(users_dir: Path, user_id: str, wait: bool = True, read_only: bool 
         yield folder
 
 
-def delete_user(users_dir: Path, user_id: str, wait: bool = True) -> None:
+HistorySignature = list[int] | None
+"""An `annotations.jsonl`'s size, mtime (ns) and inode; None when the user has none: it changes
+whenever the history is replaced (`commit_files` renames a new file into place)."""
+
+
+def history_signature(folder: Path) -> HistorySignature:
+    """The signature of a user folder's `annotations.jsonl`."""
+    try:
+        status = (folder / ANNOTATIONS_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ino]
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a deleted user had answered: their history's signature then, and the answers (None when
+    the history could not be read)."""
+
+    history: HistorySignature
+    answers: dict[str, int] | None
+
+
+def delete_user(users_dir: Path, user_id: str, wait: bool = True) -> Removed:
     """Remove a user's folder: renamed aside under the user's lock (so no command sees half of it),
-    then deleted; a command that was waiting for the lock then finds no user."""
+    then deleted; a command that was waiting for the lock then finds no user. Returns what they had
+    answered, for the crowd's counts (`crowd_counts.remove_user`)."""
     with open_user(users_dir, user_id, wait) as folder:
+        try:
+            removed = Removed(history_signature(folder), read_answers(folder))
+        except UserError:  # an unreadable history never stops a delete; the counts are redone instead
+            removed = Removed(history_signature(folder), None)
         aside = users_dir / f".deleted-{user_id}-{uuid.uuid4().hex}"
         folder.rename(aside)
     shutil.rmtree(aside)
-
-
-def load_user_committee(users_dir: Path, user_id: str) -> Committee:
-    """The user's whole committee (members, scaler, listener layer), read under their shared lock:
-    reading needs no write access to their folder."""
-    with open_user(users_dir, user_id, read_only=True) as folder:
-        return committee.load_committee(folder)
+    return removed
 
 
 def _check_still_there(folder: Path, user_id: str) -> None:

@@ -4,10 +4,11 @@
 folder, lock and state, and `simulate` calls them as they are.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
@@ -24,13 +25,16 @@ from trompa_mer.errors import (
 from trompa_mer.features.pool import Pool, load_pool
 from trompa_mer.learning import strategies, update
 from trompa_mer.learning.crowd import Crowd
+from trompa_mer.learning.personal import UserView
 from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import (
     QUADRANTS,
+    RAND,
     song_quadrants,
     timestamp,
 )
 from trompa_mer.users import account as user
+from trompa_mer.users import crowd_counts
 
 
 @dataclass
@@ -67,14 +71,60 @@ def open_pool(feats_dir: Path, cache_dir: Path, committee: Committee, jobs: int 
     return load_pool(feats_dir, cache_dir, jobs, progress, committee.feature_names)
 
 
+def view_of(users_dir: Path, user_id: str, folder: Path, committee: Committee, crowd_file: Path | None,
+            crowd: bool) -> UserView:
+    """The user's view of their committee: their answers (read from `folder`, whose lock the caller
+    holds), their layer, and unless `crowd` is False the other listeners' answers (the users folder's
+    and `crowd_file`'s), read once."""
+    own = user.read_answers(folder)
+    others = crowd_counts.other_answers(users_dir, user_id, own, crowd_file) if crowd else None
+    confusion = None if committee.layer is None else committee.layer.confusion
+    return UserView(others, own, confusion)
+
+
+def load_user(users_dir: Path, user_id: str, crowd_file: Path | None,
+              crowd: bool = True) -> tuple[Committee, UserView]:
+    """The user's committee and their view of it (`view_of`), read under their shared lock: reading
+    needs no write access to their folder."""
+    with user.open_user(users_dir, user_id, read_only=True) as folder:
+        committee = committees.load_committee(folder)
+        return committee, view_of(users_dir, user_id, folder, committee, crowd_file, crowd)
+
+
+def delete_user(users_dir: Path, user_id: str, wait: bool = True) -> None:
+    """Remove the user's folder (`account.delete_user`) and their answers from the crowd's counts."""
+    crowd_counts.remove_user(users_dir, user_id, user.delete_user(users_dir, user_id, wait))
+
+
+def personal_prediction(result: dict, song_id: str, view: UserView) -> dict:
+    """A prediction JSON of the user's committee (`committee.predict`) made the user's: `mean_probs`
+    and `highest_prob_quad` with the other listeners' answers on the song and the user's own answer;
+    `committee_probs` the committee's (through the layer); `crowd` how many other answers it drew on
+    (null with the crowd off); `own_answer` the user's quadrant of the song, null if not answered."""
+    heard = np.array([result["mean_probs"]])
+    counts = view.counts([song_id])[0]
+    proba = view.probabilities([song_id], heard)[0]
+    own = view.own.get(song_id)
+    return {**result, "committee_probs": result["mean_probs"], "mean_probs": proba.tolist(),
+            "highest_prob_quad": QUADRANTS[int(proba.argmax())],
+            "crowd": None if view.others is None else
+            {"answers": int(counts.sum()), "counts": dict(zip(QUADRANTS, counts.astype(int).tolist(),
+                                                                strict=True)),
+             "prior_answers": view.alpha},
+            "own_answer": None if own is None else QUADRANTS[own]}
+
+
 def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, n_tracks: int,
                scaling: str | None = None, requery: bool = False, strategy: str | None = None,
                crowd_file: Path | None = None, jobs: int | None = None,
-               chunk_songs: int | None = None, wait: bool = True, progress: bool = False) -> QueryResult:
+               chunk_songs: int | None = None, wait: bool = True, progress: bool = False,
+               crowd: bool = True) -> QueryResult:
     """Pick the `n_tracks` pool songs the strategy (default: the user's) ranks highest and record
     them as pending; `jobs` cores score `chunk_songs` songs at a time (defaults: every core, and
     scoring's DEFAULT_CHUNK_SONGS). Unless `wait`, a user another command holds is a BusyError;
-    `progress` shows the pool's update when CSVs are new."""
+    `progress` shows the pool's update when CSVs are new. mc and mix count the other listeners'
+    answers as a member of the committee, hc their disagreement: every other user's and
+    `crowd_file`'s; with `crowd` False, mc the committee's alone and hc `crowd_file`'s alone."""
     if n_tracks < 1:
         raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
     with user.open_user(users_dir, user_id, wait) as folder:
@@ -83,9 +133,11 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
             raise PendingQueryError(f"user {user_id} has a query waiting for annotations "
                                     f"({', '.join(state.queried)})")
         strategy = strategy or state.strategy
-        crowd = strategies.load_crowd(strategy, crowd_file)
+        hc_crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
         committee = committees.load_committee(folder)
+        view = view_of(users_dir, user_id, folder, committee, crowd_file, crowd) \
+            if crowd and strategy != RAND else None
         with open_pool(feats_dir, cache_dir, committee, jobs, progress) as pool:
             if not pool.song_ids:
                 raise EmptyPoolError(f"there are no feature CSVs in {feats_dir}")
@@ -98,9 +150,9 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
                                         f"in the pool (at most {len(candidates)} can be asked for)")
             scaling = scaling or committee.default_scaling()
             context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
-                                              crowd=crowd, jobs=jobs, chunk_songs=chunk_songs)
+                                              crowd=hc_crowd, jobs=jobs, chunk_songs=chunk_songs, view=view)
             chosen = strategies.choose_songs(strategy, context, n_tracks)
-            warnings = skipped_warnings(pool) + crowd_warnings(crowd, crowd_file, candidates)
+            warnings = skipped_warnings(pool) + crowd_warnings(hc_crowd, crowd_file, candidates)
         state.queried = list(chosen)
         state.pending = True
         state.next_pool = [song for song in candidates if song not in chosen]
@@ -144,20 +196,51 @@ def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
                               f"({', '.join(state.queried)}); {'; '.join(problems)}")
 
 
+@dataclass(frozen=True)
+class Retrained:
+    """What a retrain changed for the user: their state after it; how far their layer moved (the
+    largest change of a cell of its confusion matrix; None when the update rule has no layer);
+    how many of the pool's songs the user's prediction now puts in another quadrant, of how many,
+    and the largest change of a song's probability of a quadrant."""
+
+    state: user.UserState
+    layer_moved: float | None
+    songs_changed: int
+    pool_songs: int
+    largest_change: float
+
+
+def _confusion(committee: Committee) -> np.ndarray | None:
+    return None if committee.layer is None else committee.layer.confusion
+
+
+def _user_probabilities(committee: Committee, unlayered: np.ndarray, songs: list[str],
+                        view: UserView) -> np.ndarray:
+    """(n_songs, 4) the user's probabilities of `songs` from their members' `unlayered` ones."""
+    heard = unlayered if committee.layer is None else committee.layer.apply(unlayered)
+    return replace(view, confusion=_confusion(committee)).probabilities(songs, heard)
+
+
 def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[str, int], feats_dir: Path,
                       cache_dir: Path, rounds: int, scaling: str | None = None,
-                      jobs: int | None = None, wait: bool = True, progress: bool = False) -> user.UserState:
+                      jobs: int | None = None, wait: bool = True, progress: bool = False,
+                      crowd_file: Path | None = None, crowd: bool = True) -> Retrained:
     """Learn the answers by the user's update rule, then replace the committee (or its layer), state
-    and history together. `annotations`: a JSON file (`read_annotations`) or its labels, as
-    `parse_annotations` returns them. Unless `wait`, a user another command holds is a BusyError;
-    `progress` shows the slow steps (the pool's update, members learning)."""
+    and history together, and count the answers in the crowd's counts (`crowd_counts.add_batch`).
+    `annotations`: a JSON file (`read_annotations`) or its labels, as `parse_annotations` returns
+    them. The layer learns over the committee updated by the other listeners' answers (theirs and
+    `crowd_file`'s) unless `crowd` is False. Unless `wait`, a user another command holds is a
+    BusyError; `progress` shows the slow steps (the pool's update, members learning). Returns what
+    changed for the user (`Retrained`), measured on every song of the pool."""
     if rounds < 1:
         raise TrainingError(f"the boosting rounds of an update must be at least 1, not {rounds}")
     labels = read_annotations(annotations) if isinstance(annotations, Path) else annotations
     with user.open_user(users_dir, user_id, wait) as folder:
         state = user.read_state(folder)
         check_answers(state, labels)
+        history = user.history_signature(folder)
         committee = committees.load_committee(folder)
+        view = view_of(users_dir, user_id, folder, committee, crowd_file, crowd)
         with open_pool(feats_dir, cache_dir, committee, jobs, progress) as pool:
             lacking = [song for song in state.queried if song not in pool]
             if lacking:
@@ -166,7 +249,15 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
             songs = list(state.queried)
             updated = update.learn_answers(committee, pool, {s: labels[s] for s in songs}, scaling, rounds,
                                            seed=state.iteration, rule=state.update_rule,
-                                           previous=user.read_answers(folder), progress=progress)
+                                           previous=view.own, progress=progress, crowd=view.others)
+            pool_songs = pool.song_ids
+            before = quadrant_probabilities(replace(committee, layer=None), pool, pool_songs, scaling,
+                                            jobs=jobs)
+            after = before if updated.members is committee.members else \
+                quadrant_probabilities(replace(updated, layer=None), pool, pool_songs, scaling, jobs=jobs)
+        answered = {**view.own, **{song: labels[song] for song in songs}}
+        before = _user_probabilities(committee, before, pool_songs, view)
+        after = _user_probabilities(updated, after, pool_songs, replace(view, own=answered))
         record = {"iteration": state.iteration, "time": timestamp(),
                   "labels": {song: QUADRANTS[labels[song]] for song in songs}}
         state.answered = sorted(set(state.answered) | set(songs))
@@ -180,23 +271,30 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
                        for name, member in updated.members.items()}
         writers.update(user.answer_writers(folder, state, record))
         storage.commit_files(folder, writers)
-    return state
+        crowd_counts.add_batch(users_dir, user_id, history, view.own, answered)
+    old, new = _confusion(committee), _confusion(updated)
+    moved = None if new is None else float(np.abs(new - (np.eye(len(new)) if old is None else old)).max())
+    changed = int((before.argmax(axis=1) != after.argmax(axis=1)).sum())
+    return Retrained(state, moved, changed, len(pool_songs), float(np.abs(after - before).max(initial=0.0)))
 
 
 def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, quadrant: int, n: int,
               scaling: str | None = None, jobs: int | None = None,
-              chunk_songs: int | None = None) -> tuple[list[tuple[str, float]], list[str]]:
-    """The `n` pool songs the user's committee (through their listener layer) gives the highest
-    song-level probability of `quadrant` (a class index), with that probability, highest first
-    (ties to the smaller song id); and the warnings of the pool's load (`skipped_warnings`). The
-    committee is read under the user's lock, the pool scored after."""
+              chunk_songs: int | None = None, crowd_file: Path | None = None,
+              crowd: bool = True) -> tuple[list[tuple[str, float]], list[str]]:
+    """The `n` pool songs to which the user's probabilities (`personal.UserView`: the committee,
+    the other listeners' answers unless `crowd` is False, their layer, their own answers) give the
+    highest probability of `quadrant` (a class index), with that probability, highest first (ties to
+    the smaller song id); and the warnings of the pool's load (`skipped_warnings`). The committee and
+    the counts are read under the user's lock, the pool scored after."""
     if n < 1:
         raise QueryError(f"the number of songs must be at least 1, not {n}")
-    committee = user.load_user_committee(users_dir, user_id)
+    committee, view = load_user(users_dir, user_id, crowd_file, crowd)
     with open_pool(feats_dir, cache_dir, committee, jobs) as pool:
         songs = pool.song_ids
-        proba = quadrant_probabilities(committee, pool, songs, scaling or committee.default_scaling(),
-                                       chunk_songs, jobs)[:, quadrant]
+        heard = quadrant_probabilities(committee, pool, songs, scaling or committee.default_scaling(),
+                                       chunk_songs, jobs)
+        proba = view.probabilities(songs, heard)[:, quadrant]
         warnings = skipped_warnings(pool)
     chosen = strategies.select_top(songs, proba, n)
     by_song = dict(zip(songs, proba.tolist(), strict=True))

@@ -1,0 +1,92 @@
+"""A user's song probabilities: the committee, the other listeners' answers, the user's layer and answers.
+
+The crowd is a member of every user's committee. For a song, the committee's probabilities p (4,) are
+a Dirichlet prior worth `alpha` answers, updated by the quadrant counts c (4,) of the other listeners'
+answers on that song (n = c.sum()); the posterior mean goes through the user's listener layer C:
+
+    ((alpha · p + c) / (alpha + n)) · C  =  (alpha · p·C + c·C) / (alpha + n)
+
+so it can be computed from the probabilities the committee gives through the layer (p·C, "heard").
+A song nobody else answered keeps exactly the committee's probabilities. A song the user answered
+is what they answered: probability 1 for their quadrant (it is their truth).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trompa_mer.names import N_CLASSES
+
+CROWD_PRIOR_ANSWERS = 2.0
+"""alpha: the committee's weight as a prior, in other listeners' answers. Chosen by held-out NLL
+(bench/crowd_prior.py, bench/README.md): simulated listeners on 4q-dev's 600 clips, the committee out
+of fold, 12 answers known, the layer fitted on them: mean NLL 0.985 / 0.898 / 0.863 with 7 / 29 / 120
+other listeners per song at alpha 2, against 0.993 / 0.904 / 0.865 at 4 and 1.024 / 0.918 / 0.869 at
+8 (0.5 and 1: 1.008 and 0.993 with 7 others)."""
+
+
+def with_crowd(heard: np.ndarray, counts: np.ndarray, confusion: np.ndarray | None = None,
+               alpha: float = CROWD_PRIOR_ANSWERS) -> np.ndarray:
+    """(n_songs, 4): the committee's probabilities through the layer, `heard` (n_songs, 4), updated
+    by other listeners' quadrant counts (n_songs, 4) as above; `confusion` the layer's (4, 4), None
+    for none. Rows without counts are `heard` unchanged, bit for bit."""
+    heard = np.asarray(heard, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    heard_counts = counts if confusion is None else counts @ confusion
+    total = counts.sum(axis=1, keepdims=True)
+    combined = (alpha * heard + heard_counts) / np.maximum(alpha + total, 1e-300)
+    return np.where(total > 0, combined, heard)
+
+
+def with_own_answers(proba: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """(n_songs, 4): `proba` with the rows of the songs the user answered replaced by their answer,
+    one-hot; `own` (n_songs,) the answer's class index, -1 where they gave none."""
+    own = np.asarray(own, dtype=np.int64)
+    answered = own >= 0
+    result = np.array(proba, dtype=np.float64)
+    result[answered] = np.eye(N_CLASSES)[own[answered]]
+    return result
+
+
+@dataclass(frozen=True)
+class OtherAnswers:
+    """Other listeners' answers per song: `index` song id → row of `counts` (n_songs, 4)."""
+
+    index: dict[str, int] = field(default_factory=dict)
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, N_CLASSES)))
+
+    def of(self, song_ids: list[str]) -> np.ndarray:
+        """(len(song_ids), 4) the counts of each song, zero for a song nobody answered."""
+        rows = np.array([self.index.get(song, -1) for song in song_ids], dtype=np.int64)
+        result = np.zeros((len(song_ids), N_CLASSES))
+        found = rows >= 0
+        result[found] = self.counts[rows[found]]
+        return result
+
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class UserView:
+    """What turns a user's committee probabilities into theirs: the other listeners' answers (None:
+    the crowd is off), the user's own answers (song → class index), the layer's confusion (None: no
+    layer) and the prior's weight."""
+
+    others: OtherAnswers | None
+    own: dict[str, int] = field(default_factory=dict)
+    confusion: np.ndarray | None = None
+    alpha: float = CROWD_PRIOR_ANSWERS
+
+    def counts(self, song_ids: list[str]) -> np.ndarray:
+        """(n_songs, 4) the other listeners' counts the view uses (zero with the crowd off)."""
+        return np.zeros((len(song_ids), N_CLASSES)) if self.others is None else self.others.of(song_ids)
+
+    def crowd(self, song_ids: list[str], heard: np.ndarray) -> np.ndarray:
+        """(n_songs, 4) `heard` (the committee through the layer) with the other listeners' answers."""
+        return with_crowd(heard, self.counts(song_ids), self.confusion, self.alpha)
+
+    def probabilities(self, song_ids: list[str], heard: np.ndarray) -> np.ndarray:
+        """(n_songs, 4) the user's probabilities: the crowd's update, then their own answers."""
+        own = np.array([self.own.get(song, -1) for song in song_ids], dtype=np.int64)
+        return with_own_answers(self.crowd(song_ids, heard), own)
