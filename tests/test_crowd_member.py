@@ -79,8 +79,8 @@ def test_many_agreeing_answers_move_a_prediction_and_own_answers_are_the_truth(w
         create(world, user_id)
         answer(world, user_id, 24, 2)  # every song of the pool heard as Q3
     create(world, "newcomer")
-    committee_alone = personalize.recommend(quadrant=2, n=24, user_id="newcomer", crowd=False, **where)
-    with_them = personalize.recommend(quadrant=2, n=24, user_id="newcomer", **where)
+    committee_alone, _ = personalize.recommend(quadrant=2, n=24, user_id="newcomer", crowd=False, **where)
+    with_them, _ = personalize.recommend(quadrant=2, n=24, user_id="newcomer", **where)
     assert min(p for _, p in with_them) > 0.5 > min(p for _, p in committee_alone)
     csv = where["feats_dir"] / "song_00.csv"  # a Q1 song by the committee
     out = world["root"] / "p.json"
