@@ -15,7 +15,7 @@ from tests import signals
 from tests.conftest import ROOT, error_line, run_script
 from trompa_mer.errors import AudioTooLongError
 from trompa_mer.features import audio, smile
-from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN, VIBENET_NAMES
+from trompa_mer.features.columns import FAMILIES, FEATURE_NAMES, TIME_COLUMN
 
 
 def extract(audio: Path, out: Path, *extra: object, env: dict | None = None) -> pd.DataFrame:
@@ -148,7 +148,7 @@ def test_batch_extracts_skips_and_reports(clips: dict[str, Path], tmp_path: Path
     third = run_script("extract_features.py", "-i", audio, "-o", feats, "--overwrite")
     assert "done 2, skipped 0, failed 0" in third.stderr
     single = pd.read_csv(feats / "music.csv", sep=";")
-    assert single.shape[1] == 1 + len(FEATURE_NAMES) + len(VIBENET_NAMES)  # every family by default
+    assert single.shape[1] == 1 + sum(map(len, FAMILIES.values()))  # every family by default
 
 
 def test_batch_recurses_into_subfolders(clips: dict[str, Path], tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Descriptor families beyond IS13: vibenet's model run by onnxruntime on real music, CSVs that say what
-they hold, `extract_features.py --add`, committees whose members read their own family, pools per family."""
+"""Descriptor families beyond IS13: vibenet's and musicnn's models run by onnxruntime on real music,
+CSVs that say what they hold, `extract_features.py --add`, committees whose members read their own
+family, pools per family."""
 
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from trompa_mer.committee import files as committees
 from trompa_mer.committee.model import Committee
 from trompa_mer.committee.predict import predict_file
 from trompa_mer.errors import MissingFamilyError
-from trompa_mer.features import audio, table, vibenet
-from trompa_mer.features.columns import FEATURE_NAMES, TIME_COLUMN, VIBENET_NAMES, family_names
+from trompa_mer.features import audio, musicnn, samples, table, vibenet
+from trompa_mer.features.columns import FEATURE_NAMES, MUSICNN_NAMES, TIME_COLUMN, VIBENET_NAMES, family_names
 from trompa_mer.features.pool import load_pool, store_folder
 from trompa_mer.training import pretrain, recipes
 
@@ -29,9 +30,13 @@ def clip_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_the_default_csv_holds_is13_then_vibenet_one_value_per_window(clip_csv: Path) -> None:
+def test_the_default_csv_holds_is13_then_every_other_family_one_value_per_window(clip_csv: Path) -> None:
     frame = pd.read_csv(clip_csv, sep=";")
-    assert list(frame.columns) == [TIME_COLUMN, *FEATURE_NAMES, *VIBENET_NAMES]
+    assert list(frame.columns) == [TIME_COLUMN, *FEATURE_NAMES, *VIBENET_NAMES, *MUSICNN_NAMES]
+    # musicnn: a 3 s patch every 3 s, so 9 or 10 distinct rows for 30 s; its tags are probabilities.
+    patches = frame[list(MUSICNN_NAMES)].to_numpy()
+    assert 9 <= len(np.unique(patches, axis=0)) <= 10
+    assert ((patches[:, 200:] >= 0) & (patches[:, 200:] <= 1)).all()
     values = frame[list(VIBENET_NAMES)].to_numpy()
     assert np.isfinite(values).all()
     # 30 s of audio: 11 segments of 5 s every 2.5 s; each 1 s window takes the nearest one's values.
@@ -41,11 +46,21 @@ def test_the_default_csv_holds_is13_then_vibenet_one_value_per_window(clip_csv: 
 
 def test_the_model_gives_its_seven_outputs_and_its_256_d_embedding_on_real_music() -> None:
     with audio.as_wav(CLIP) as wav:
-        starts, values = vibenet.segment_descriptors(vibenet.read_wav(wav))
+        starts, values = vibenet.segment_descriptors(samples.read_16k(wav))
     assert values.shape == (len(starts), 263) and list(starts[:3]) == [0.0, 2.5, 5.0]
     assert [output.name for output in vibenet.session().get_outputs()] == ["out", vibenet.EMBEDDING_NODE]
     # The embedding is the layer the heads read: segments differ in it, and it is not the outputs again.
     assert values[:, 7:].std(axis=0).max() > 0.01 and values[:, 7:].shape[1] == 256
+
+
+def test_musicnn_runs_the_converted_model_on_patches_of_real_music() -> None:
+    with audio.as_wav(CLIP) as wav:
+        y = samples.read_16k(wav)
+    starts, values = musicnn.patch_descriptors(y)
+    assert values.shape == (len(starts), 250) and list(starts[:2]) == [0.0, 3.008]
+    assert musicnn.log_mel(y).shape[1] == 96 and np.isfinite(values).all()
+    # Too short for a patch: padded with silence to one, still its own row of descriptors.
+    assert musicnn.patch_descriptors(y[:8000])[1].shape == (1, 250)
 
 
 def test_a_window_takes_the_segment_whose_middle_is_nearest() -> None:

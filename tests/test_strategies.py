@@ -159,6 +159,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         (song, str(user), f"Q{(i + user) % 4 + 1}") for i, song in enumerate(sorted(truth)[4:10])
         for user in range(1, 3)])
     paths = {"USERS_DIRECTORY": tmp_path / "models" / "users", "PRETRAINED_DIRECTORY": pretrained,
+             "DEFAULT_COMMITTEE": pretrained,
              "FEATS_DIRECTORY": tmp_path / "data" / "feats", "POOL_CACHE_DIRECTORY": tmp_path / "cache",
              "CROWD_ANNOTATIONS": crowd}
     for name, value in paths.items():

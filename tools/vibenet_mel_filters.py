@@ -1,4 +1,4 @@
-"""Write trompa_mer/features/vibenet_mel.npy, vibenet's mel filterbank, and check our front end against
+"""Write trompa_mer/features/models/vibenet_mel.npy, vibenet's mel filterbank, and check our front end against
 vibenet's own on real audio. Run once, by hand, where vibenet is installed with its dependencies (librosa):
 
     pip install vibenet==0.1.0      # in a scratch venv: librosa pulls numba and llvmlite (~210 MB)

@@ -16,7 +16,7 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neural_network import MLPClassifier
 
-from trompa_mer.features.columns import IS13, VIBENET
+from trompa_mer.features.columns import IS13, MUSICNN, VIBENET
 from trompa_mer.names import CLASSES, N_CLASSES
 
 ALL_CLASSES = np.array(CLASSES)
@@ -132,9 +132,10 @@ KINDS: dict[str, Kind] = {
     "sgd": Kind(SGDClassifier, create_sgd, fit_sgd, update_sgd),
     "mlp": Kind(MLPClassifier, create_mlp, fit_mlp, update_mlp),
 }
-KINDS |= {"vsgd": replace(KINDS["sgd"], family=VIBENET), "vmlp": replace(KINDS["mlp"], family=VIBENET)}
+KINDS |= {"vsgd": replace(KINDS["sgd"], family=VIBENET), "vmlp": replace(KINDS["mlp"], family=VIBENET),
+          "msgd": replace(KINDS["sgd"], family=MUSICNN), "mmlp": replace(KINDS["mlp"], family=MUSICNN)}
 """Model kinds by the name used in member file names (`classifier_<kind>.it_<k>.pkl`); `v<kind>` is
-<kind> on the vibenet family."""
+<kind> on the vibenet family, `m<kind>` on the musicnn family."""
 
 
 def kind_of(member: object) -> str:

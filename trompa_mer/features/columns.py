@@ -61,9 +61,14 @@ VIBENET_NAMES: tuple[str, ...] = (tuple(f"vibenet_{name}" for name in VIBENET_OU
                                   + tuple(f"vibenet_embedding[{i}]" for i in range(VIBENET_EMBEDDING)))
 """The 263 columns of the vibenet family: its raw outputs, then its embedding."""
 
+MUSICNN_NAMES: tuple[str, ...] = (tuple(f"musicnn_penultimate[{i}]" for i in range(200))
+                                  + tuple(f"musicnn_tag[{i}]" for i in range(50)))
+"""The 250 columns of the musicnn family: the MSD model's penultimate layer, then its 50 tags."""
+
 IS13 = "is13"
 VIBENET = "vibenet"
-FAMILIES: dict[str, tuple[str, ...]] = {IS13: FEATURE_NAMES, VIBENET: VIBENET_NAMES}
+MUSICNN = "musicnn"
+FAMILIES: dict[str, tuple[str, ...]] = {IS13: FEATURE_NAMES, VIBENET: VIBENET_NAMES, MUSICNN: MUSICNN_NAMES}
 """Descriptor families by name, each its columns in CSV order. IS13 is every CSV's first family (its
 windows are the rows); the others are added after it, one value per window."""
 EXTRA_FAMILIES = tuple(name for name in FAMILIES if name != IS13)

@@ -1,5 +1,5 @@
 """Audio → openSMILE frames → window statistics (IS13), and any other descriptor family per window
-(vibenet) from the same decoded audio → feature CSV, for one file or a whole folder."""
+(vibenet, musicnn) from the same decoded audio → feature CSV, for one file or a whole folder."""
 
 import contextlib
 import sys
@@ -13,13 +13,13 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.defaults import DASK_CONNECT_SECONDS
 from trompa_mer.errors import AudioError, ClusterError, FeatureError, OutputError, TrompaError
-from trompa_mer.features import audio, smile, table, vibenet, windows
-from trompa_mer.features.columns import EXTRA_FAMILIES, FAMILIES, IS13, VIBENET, family_names
+from trompa_mer.features import audio, musicnn, smile, table, vibenet, windows
+from trompa_mer.features.columns import EXTRA_FAMILIES, FAMILIES, IS13, MUSICNN, VIBENET, family_names
 from trompa_mer.progress import progress_bar
 
 ALL_FAMILIES: tuple[str, ...] = tuple(FAMILIES)
 """What extraction computes unless told otherwise: every family."""
-FAMILY_DESCRIPTORS = {VIBENET: vibenet.descriptors_of_wav}
+FAMILY_DESCRIPTORS = {VIBENET: vibenet.descriptors_of_wav, MUSICNN: musicnn.descriptors_of_wav}
 """Family → (wav, window start times, window seconds) → (n_windows, its columns)."""
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from trompa_mer import storage
 from trompa_mer.cores import available_cores
-from trompa_mer.errors import FeatureError
+from trompa_mer.errors import FeatureError, MissingFamilyError
 from trompa_mer.features import table
 from trompa_mer.features.columns import FEATURE_NAMES, families_of, family_names
 from trompa_mer.progress import progress_bar
@@ -97,9 +97,13 @@ def _read_csv(path: Path, names: tuple[str, ...]) -> np.ndarray:
 
 def _read_fresh(path: Path, names: tuple[str, ...]) -> np.ndarray | FeatureError:
     """`_read_csv`, or the FeatureError saying why the CSV cannot be read: an empty, half-copied or
-    unreadable CSV leaves its song out of the pool instead of failing every load."""
+    unreadable CSV leaves its song out of the pool instead of failing every load. A CSV that lacks a
+    family the committee reads is not skipped: it is a MissingFamilyError, whose fix (adding the family
+    from the audio) is the operator's, for the whole catalogue."""
     try:
         return _read_csv(path, names)
+    except MissingFamilyError:
+        raise
     except FeatureError as exc:
         return exc
     except OSError as exc:

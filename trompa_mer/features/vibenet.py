@@ -5,7 +5,7 @@ vibenet (PyPI, GPL-3.0-or-later) ships an EfficientNet trained on music as ONNX 
 that file with onnxruntime, with its penultimate layer (`gelu`) exposed as a second output. Its input is
 the log-mel spectrogram vibenet.core.extract_mel computes; vibenet's module imports librosa (with numba
 and llvmlite, ~210 MB) for the mel filterbank alone, so the product installs vibenet without its
-dependencies and reads that filterbank from `vibenet_mel.npy`, written once from librosa by
+dependencies and reads that filterbank from `models/vibenet_mel.npy`, written once from librosa by
 tools/vibenet_mel_filters.py, which also checks `log_mel` against vibenet's own.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trompa_mer.errors import AudioError, FeatureError
+from trompa_mer.errors import FeatureError
 from trompa_mer.features.columns import VIBENET_EMBEDDING, VIBENET_OUTPUTS
+from trompa_mer.features.samples import SAMPLE_RATE, read_16k
 
-SAMPLE_RATE = 16000
 N_FFT = 1024
 WIN_LENGTH = 640
 HOP_LENGTH = 320
@@ -28,25 +28,11 @@ TOP_DB = 80.0
 SEGMENT_SECONDS = 5.0
 SEGMENT_HOP = 2.5
 """One model pass per 5 s segment, a segment every 2.5 s: what measured best on 4q-dev (bench/README)."""
-MEL_FILTERS = Path(__file__).with_name("vibenet_mel.npy")
+MEL_FILTERS = Path(__file__).with_name("models") / "vibenet_mel.npy"
 MODEL_PACKAGE = "vibenet.artifacts"
 MODEL_FILE = "efficientnet_model.onnx"
 EMBEDDING_NODE = "gelu"
 """The output of the graph's penultimate layer, which its seven heads read."""
-
-
-def read_wav(path: Path) -> np.ndarray:
-    """The samples of a wav as float32 mono at SAMPLE_RATE, as vibenet.core.load_audio reads a file:
-    soundfile, channels averaged, soxr's resampling."""
-    import soundfile
-    import soxr
-
-    try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"cannot read {path} for the vibenet descriptors: {exc}") from None
-    y = data.mean(axis=1)
-    return y if rate == SAMPLE_RATE else soxr.resample(y, rate, SAMPLE_RATE).astype(np.float32)
 
 
 def _power_mel(y: np.ndarray) -> np.ndarray:
@@ -134,5 +120,5 @@ def window_descriptors(window_times: np.ndarray, window: float, starts: np.ndarr
 
 def descriptors_of_wav(wav: Path, window_times: np.ndarray, window: float) -> np.ndarray:
     """(n_windows, 263) vibenet descriptors of a wav for the feature windows starting at `window_times`."""
-    starts, values = segment_descriptors(read_wav(wav))
+    starts, values = segment_descriptors(read_16k(wav))
     return window_descriptors(window_times, window, starts, values)

@@ -12,6 +12,7 @@ from trompa_mer.features.columns import family_names
 ORIGINAL = "original"
 REAL_MUSIC = "real-music"
 VIBENET = "vibenet"
+MUSICNN = "musicnn"
 RECIPES: dict[str, dict[str, dict]] = {
     ORIGINAL: {"xgb": {}, "gnb": {}, "sgd": {}},
     REAL_MUSIC: {"mlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
@@ -20,6 +21,10 @@ RECIPES: dict[str, dict[str, dict]] = {
               "sgd": {"alpha": [0.003, 0.01, 0.03]},
               "vmlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
               "vsgd": {"alpha": [0.003, 0.01, 0.03]}},
+    MUSICNN: {"mlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
+              "sgd": {"alpha": [0.003, 0.01, 0.03]},
+              "mmlp": {"hidden": 64, "alpha": [1.0, 3.0, 10.0]},
+              "msgd": {"alpha": [0.003, 0.01, 0.03]}},
 }
 """`original`: the original tool's committee (xgb depth 5 × 100 rounds, GaussianNB, SGD α 1e-4).
 `real-music`: chosen by artist-grouped cross-validation on 600 real clips of the 4Q emotion dataset
