@@ -47,15 +47,15 @@ simulate: $(STAMP)
 	  --crowd $(SIMULATE_DIR)/corpus/listeners/crowd.json --strategies mc,hc,mix,rand --iterations 5 \
 	  --queries 5 --min-annotations 50 --test-size 0.15 --seeds 1 --rounds 20 -j 2 -o $(SIMULATE_DIR)/report
 
-# The default committee in models/pretrained: the vibenet recipe trained on the 4Q emotion dataset's
+# The default committee in models/pretrained: the musicnn recipe trained on the 4Q emotion dataset's
 # development clips (labels, IS13 features and audio in ../shared/data/4q-dev; folds grouped by artist).
-# Its IS13 CSVs are copied once into $(FOURQ_FEATS) and completed with the vibenet family from the audio.
+# Its IS13 CSVs are copied once into $(FOURQ_FEATS) and completed with the other families from the audio.
 FOURQ ?= ../shared/data/4q-dev
 FOURQ_FEATS ?= data/4q-dev-feats
 FOURQ_NOTE := 4Q audio emotion dataset (Panda, Malheiro and Paiva, Novel audio features for music emotion \
 	recognition, IEEE Transactions on Affective Computing, 2018): 600 of its 900 clips, 150 per quadrant, \
-	AllMusic mood-tag labels; IS13 features by extract_features.py from the original files, vibenet \
-	features by extract_features.py --add from the 64 kbps mono mp3 previews
+	AllMusic mood-tag labels; IS13 features by extract_features.py from the original files, vibenet and \
+	musicnn features by extract_features.py --add from the 64 kbps mono mp3 previews
 PRETRAIN_THREADS ?= 0
 .PHONY: pretrained
 pretrained: $(STAMP)
@@ -64,7 +64,7 @@ pretrained: $(STAMP)
 	mkdir -p $(FOURQ_FEATS) && cp -n $(FOURQ)/feats/*.csv $(FOURQ_FEATS)/
 	$(BIN)/python extract_features.py --add -i $(FOURQ)/audio -o $(FOURQ_FEATS)
 	$(BIN)/python deam_classifier.py --labels $(FOURQ)/labels.csv --feats $(FOURQ_FEATS) --group-column artist \
-		-cv 5 --recipe vibenet --replace-pretrained --threads $(PRETRAIN_THREADS) --note "$(FOURQ_NOTE)"
+		-cv 5 --recipe musicnn --replace-pretrained --threads $(PRETRAIN_THREADS) --note "$(FOURQ_NOTE)"
 
 # The committee the port shipped before: the original recipe on a synthetic DEAM-format corpus, rebuilt
 # from scratch into models/synthetic (the corpus and its feature cache in data/synthetic-deam first).

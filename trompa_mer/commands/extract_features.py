@@ -1,4 +1,4 @@
-"""Extract window features from audio into `;`-separated CSVs: openSMILE IS13_ComParE, and vibenet's.
+"""Extract window features from audio into `;`-separated CSVs: openSMILE IS13_ComParE, vibenet's, musicnn's.
 
 One file:  python3 extract_features.py -i song.mp3 -o song.csv
 A folder:  python3 extract_features.py -i audio/ -o data/feats/ -j 4
@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="re-extract files whose CSV already exists (batch mode)")
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
                         help="descriptor families to extract: is13 (openSMILE, always; the original tool's "
-                             "columns) and vibenet (a learned music model's outputs and embedding per 5 s) "
+                             "columns), vibenet (a learned music model's outputs and embedding per 5 s) and "
+                             "musicnn (the MSD musicnn model's penultimate layer and tags per 3 s) "
                              "(default: all)")
     parser.add_argument("--add", action="store_true",
                         help="add to existing CSVs the families they lack, from their audio, keeping what "
