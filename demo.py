@@ -93,7 +93,7 @@ def main() -> int:
     DEMO.mkdir(parents=True, exist_ok=True)
     step(f"1. a demo catalogue of {SONGS} synthetic {SECONDS} s excerpts with known quadrants")
     truth = make_catalogue()
-    step("2. features of every excerpt, in parallel: openSMILE's IS13 and vibenet's learned ones")
+    step("2. features of every excerpt, in parallel: IS13 (openSMILE), musicnn and vibenet")
     run("extract_features.py", "-i", AUDIO, "-o", FEATS, "--add")  # --add: a rerun completes older CSVs
     example = FEATS / f"{sorted(truth, key=int)[0]}.csv"
     step(f"3. emotion of one excerpt ({example.name}, truly {truth[example.stem]})")
