@@ -1,5 +1,7 @@
 """A committee on disk: `classifier_<kind>.it_<k>.pkl` members, `scaler.pkl`, `manifest.json`."""
 
+import hashlib
+import json
 import pickle
 import platform
 from pathlib import Path
@@ -164,7 +166,20 @@ def _load_committee(folder: Path) -> Committee:
     scaler = load_scaler(folder / SCALER_FILE)
     if scaler is None and manifest.get("scaling", SCALING_ORIGINAL) == SCALING_COMMITTEE:
         raise CommitteeError(f"{folder} lacks the {SCALER_FILE} its manifest names")
-    return Committee({p.name: load_member(p) for p in paths}, scaler, manifest, load_layer(folder))
+    return Committee({p.name: load_member(p) for p in paths}, scaler, manifest, load_layer(folder),
+                     files_digest(paths + [folder / SCALER_FILE], manifest))
+
+
+def files_digest(paths: list[Path], manifest: dict) -> str:
+    """sha256 hex of the files `paths` that exist (name and bytes) and of the columns the manifest
+    says their members read: two committees of equal digest score every row alike."""
+    digest = hashlib.sha256()
+    columns = {key: manifest.get(key) for key in ("feature_names", "families")}
+    digest.update(json.dumps(columns, sort_keys=True).encode())
+    for path in paths:
+        if path.is_file():
+            digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def load_layer(folder: Path) -> ListenerLayer | None:

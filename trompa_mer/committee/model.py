@@ -19,13 +19,16 @@ MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\
 
 @dataclass
 class Committee:
-    """Members in sorted file-name order, the scaler (None: original scaling), the manifest, and a
-    user's listener layer over the members' probabilities (None: the members as they are)."""
+    """Members in sorted file-name order, the scaler (None: original scaling), the manifest, a
+    user's listener layer over the members' probabilities (None: the members as they are), and the
+    digest of the member and scaler files it was loaded from and the columns they read (None: built
+    or changed in memory): committees with one digest give every song the same member probabilities."""
 
     members: dict[str, object]
     scaler: StandardScaler | None
     manifest: dict = field(default_factory=dict)
     layer: ListenerLayer | None = None
+    digest: str | None = None
 
     @property
     def feature_names(self) -> list[str]:

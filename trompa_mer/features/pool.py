@@ -174,6 +174,17 @@ class Pool:
     def __contains__(self, song_id: str) -> bool:
         return song_id in self._location
 
+    @property
+    def store(self) -> Path:
+        """The folder of this pool's store (`store_folder`): what is derived from its rows lies there."""
+        return self._cache_dir
+
+    def fingerprints(self, song_ids: Iterable[str]) -> np.ndarray:
+        """(n_songs,) uint64 of each song's rows as stored: their crc32 and row count. Equal
+        fingerprints mean equal rows, but for a crc32 collision (one chance in 2**32 per change)."""
+        return np.array([(self._location[s].crc << 32) | self._location[s].rows for s in song_ids],
+                        dtype=np.uint64)
+
     def n_windows(self, song_ids: Iterable[str]) -> np.ndarray:
         """(n_songs,) window count of each song."""
         return np.array([self._location[s].rows for s in song_ids], dtype=np.int64)

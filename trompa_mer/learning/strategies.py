@@ -20,6 +20,7 @@ from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.committee.model import Committee
 from trompa_mer.errors import CrowdError, MissingCrowdError, QueryError
 from trompa_mer.features.pool import Pool
+from trompa_mer.learning import catalogue
 from trompa_mer.learning.crowd import Crowd, frequencies, quadrant_counts, read_crowd
 from trompa_mer.learning.personal import UserView
 from trompa_mer.learning.scoring import consensus_scores, quadrant_probabilities
@@ -67,13 +68,19 @@ def stable_seed(*parts: object) -> int:
 
 def mc(context: QueryContext) -> np.ndarray:
     """The committee's consensus entropy on each candidate; with a view, the entropy of the
-    committee's probabilities updated by the other listeners' answers."""
-    if context.view is None:
+    committee's probabilities updated by the other listeners' answers. A committee whose members
+    are catalogued (`catalogue.catalogued`) is read from the catalogue, unless a `memo` is given."""
+    shared = context.memo is None and catalogue.catalogued(context.committee, context.scaling)
+    if shared:
+        heard = catalogue.heard_probabilities(context.committee, context.pool, context.candidates,
+                                              context.scaling, context.chunk_songs, context.jobs)
+    elif context.view is None:
         return consensus_scores(context.committee, context.pool, context.candidates, context.scaling,
                                 context.chunk_songs, context.jobs, memo=context.memo)
-    heard = quadrant_probabilities(context.committee, context.pool, context.candidates, context.scaling,
-                                   context.chunk_songs, context.jobs, memo=context.memo)
-    return consensus.entropy(context.view.crowd(context.candidates, heard))
+    else:
+        heard = quadrant_probabilities(context.committee, context.pool, context.candidates, context.scaling,
+                                       context.chunk_songs, context.jobs, memo=context.memo)
+    return consensus.entropy(heard if context.view is None else context.view.crowd(context.candidates, heard))
 
 
 def hc(context: QueryContext) -> np.ndarray:

@@ -47,7 +47,7 @@ def update_members(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: i
     for name, member in progress_bar("member", "learning", progress, items=committee.members.items()):
         kind = members.KINDS[members.kind_of(member)]
         updated[name] = kind.update(member, X[:, committee.member_columns(name)], y, rounds, seed)
-    return replace(committee, members=updated)
+    return replace(committee, members=updated, digest=None)
 
 
 def original(committee: Committee, pool: Pool, answers: Answers) -> Committee:

@@ -23,13 +23,14 @@ from trompa_mer.errors import (
     TrainingError,
 )
 from trompa_mer.features.pool import Pool, load_pool
-from trompa_mer.learning import strategies, update
+from trompa_mer.learning import catalogue, strategies, update
 from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.personal import UserView
 from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import (
     QUADRANTS,
     RAND,
+    UPDATE_LAYER,
     song_quadrants,
     timestamp,
 )
@@ -82,12 +83,20 @@ def view_of(users_dir: Path, user_id: str, folder: Path, committee: Committee, c
     return UserView(others, own, confusion)
 
 
+def user_committee(folder: Path, state: user.UserState) -> Committee:
+    """The committee in a user's folder. The members of a `layer`-rule user stay as pretrained, so
+    their song scores are the catalogue's (`learning.catalogue`); an `original`-rule user's members
+    are their own and keep no digest, so they are always scored anew."""
+    committee = committees.load_committee(folder)
+    return committee if state.update_rule == UPDATE_LAYER else replace(committee, digest=None)
+
+
 def load_user(users_dir: Path, user_id: str, crowd_file: Path | None,
               crowd: bool = True) -> tuple[Committee, UserView]:
-    """The user's committee and their view of it (`view_of`), read under their shared lock: reading
-    needs no write access to their folder."""
+    """The user's committee (`user_committee`) and their view of it (`view_of`), read under their
+    shared lock: reading needs no write access to their folder."""
     with user.open_user(users_dir, user_id, read_only=True) as folder:
-        committee = committees.load_committee(folder)
+        committee = user_committee(folder, user.read_state(folder))
         return committee, view_of(users_dir, user_id, folder, committee, crowd_file, crowd)
 
 
@@ -135,7 +144,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         strategy = strategy or state.strategy
         hc_crowd = strategies.load_crowd(strategy, crowd_file)
         state.pending = False
-        committee = committees.load_committee(folder)
+        committee = user_committee(folder, state)
         view = view_of(users_dir, user_id, folder, committee, crowd_file, crowd) \
             if crowd and strategy != RAND else None
         with open_pool(feats_dir, cache_dir, committee, jobs, progress) as pool:
@@ -239,7 +248,7 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
         state = user.read_state(folder)
         check_answers(state, labels)
         history = user.history_signature(folder)
-        committee = committees.load_committee(folder)
+        committee = user_committee(folder, state)
         view = view_of(users_dir, user_id, folder, committee, crowd_file, crowd)
         with open_pool(feats_dir, cache_dir, committee, jobs, progress) as pool:
             lacking = [song for song in state.queried if song not in pool]
@@ -251,8 +260,8 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
                                            seed=state.iteration, rule=state.update_rule,
                                            previous=view.own, progress=progress, crowd=view.others)
             pool_songs = pool.song_ids
-            before = quadrant_probabilities(replace(committee, layer=None), pool, pool_songs, scaling,
-                                            jobs=jobs)
+            before = catalogue.heard_probabilities(replace(committee, layer=None), pool, pool_songs,
+                                                   scaling, jobs=jobs)
             after = before if updated.members is committee.members else \
                 quadrant_probabilities(replace(updated, layer=None), pool, pool_songs, scaling, jobs=jobs)
         answered = {**view.own, **{song: labels[song] for song in songs}}
@@ -292,8 +301,8 @@ def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, q
     committee, view = load_user(users_dir, user_id, crowd_file, crowd)
     with open_pool(feats_dir, cache_dir, committee, jobs) as pool:
         songs = pool.song_ids
-        heard = quadrant_probabilities(committee, pool, songs, scaling or committee.default_scaling(),
-                                       chunk_songs, jobs)
+        heard = catalogue.heard_probabilities(committee, pool, songs,
+                                              scaling or committee.default_scaling(), chunk_songs, jobs)
         proba = view.probabilities(songs, heard)[:, quadrant]
         warnings = skipped_warnings(pool)
     chosen = strategies.select_top(songs, proba, n)

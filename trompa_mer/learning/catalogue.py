@@ -1,0 +1,146 @@
+"""Catalogue scores: each pool song's mean member probabilities under one committee, computed once.
+
+Users of the `layer` rule keep the pretrained members; only their 4 × 4 layer differs. A song's
+probabilities for such a user are the members' mean over its windows (4 numbers, the same for every
+user) through the user's layer, so the pool is scored once per committee, not per request.
+
+The scores of a committee lie in the pool's store folder (`Pool.store`), in `scores/<key>.npy`: one
+numpy structured array (song id, the song's rows' fingerprint `Pool.fingerprints`, its 4
+probabilities), read memory-mapped. The key is a digest of the committee's files (`Committee.digest`),
+the scaling and the libraries that score. A song whose rows changed, or that is new, is scored alone
+and the file rewritten (temporary file + rename, under `scores/.lock`): readers see the old file or
+the new one, never a mix, and a killed scoring leaves the old one. Songs no longer in the pool are
+dropped at that rewrite. A song's score depends only on its own rows (`scoring`), so the scores equal
+a full rescoring of the pool bit for bit on the machine that scored them.
+"""
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from trompa_mer import storage
+from trompa_mer.committee import files as committees
+from trompa_mer.committee.model import Committee
+from trompa_mer.features.pool import Pool
+from trompa_mer.learning.scoring import quadrant_probabilities
+from trompa_mer.names import N_CLASSES, SCALING_ORIGINAL
+
+SCORES_FOLDER = "scores"
+SCORES_VERSION = 1
+
+
+def catalogued(committee: Committee, scaling: str) -> bool:
+    """Whether `committee`'s scores can be catalogued: it was loaded from files (it has a digest) and
+    scales by its own scaler (`original` scaling is fitted on the whole pool, so a song's score
+    depends on every other song)."""
+    return committee.digest is not None and scaling != SCALING_ORIGINAL
+
+
+def key_of(committee: Committee, scaling: str) -> str:
+    """The file name stem of `committee`'s scores: its files' digest, the scaling and the library
+    versions that compute them."""
+    if not catalogued(committee, scaling):
+        raise ValueError("only a committee loaded from files, with its own scaling, has catalogue scores")
+    text = json.dumps([SCORES_VERSION, committee.digest, scaling, committees.library_versions()],
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def scores_path(pool: Pool, committee: Committee, scaling: str) -> Path:
+    """Where `committee`'s scores on `pool` lie."""
+    return pool.store / SCORES_FOLDER / f"{key_of(committee, scaling)}.npy"
+
+
+def _dtype(song_chars: int) -> np.dtype:
+    return np.dtype([("song", f"<U{max(song_chars, 1)}"), ("fingerprint", "<u8"),
+                     ("probs", "<f8", (N_CLASSES,))])
+
+
+def read_scores(path: Path) -> np.ndarray | None:
+    """The scores file `path`, memory-mapped; None when it is missing or not a scores file (a
+    damaged file is rescored, never trusted)."""
+    try:
+        scores = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (FileNotFoundError, ValueError, OSError, EOFError):
+        return None
+    names = scores.dtype.names or ()
+    if scores.ndim != 1 or names != ("song", "fingerprint", "probs") \
+            or scores.dtype["probs"].shape != (N_CLASSES,):
+        return None
+    return scores
+
+
+def _known(scores: np.ndarray | None, songs: list[str], fingerprints: np.ndarray) -> np.ndarray:
+    """(n_songs,) the row of `scores` holding each song with its current fingerprint, -1 for none."""
+    rows = np.full(len(songs), -1, dtype=np.int64)
+    if scores is None or not len(scores):
+        return rows
+    where = {song: i for i, song in enumerate(scores["song"].tolist())}
+    found = np.array([where.get(song, -1) for song in songs], dtype=np.int64)
+    matches = found >= 0
+    matches[matches] = scores["fingerprint"][found[matches]] == fingerprints[matches]
+    rows[matches] = found[matches]
+    return rows
+
+
+def _write(path: Path, pool: Pool, fresh: dict[str, tuple[int, np.ndarray]]) -> None:
+    """Merge `fresh` (song → (fingerprint, probabilities)) into the scores at `path`, under its lock;
+    keep only the pool's songs, each at its current fingerprint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with storage.folder_lock(path.parent):
+        storage.remove_stale_writes(path.parent, "*.npy")  # what killed scorings left
+        current = read_scores(path)
+        songs = pool.song_ids
+        fingerprints = pool.fingerprints(songs)
+        rows = _known(current, songs, fingerprints)
+        known = rows >= 0
+        new = [i for i, song in enumerate(songs) if not known[i] and song in fresh]
+        kept = np.flatnonzero(known)
+        table = np.zeros(len(kept) + len(new),
+                         dtype=_dtype(max((len(songs[i]) for i in [*kept.tolist(), *new]), default=1)))
+        table["song"] = [songs[i] for i in kept] + [songs[i] for i in new]
+        if len(kept):
+            table["fingerprint"][:len(kept)] = current["fingerprint"][rows[kept]]
+            table["probs"][:len(kept)] = current["probs"][rows[kept]]
+        if new:
+            table["fingerprint"][len(kept):] = [fresh[songs[i]][0] for i in new]
+            table["probs"][len(kept):] = [fresh[songs[i]][1] for i in new]
+        with storage.atomic_open(path, "wb") as handle:
+            np.save(handle, table, allow_pickle=False)
+
+
+def member_probabilities(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
+                         chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
+    """(n_songs, 4) each song's mean member probabilities (without the committee's layer) from the
+    catalogue; songs it lacks or whose rows changed are scored (`scoring.quadrant_probabilities`,
+    `chunk_songs` songs at a time on `jobs` threads) and added to it."""
+    path = scores_path(pool, committee, scaling)
+    scores = read_scores(path)
+    fingerprints = pool.fingerprints(song_ids)
+    rows = _known(scores, song_ids, fingerprints)
+    result = np.empty((len(song_ids), N_CLASSES), dtype=np.float64)
+    found = rows >= 0
+    if found.any():
+        result[found] = scores["probs"][rows[found]]
+    missing = [song for song, row in zip(song_ids, rows.tolist(), strict=True) if row < 0]
+    if missing:
+        members = replace(committee, layer=None)  # what every user of these members shares
+        fresh = quadrant_probabilities(members, pool, missing, scaling, chunk_songs, jobs)
+        result[~found] = fresh
+        by_song = dict(zip(missing, zip(fingerprints[~found].tolist(), fresh, strict=True), strict=True))
+        _write(path, pool, by_song)
+    return result
+
+
+
+def heard_probabilities(committee: Committee, pool: Pool, song_ids: list[str], scaling: str,
+                        chunk_songs: int | None = None, jobs: int | None = None) -> np.ndarray:
+    """(n_songs, 4) the committee's song probabilities through its layer: the members' from the
+    catalogue when they can be catalogued (`catalogued`), else scored
+    (`scoring.quadrant_probabilities`)."""
+    if not catalogued(committee, scaling):
+        return quadrant_probabilities(committee, pool, song_ids, scaling, chunk_songs, jobs)
+    return committee.heard(member_probabilities(committee, pool, song_ids, scaling, chunk_songs, jobs))
