@@ -14,7 +14,7 @@ from trompa_mer.committee import files as committees
 from trompa_mer.committee.model import Committee
 from trompa_mer.committee.predict import predict_file
 from trompa_mer.errors import MissingFamilyError
-from trompa_mer.features import audio, musicnn, samples, table, vibenet
+from trompa_mer.features import audio, learned, musicnn, table, vibenet
 from trompa_mer.features.columns import FEATURE_NAMES, MUSICNN_NAMES, TIME_COLUMN, VIBENET_NAMES, family_names
 from trompa_mer.features.pool import load_pool, store_folder
 from trompa_mer.training import pretrain, recipes
@@ -46,7 +46,7 @@ def test_the_default_csv_holds_is13_then_every_other_family_one_value_per_window
 
 def test_the_model_gives_its_seven_outputs_and_its_256_d_embedding_on_real_music() -> None:
     with audio.as_wav(CLIP) as wav:
-        starts, values = vibenet.segment_descriptors(samples.read_16k(wav))
+        starts, values = vibenet.segment_descriptors(learned.read_16k(wav))
     assert values.shape == (len(starts), 263) and list(starts[:3]) == [0.0, 2.5, 5.0]
     assert [output.name for output in vibenet.session().get_outputs()] == ["out", vibenet.EMBEDDING_NODE]
     # The embedding is the layer the heads read: segments differ in it, and it is not the outputs again.
@@ -55,7 +55,7 @@ def test_the_model_gives_its_seven_outputs_and_its_256_d_embedding_on_real_music
 
 def test_musicnn_runs_the_converted_model_on_patches_of_real_music() -> None:
     with audio.as_wav(CLIP) as wav:
-        y = samples.read_16k(wav)
+        y = learned.read_16k(wav)
     starts, values = musicnn.patch_descriptors(y)
     assert values.shape == (len(starts), 250) and list(starts[:2]) == [0.0, 3.008]
     assert musicnn.log_mel(y).shape[1] == 96 and np.isfinite(values).all()
@@ -67,7 +67,8 @@ def test_a_window_takes_the_segment_whose_middle_is_nearest() -> None:
     starts = np.array([0.0, 2.5, 5.0])
     values = np.array([[0.0], [1.0], [2.0]])
     times = np.array([0.0, 1.5, 2.0, 4.5, 6.5])  # middles 0.5, 2.0, 2.5, 5.0, 7.0
-    assert vibenet.window_descriptors(times, 1.0, starts, values)[:, 0].tolist() == [0, 0, 0, 1, 2]
+    nearest = learned.nearest_segments(times, 1.0, starts, vibenet.SEGMENT_SECONDS, values)
+    assert nearest[:, 0].tolist() == [0, 0, 0, 1, 2]
 
 
 def test_add_completes_an_is13_csv_exactly_as_a_whole_extraction(clip_csv: Path, tmp_path: Path) -> None:

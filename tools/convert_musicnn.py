@@ -54,7 +54,7 @@ def main() -> None:
     import tf2onnx
 
     from trompa_mer.features import musicnn
-    from trompa_mer.features.samples import SAMPLE_RATE
+    from trompa_mer.features.learned import SAMPLE_RATE
 
     session, x = build()
     names = [f"model/{name}" for name in OUTPUTS]

@@ -13,14 +13,16 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.defaults import DASK_CONNECT_SECONDS
 from trompa_mer.errors import AudioError, ClusterError, FeatureError, OutputError, TrompaError
-from trompa_mer.features import audio, musicnn, smile, table, vibenet, windows
+from trompa_mer.features import audio, learned, musicnn, smile, table, vibenet, windows
 from trompa_mer.features.columns import EXTRA_FAMILIES, FAMILIES, IS13, MUSICNN, VIBENET, family_names
 from trompa_mer.progress import progress_bar
 
 ALL_FAMILIES: tuple[str, ...] = tuple(FAMILIES)
 """What extraction computes unless told otherwise: every family."""
-FAMILY_DESCRIPTORS = {VIBENET: vibenet.descriptors_of_wav, MUSICNN: musicnn.descriptors_of_wav}
-"""Family → (wav, window start times, window seconds) → (n_windows, its columns)."""
+FAMILY_SEGMENTS = {VIBENET: (vibenet.segment_descriptors, vibenet.SEGMENT_SECONDS),
+                   MUSICNN: (musicnn.patch_descriptors, musicnn.PATCH_SECONDS)}
+"""Family → its descriptors per segment of 16 kHz samples (segment start times in seconds, a row of its
+columns per segment) and its segments' length in seconds."""
 
 
 def check_families(families: tuple[str, ...]) -> tuple[str, ...]:
@@ -61,8 +63,18 @@ class Extraction:
 
 def family_descriptors(families: tuple[str, ...], wav: Path, times: np.ndarray,
                        window: float) -> list[np.ndarray]:
-    """The columns of each family other than IS13 for the windows starting at `times`."""
-    return [FAMILY_DESCRIPTORS[family](wav, times, window) for family in families if family != IS13]
+    """The columns of each family other than IS13 for the windows starting at `times`; the wav is read
+    once for them all, and not at all when IS13 is the only family."""
+    others = [family for family in families if family != IS13]
+    if not others:
+        return []
+    y = learned.read_16k(wav)
+    columns = []
+    for family in others:
+        segment_descriptors, seconds = FAMILY_SEGMENTS[family]
+        starts, values = segment_descriptors(y)
+        columns.append(learned.nearest_segments(times, window, starts, seconds, values))
+    return columns
 
 
 def features_of_audio(source: Path, command: smile.SmileCommand, window: float, hop: float,

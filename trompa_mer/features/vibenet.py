@@ -6,18 +6,22 @@ that file with onnxruntime, with its penultimate layer (`gelu`) exposed as a sec
 the log-mel spectrogram vibenet.core.extract_mel computes; vibenet's module imports librosa (with numba
 and llvmlite, ~210 MB) for the mel filterbank alone, so the product installs vibenet without its
 dependencies and reads that filterbank from `models/vibenet_mel.npy`, written once from librosa by
-tools/vibenet_mel_filters.py, which also checks `log_mel` against vibenet's own.
+tools/vibenet_mel_filters.py, which also checks `log_mel` against vibenet's own. This module holds that
+front end, the segments and the model's outputs per segment; what it shares with musicnn (the 16 kHz
+samples, the filterbank's loading, the one-thread session, segments to windows) is features/learned.py's.
 """
 
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trompa_mer.errors import FeatureError
 from trompa_mer.features.columns import VIBENET_EMBEDDING, VIBENET_OUTPUTS
-from trompa_mer.features.samples import SAMPLE_RATE, read_16k
+from trompa_mer.features.learned import MODELS, SAMPLE_RATE, mel_filters, one_thread_session
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 N_FFT = 1024
 WIN_LENGTH = 640
@@ -28,7 +32,7 @@ TOP_DB = 80.0
 SEGMENT_SECONDS = 5.0
 SEGMENT_HOP = 2.5
 """One model pass per 5 s segment, a segment every 2.5 s: what measured best on 4q-dev (bench/README)."""
-MEL_FILTERS = Path(__file__).with_name("models") / "vibenet_mel.npy"
+MEL_FILTERS = MODELS / "vibenet_mel.npy"
 MODEL_PACKAGE = "vibenet.artifacts"
 MODEL_FILE = "efficientnet_model.onnx"
 EMBEDDING_NODE = "gelu"
@@ -45,7 +49,7 @@ def _power_mel(y: np.ndarray) -> np.ndarray:
     hann = np.hanning(WIN_LENGTH + 1)[:-1].astype(np.float32)
     spectrum = np.fft.rfft(sliding_window_view(y, WIN_LENGTH)[::HOP_LENGTH] * hann, n=N_FFT, axis=-1)
     power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
-    return (mel_filters() @ power.T).astype(np.float32)
+    return (mel_filters(MEL_FILTERS) @ power.T).astype(np.float32)
 
 
 def _decibels(mel: np.ndarray) -> np.ndarray:
@@ -59,11 +63,6 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     return _decibels(_power_mel(y))
 
 
-@lru_cache(maxsize=1)
-def mel_filters() -> np.ndarray:
-    return np.load(MEL_FILTERS)
-
-
 GELU_OUTPUT = b"\x3a\x0e" b"\x62\x0c" b"\x0a\x04gelu" b"\x12\x04\x0a\x02\x08\x01"
 """Serialized ONNX that declares the graph's `gelu` tensor (float) an output: a ModelProto holding only
 `graph` (field 7) whose one `output` (field 12) is a ValueInfoProto named `gelu` (field 1) of tensor
@@ -73,18 +72,15 @@ the model's own add an output to its graph: what `onnx.helper.make_tensor_value_
 the two agree."""
 
 
+def _model() -> bytes:
+    """vibenet's ONNX model, read from its wheel, with its `gelu` layer declared a second output."""
+    return (resources.files(MODEL_PACKAGE) / MODEL_FILE).read_bytes() + GELU_OUTPUT
+
+
 @lru_cache(maxsize=1)
-def session() -> object:
+def session() -> "InferenceSession":
     """An onnxruntime session of vibenet's model on one thread, its `gelu` layer a second output."""
-    try:
-        import onnxruntime
-        model = (resources.files(MODEL_PACKAGE) / MODEL_FILE).read_bytes()
-    except (ImportError, FileNotFoundError) as exc:
-        raise FeatureError(f"the vibenet descriptors need the vibenet and onnxruntime packages: {exc}"
-                           ) from None
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(model + GELU_OUTPUT, options, providers=["CPUExecutionProvider"])
+    return one_thread_session(_model, "the vibenet descriptors need the vibenet and onnxruntime packages")
 
 
 def segment_starts(samples: int) -> np.ndarray:
@@ -107,18 +103,3 @@ def segment_descriptors(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         for k in range(len(starts))])
     assert values.shape[1] == len(VIBENET_OUTPUTS) + VIBENET_EMBEDDING
     return starts / SAMPLE_RATE, values.astype(np.float64)
-
-
-def window_descriptors(window_times: np.ndarray, window: float, starts: np.ndarray,
-                       values: np.ndarray) -> np.ndarray:
-    """(n_windows, 263): each feature window takes the descriptors of the segment whose middle is
-    nearest the window's middle."""
-    middles = np.asarray(window_times) + window / 2
-    nearest = np.abs(middles[:, None] - (starts + SEGMENT_SECONDS / 2)[None, :]).argmin(axis=1)
-    return values[nearest]
-
-
-def descriptors_of_wav(wav: Path, window_times: np.ndarray, window: float) -> np.ndarray:
-    """(n_windows, 263) vibenet descriptors of a wav for the feature windows starting at `window_times`."""
-    starts, values = segment_descriptors(read_16k(wav))
-    return window_descriptors(window_times, window, starts, values)
