@@ -2,6 +2,9 @@
 song by song, and never half-written."""
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.committees import make_committee, make_pool, quadrant_windows, write_feature_csv
-from tests.conftest import run_script
+from tests.conftest import ROOT, run_script
 from tests.interrupt import run_interrupted
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.layer import ListenerLayer
@@ -179,3 +182,14 @@ def test_original_rule_users_are_scored_as_before_without_a_catalogue(world: dic
         entropy = scoring.consensus_scores(committee, pool, pool.song_ids, SCALING_COMMITTEE)
     top = sorted(zip(pool.song_ids, entropy.tolist(), strict=True), key=lambda x: (-x[1], x[0]))[:5]
     assert json.loads(result.stdout)["scores"] == dict(top)
+
+
+def test_a_query_the_catalogue_answers_imports_no_model_library(world: dict) -> None:
+    layer_user(world, "carol")
+    run_script("get_hard_tracks.py", "-i", "carol", "-q", "2", env=world["env"], check=True)
+    code = ("import sys; sys.argv = ['get_hard_tracks.py', '-i', 'carol', '-q', '2', '--requery']; "
+            "from trompa_mer.commands import get_hard_tracks; assert get_hard_tracks.main() == 0; "
+            "print(sorted(m for m in ('sklearn', 'xgboost', 'joblib', 'pandas') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **world["env"]},
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"

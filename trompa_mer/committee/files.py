@@ -2,22 +2,23 @@
 
 import hashlib
 import json
-import pickle
 import platform
+from collections.abc import Iterator, Mapping
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import joblib
 import numpy as np
-from joblib.numpy_pickle import NumpyUnpickler, _validate_fileobject_and_memmap
-from sklearn.preprocessing import StandardScaler
 
 from trompa_mer import storage
-from trompa_mer.committee import members
 from trompa_mer.committee.layer import ListenerLayer
 from trompa_mer.committee.model import MEMBER_PATTERN, Committee
 from trompa_mer.errors import CommitteeError
 from trompa_mer.features.columns import IS13, family_names
 from trompa_mer.names import QUADRANTS, SCALING_COMMITTEE, SCALING_ORIGINAL
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
 
 MEMBER_GLOB = "classifier_*.pkl"
 SCALER_FILE = "scaler.pkl"
@@ -27,52 +28,32 @@ LAYER_FILE = "layer.json"
 DEFAULT_MEMBER = "classifier_xgb.it_0.pkl"
 """What `predict_emotion.py -m default` uses, as the original, where the pretrained committee has it."""
 
-MODEL_GLOBALS = frozenset({
-    ("sklearn.naive_bayes", "GaussianNB"),
-    ("sklearn.linear_model._stochastic_gradient", "SGDClassifier"),
-    ("sklearn._loss._loss", "CyHalfBinomialLoss"),
-    ("sklearn.neural_network._multilayer_perceptron", "MLPClassifier"),
-    ("sklearn.neural_network._stochastic_optimizers", "AdamOptimizer"),
-    ("sklearn.preprocessing._label", "LabelBinarizer"),
-    ("sklearn.preprocessing._data", "StandardScaler"),
-    ("xgboost.sklearn", "XGBClassifier"),
-    ("xgboost.core", "Booster"),
-    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.random._pickle", "__randomstate_ctor"),
-    ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._mt19937", "MT19937"),
-    ("builtins", "bytearray"),
-})
-"""Every global a member or scaler file may name: what the committees we train, update and import
-(import_legacy.py) reach, found by loading them. Anything else is refused unresolved."""
-
-UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-                     ModuleNotFoundError, ImportError, KeyError, IndexError)
-"""What loading a damaged or foreign pickle raises."""
-
-
 def member_file(kind: str, fold: int) -> str:
     return f"classifier_{kind}.it_{fold}.pkl"
 
 
-def library_versions() -> dict[str, str]:
-    import sklearn
-    import xgboost
+def _installed_version(*distributions: str) -> str:
+    """The version of the first of `distributions` installed (xgboost comes as xgboost or xgboost-cpu)."""
+    for name in distributions:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    raise CommitteeError(f"none of {', '.join(distributions)} is installed: run make venv")
 
-    return {"python": platform.python_version(), "xgboost": xgboost.__version__,
-            "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+def library_versions() -> dict[str, str]:
+    """The versions of what trains and scores a committee, read without importing it."""
+    return {"python": platform.python_version(), "xgboost": _installed_version("xgboost", "xgboost-cpu"),
+            "scikit-learn": _installed_version("scikit-learn"), "numpy": np.__version__}
 
 
 def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = SCALING_COMMITTEE,
                  kinds: tuple[str, ...] = ()) -> dict:
     """The manifest of a freshly trained committee of `kinds`: the columns its rows hold (every
     family its kinds read; IS13 alone when no kinds are named) and each kind's family."""
+    from trompa_mer.committee import members
+
     families = {kind: members.KINDS[kind].family for kind in kinds}
     return {
         "feature_names": list(family_names(list(families.values()) or [IS13])),
@@ -85,32 +66,14 @@ def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = S
     }
 
 
-class ModelUnpickler(NumpyUnpickler):
-    """joblib's unpickler (arrays stored inline) resolving only MODEL_GLOBALS: loading a file runs no
-    code it names; any other global is a CommitteeError naming the file and the global."""
+def load_member(path: Path, blob: bytes | None = None) -> object:
+    """A member file (or its bytes `blob`, as read before); CommitteeError if it is not a classifier
+    we can use."""
+    from trompa_mer.committee import members
+    from trompa_mer.committee.unpickling import UNPICKLING_ERRORS, load_model_file
 
-    dispatch = NumpyUnpickler.dispatch.copy()
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in MODEL_GLOBALS:
-            raise CommitteeError(f"{self.filename}: refusing to load {module}.{name} "
-                                 "(not part of a committee member or scaler)")
-        return super().find_class(module, name)
-
-
-def load_model_file(path: Path) -> object:
-    """The object of a joblib file written by `save_committee`, unpickled by ModelUnpickler."""
-    with open(path, "rb") as handle, \
-            _validate_fileobject_and_memmap(handle, str(path), None) as (fobj, _):
-        if isinstance(fobj, str):  # joblib < 0.10: arrays in companion files, read by np.load
-            raise CommitteeError(f"{path}: a joblib file older than joblib 0.10 is not supported")
-        return ModelUnpickler(str(path), fobj, ensure_native_byte_order=True).load()
-
-
-def load_member(path: Path) -> object:
-    """A member file; CommitteeError if it is not a classifier we can use."""
     try:
-        member = load_model_file(path)
+        member = load_model_file(path, blob)
     except FileNotFoundError:
         raise CommitteeError(f"model file not found: {path}") from None
     except UNPICKLING_ERRORS as exc:
@@ -122,16 +85,60 @@ def load_member(path: Path) -> object:
     return member
 
 
-def load_scaler(path: Path) -> StandardScaler | None:
-    if not path.is_file():
+def load_scaler(path: Path, blob: bytes | None = None) -> "StandardScaler | None":
+    """The scaler file (or its bytes `blob`, as read before); None when there is none."""
+    from sklearn.preprocessing import StandardScaler
+
+    from trompa_mer.committee.unpickling import UNPICKLING_ERRORS, load_model_file
+
+    if blob is None and not path.is_file():
         return None
     try:
-        scaler = load_model_file(path)
+        scaler = load_model_file(path, blob)
     except UNPICKLING_ERRORS as exc:
         raise CommitteeError(f"cannot load scaler {path}: {exc}") from None
     if not isinstance(scaler, StandardScaler):
         raise CommitteeError(f"{path} is not a StandardScaler")
     return scaler
+
+
+class LazyMembers(Mapping):
+    """Member file name → member, unpickled from the bytes read with the committee at the first use
+    of any member: reading a committee's digest, manifest and layer imports no model library."""
+
+    def __init__(self, blobs: dict[Path, bytes]) -> None:
+        self._blobs = {path.name: (path, blob) for path, blob in blobs.items()}
+        self._members: dict[str, object] | None = None
+
+    def _loaded(self) -> dict[str, object]:
+        if self._members is None:
+            self._members = {name: load_member(path, blob) for name, (path, blob) in self._blobs.items()}
+        return self._members
+
+    def __getitem__(self, name: str) -> object:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._blobs)
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+
+class LazyScaler:
+    """A committee's scaler, unpickled from the bytes read with the committee at its first use."""
+
+    def __init__(self, path: Path, blob: bytes) -> None:
+        self._path, self._blob = path, blob
+        self._scaler: StandardScaler | None = None
+
+    def load(self) -> "StandardScaler":
+        if self._scaler is None:
+            self._scaler = load_scaler(self._path, self._blob)
+        return self._scaler
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return self.load().transform(X)
 
 
 def read_manifest(folder: Path) -> dict:
@@ -149,36 +156,44 @@ def member_paths(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob(MEMBER_GLOB) if MEMBER_PATTERN.match(p.name))
 
 
-def load_committee(folder: Path) -> Committee:
-    """Every member of a committee folder, with its scaler and manifest (`storage.reading_folder`:
-    whole, even after a kill in the middle of replacing it)."""
+def load_committee(folder: Path, lazy: bool = False) -> Committee:
+    """Every member of a committee folder, with its scaler, manifest, layer and digest
+    (`storage.reading_folder`: whole, even after a kill in the middle of replacing it). `lazy`: the
+    files are read now but the members and scaler unpickled at their first use (`LazyMembers`,
+    `LazyScaler`), so a broken member file is an error then, not now."""
     with storage.reading_folder(folder):
-        return _load_committee(folder)
+        return _load_committee(folder, lazy)
 
 
-def _load_committee(folder: Path) -> Committee:
+def _load_committee(folder: Path, lazy: bool) -> Committee:
     if not folder.is_dir():
         raise CommitteeError(f"committee folder not found: {folder}")
     paths = member_paths(folder)
     if not paths:
         raise CommitteeError(f"no classifier_<kind>.it_<k>.pkl members in {folder}")
     manifest = read_manifest(folder)
-    scaler = load_scaler(folder / SCALER_FILE)
-    if scaler is None and manifest.get("scaling", SCALING_ORIGINAL) == SCALING_COMMITTEE:
+    scaler_path = folder / SCALER_FILE
+    if not scaler_path.is_file() and manifest.get("scaling", SCALING_ORIGINAL) == SCALING_COMMITTEE:
         raise CommitteeError(f"{folder} lacks the {SCALER_FILE} its manifest names")
-    return Committee({p.name: load_member(p) for p in paths}, scaler, manifest, load_layer(folder),
-                     files_digest(paths + [folder / SCALER_FILE], manifest))
+    blobs = {path: path.read_bytes() for path in paths + [scaler_path] if path.is_file()}
+    scaler_blob = blobs.pop(scaler_path, None)
+    digest = files_digest({**blobs, **({} if scaler_blob is None else {scaler_path: scaler_blob})}, manifest)
+    if lazy:
+        scaler = None if scaler_blob is None else LazyScaler(scaler_path, scaler_blob)
+        return Committee(LazyMembers(blobs), scaler, manifest, load_layer(folder), digest)
+    scaler = None if scaler_blob is None else load_scaler(scaler_path, scaler_blob)
+    return Committee({path.name: load_member(path, blob) for path, blob in blobs.items()}, scaler,
+                     manifest, load_layer(folder), digest)
 
 
-def files_digest(paths: list[Path], manifest: dict) -> str:
-    """sha256 hex of the files `paths` that exist (name and bytes) and of the columns the manifest
+def files_digest(blobs: dict[Path, bytes], manifest: dict) -> str:
+    """sha256 hex of the files `blobs` (name and bytes, in name order) and of the columns the manifest
     says their members read: two committees of equal digest score every row alike."""
     digest = hashlib.sha256()
     columns = {key: manifest.get(key) for key in ("feature_names", "families")}
     digest.update(json.dumps(columns, sort_keys=True).encode())
-    for path in paths:
-        if path.is_file():
-            digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(blobs, key=lambda p: p.name):
+        digest.update(b"\0" + path.name.encode() + b"\0" + blobs[path])
     return digest.hexdigest()
 
 
@@ -227,12 +242,15 @@ def committee_files(committee: Committee) -> dict[str, object]:
     """File name → object to pickle, for saving a whole committee."""
     files: dict[str, object] = dict(committee.members)
     if committee.scaler is not None:
-        files[SCALER_FILE] = committee.scaler
+        scaler = committee.scaler
+        files[SCALER_FILE] = scaler.load() if isinstance(scaler, LazyScaler) else scaler
     return files
 
 
 def save_committee(folder: Path, committee: Committee) -> None:
     """Write a committee folder (members, scaler, manifest), each file atomically."""
+    import joblib
+
     folder.mkdir(parents=True, exist_ok=True)
     for name, obj in committee_files(committee).items():
         with storage.atomic_path(folder / name) as tmp:

@@ -10,7 +10,6 @@ full; they are cheap.
 
 import numpy as np
 
-from trompa_mer.committee import members
 from trompa_mer.committee.model import Committee
 from trompa_mer.names import N_CLASSES
 
@@ -18,6 +17,8 @@ from trompa_mer.names import N_CLASSES
 def _growable(member: object) -> bool:
     """An xgb member whose probabilities xgboost computes from all its trees' margins (4-class
     softprob, no early-stopping limit); anything else predicts in full."""
+    from trompa_mer.committee import members
+
     return (members.kind_of(member) == "xgb" and getattr(member, "objective", None) == "multi:softprob"
             and getattr(member, "n_classes_", None) == N_CLASSES
             and member.get_booster().attr("best_iteration") is None)
@@ -38,6 +39,8 @@ class MarginMemo:
               song_ids: list[str]) -> np.ndarray:
         """As `committee.proba(X)`: (n_members, n_rows, 4) for scaled rows X of `song_ids`, whose
         windows are X[offsets[i]:offsets[i + 1]]."""
+        from trompa_mer.committee import members
+
         columns = {name: X[:, committee.member_columns(name)] for name in committee.members}
         return committee.heard(np.stack([
             self._xgb_proba(name, member, columns[name], offsets, song_ids) if _growable(member)

@@ -2,16 +2,19 @@
 which columns each member reads."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
-from trompa_mer.committee import members
 from trompa_mer.committee.layer import ListenerLayer
 from trompa_mer.errors import NoScalerError
 from trompa_mer.features.columns import FAMILIES, FEATURE_NAMES
 from trompa_mer.names import SCALING_COMMITTEE, SCALING_ORIGINAL
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
 
 MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\.pkl$")
 """Member file names: `classifier_<kind>.it_<k>.pkl`, k the cross-validation fold."""
@@ -24,8 +27,8 @@ class Committee:
     digest of the member and scaler files it was loaded from and the columns they read (None: built
     or changed in memory): committees with one digest give every song the same member probabilities."""
 
-    members: dict[str, object]
-    scaler: StandardScaler | None
+    members: Mapping[str, object]
+    scaler: "StandardScaler | None"
     manifest: dict = field(default_factory=dict)
     layer: ListenerLayer | None = None
     digest: str | None = None
@@ -50,6 +53,8 @@ class Committee:
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         """(n_members, n_rows, 4) probabilities of already scaled rows X (n_rows, 260)."""
+        from trompa_mer.committee import members
+
         return self.heard(np.stack([members.predict_proba(member, X[:, self.member_columns(name)])
                                     for name, member in self.members.items()]))
 
@@ -67,4 +72,6 @@ def scale(committee: Committee, X: np.ndarray, scaling: str,
         if committee.scaler is None:
             raise NoScalerError("this committee has no scaler.pkl to standardise with")
         return committee.scaler.transform(X)
+    from sklearn.preprocessing import StandardScaler
+
     return StandardScaler().fit(X if reference is None else reference).transform(X)

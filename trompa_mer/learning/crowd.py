@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from trompa_mer import storage
 from trompa_mer.errors import CrowdError
@@ -49,6 +48,8 @@ def read_crowd(path: Path) -> Crowd:
 
 def read_crowd_csv(path: Path) -> Crowd:
     """`song_id,user_id,quadrant` rows (quadrant Q1..Q4), as a Crowd."""
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

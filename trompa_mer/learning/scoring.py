@@ -9,12 +9,9 @@ import ctypes
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sklearn
-import xgboost as xgb
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from trompa_mer import names
 from trompa_mer.committee import consensus
@@ -23,6 +20,9 @@ from trompa_mer.committee.model import Committee, scale
 from trompa_mer.cores import available_cores
 from trompa_mer.defaults import CHUNK_SONGS as DEFAULT_CHUNK_SONGS
 from trompa_mer.features.pool import Pool
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
 
 MIN_CHUNK_WINDOWS = 4096
 """A chunk holds at least this many windows: OpenBLAS multiplies matrices of up to ~300 rows (by the
@@ -71,16 +71,18 @@ def chunks(pool: Pool, song_ids: list[str], songs: int) -> list[list[str]]:
     return found
 
 
-_POOL_SCALERS: weakref.WeakKeyDictionary[Pool, dict[int, StandardScaler]] = weakref.WeakKeyDictionary()
+_POOL_SCALERS: "weakref.WeakKeyDictionary[Pool, dict[int, StandardScaler]]" = weakref.WeakKeyDictionary()
 """Each loaded pool's fitted scalers by chunk size: a pool does not change while it is loaded, so
 `original` scaling fits once per pool, not on every scoring. Keyed by chunk size too, as the chunks
 set the rounding of the fit; dropped with the pool."""
 
 
-def pool_scaler(pool: Pool, chunk_songs: int | None = None) -> StandardScaler:
+def pool_scaler(pool: Pool, chunk_songs: int | None = None) -> "StandardScaler":
     """A StandardScaler fitted on every window of the pool, as the original tool's `original`
     scaling, streamed over the store chunk by chunk (equal to a fit in memory to rounding).
     Fitted once per pool and chunk size; later calls return the same scaler."""
+    from sklearn.preprocessing import StandardScaler
+
     chunk_songs = chunk_songs or DEFAULT_CHUNK_SONGS
     fitted = _POOL_SCALERS.setdefault(pool, {})
     if chunk_songs not in fitted:
@@ -133,6 +135,10 @@ def per_song(committee: Committee, pool: Pool, song_ids: list[str], scaling: str
              jobs: int | None = None, *, memo: MarginMemo | None = None) -> np.ndarray:
     """`summary` of the members' song probabilities (n_members, n_songs, 4) → one row per song,
     for each song of `song_ids` in that order: the pool scored chunk by chunk on `jobs` threads."""
+    import sklearn
+    import xgboost as xgb
+    from threadpoolctl import threadpool_limits
+
     chunk_songs = chunk_songs or DEFAULT_CHUNK_SONGS
     jobs = jobs or available_cores()
     keep_freed_memory()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from trompa_mer.committee import consensus, members
+from trompa_mer.committee import consensus
 from trompa_mer.committee.layer import fit_confusion
 from trompa_mer.committee.model import Committee
 from trompa_mer.features.pool import Pool
@@ -43,6 +43,8 @@ def update_members(committee: Committee, X: np.ndarray, y: np.ndarray, rounds: i
                    seed: int, progress: bool = False) -> Committee:
     """A new committee whose every member learnt from rows X (n, len(feature_names), scaled) with
     labels y (n,), each from its own columns."""
+    from trompa_mer.committee import members
+
     updated = {}
     for name, member in progress_bar("member", "learning", progress, items=committee.members.items()):
         kind = members.KINDS[members.kind_of(member)]

@@ -7,7 +7,6 @@ folder, lock and state, and `simulate` calls them as they are.
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 from trompa_mer import storage
@@ -86,8 +85,9 @@ def view_of(users_dir: Path, user_id: str, folder: Path, committee: Committee, c
 def user_committee(folder: Path, state: user.UserState) -> Committee:
     """The committee in a user's folder. The members of a `layer`-rule user stay as pretrained, so
     their song scores are the catalogue's (`learning.catalogue`); an `original`-rule user's members
-    are their own and keep no digest, so they are always scored anew."""
-    committee = committees.load_committee(folder)
+    are their own and keep no digest, so they are always scored anew. The members are unpickled at
+    their first use (`files.LazyMembers`): a query the catalogue answers imports no model library."""
+    committee = committees.load_committee(folder, lazy=True)
     return committee if state.update_rule == UPDATE_LAYER else replace(committee, digest=None)
 
 
@@ -273,6 +273,8 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
         state.pending = False
         state.iteration += 1
         state.time = record["time"]
+        import joblib
+
         if updated.layer is not None:  # only what changed is written
             writers = {committees.LAYER_FILE: lambda path: committees.write_layer(path, updated.layer)}
         else:
