@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,13 +26,13 @@ from trompa_mer.interpreter import use_project_python
 
 use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
 
+from bench.processes import GIB, measure
 from tests.committees import make_committee, write_quadrant_pool
 from trompa_mer.committee import files as committee
 
 WINDOWS = 60
 MEMBERS = 15
 USER = "bench"
-GIB = 1024 ** 3
 
 
 def bench_committee(work: Path) -> Path:
@@ -44,20 +43,6 @@ def bench_committee(work: Path) -> Path:
     if not folder.is_dir():
         make_committee(folder, kinds=("gnb", "sgd", "xgb"), folds=5, rounds=100)
     return folder
-
-
-def measure(argv: list[str], env: dict) -> tuple[float, float, float, str]:
-    """Wall seconds, CPU seconds, peak RSS in GiB, and stdout of one process (its failure stops
-    the benchmark)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"failed ({process.returncode}): {' '.join(argv)}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / GIB, out
 
 
 def load_pool_command(work: Path) -> list[str]:
