@@ -73,3 +73,25 @@ def test_dask_scheduler_needs_a_batch(audio: Path, tmp_path: Path) -> None:
     result = run_script("extract_features.py", "-i", audio / "tone.wav", "-o", tmp_path / "tone.csv",
                         "--dask-scheduler", "tcp://127.0.0.1:9")
     assert result.returncode == 2 and "--dask-scheduler runs batches" in result.stderr
+
+
+def test_catalogue_scores_on_the_cluster_equal_the_local_ones(scheduler: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.committees import make_committee, make_pool
+
+    make_committee(tmp_path / "committee")
+    make_pool(tmp_path / "data" / "feats", n_songs=13)
+    scores = {}
+    runs = (("local", ["-j", "2"]), ("cluster", ["--dask-scheduler", scheduler, "--task-songs", "4"]))
+    for where, extra in runs:
+        env = {"TPL_INTERNAL_DATA_DIRECTORY": str(tmp_path),
+               "TPL_POOL_CACHE_DIRECTORY": str(tmp_path / f"cache-{where}")}
+        result = run_script("score_catalogue.py", "-m", tmp_path / "committee", *extra, env=env, check=True)
+        assert "scored 13 songs (0 already scored)" in result.stderr
+        [path] = (tmp_path / f"cache-{where}" / "scores").glob("*.npy")
+        scores[where] = np.load(path)
+        again = run_script("score_catalogue.py", "-m", tmp_path / "committee", *extra, env=env, check=True)
+        assert "scored 0 songs (13 already scored)" in again.stderr
+    assert scores["local"]["song"].tolist() == [f"song_{i:02d}" for i in range(13)]
+    np.testing.assert_array_equal(scores["cluster"], scores["local"])

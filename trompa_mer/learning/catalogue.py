@@ -16,7 +16,8 @@ a full rescoring of the pool bit for bit on the machine that scored them.
 
 import hashlib
 import json
-from dataclasses import replace
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,16 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.model import Committee
-from trompa_mer.features.pool import Pool
+from trompa_mer.errors import CommitteeError
+from trompa_mer.features.pool import Pool, load_pool
 from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import N_CLASSES, SCALING_ORIGINAL
 
 SCORES_FOLDER = "scores"
 SCORES_VERSION = 1
+TASK_SONGS = 1000
+"""Songs per task when a cluster scores the catalogue: a worker holds one task's windows at a time
+(songs × windows × columns × 8 bytes: 1,000 × 60 × 510 × 8 B = 245 MB), so this bounds its memory."""
 
 
 def catalogued(committee: Committee, scaling: str) -> bool:
@@ -88,7 +93,8 @@ def _known(scores: np.ndarray | None, songs: list[str], fingerprints: np.ndarray
 
 def _write(path: Path, pool: Pool, fresh: dict[str, tuple[int, np.ndarray]]) -> None:
     """Merge `fresh` (song → (fingerprint, probabilities)) into the scores at `path`, under its lock;
-    keep only the pool's songs, each at its current fingerprint."""
+    keep only the pool's songs, each at its current fingerprint (a song scored from rows that have
+    changed since is left out)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with storage.folder_lock(path.parent):
         storage.remove_stale_writes(path.parent, "*.npy")  # what killed scorings left
@@ -97,7 +103,8 @@ def _write(path: Path, pool: Pool, fresh: dict[str, tuple[int, np.ndarray]]) -> 
         fingerprints = pool.fingerprints(songs)
         rows = _known(current, songs, fingerprints)
         known = rows >= 0
-        new = [i for i, song in enumerate(songs) if not known[i] and song in fresh]
+        new = [i for i, song in enumerate(songs)
+               if not known[i] and song in fresh and fresh[song][0] == int(fingerprints[i])]
         kept = np.flatnonzero(known)
         table = np.zeros(len(kept) + len(new),
                          dtype=_dtype(max((len(songs[i]) for i in [*kept.tolist(), *new]), default=1)))
@@ -144,3 +151,57 @@ def heard_probabilities(committee: Committee, pool: Pool, song_ids: list[str], s
     if not catalogued(committee, scaling):
         return quadrant_probabilities(committee, pool, song_ids, scaling, chunk_songs, jobs)
     return committee.heard(member_probabilities(committee, pool, song_ids, scaling, chunk_songs, jobs))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What scoring a catalogue did: songs scored, songs it already held, the scores file."""
+
+    scored: int
+    known: int
+    path: Path
+
+
+def score_task(committee_dir: str, feats_dir: str, cache_dir: str, song_ids: list[str],
+               scaling: str) -> tuple[list[str], list[int], np.ndarray]:
+    """On a worker: the songs of `song_ids` still in the pool, their rows' fingerprints and their
+    member probabilities (n, 4), by the committee in `committee_dir` from the pool's shared store
+    (brought up to date first, as every command does; the caller has just done it)."""
+    committee = committees.load_committee(Path(committee_dir))
+    with load_pool(Path(feats_dir), Path(cache_dir), jobs=1, names=committee.feature_names) as pool:
+        present = [song for song in song_ids if song in pool]
+        probs = quadrant_probabilities(replace(committee, layer=None), pool, present, scaling, jobs=1)
+        return present, pool.fingerprints(present).tolist(), probs
+
+
+def score_catalogue(committee_dir: Path, feats_dir: Path, cache_dir: Path, executor: Executor | None = None,
+                    task_songs: int = TASK_SONGS, jobs: int | None = None, chunk_songs: int | None = None,
+                    progress: bool = False) -> Scored:
+    """Score every pool song the catalogue of the committee in `committee_dir` lacks (after a new
+    committee or a large import), so that no user's request waits for it: on `jobs` local threads,
+    or in tasks of `task_songs` songs on `executor` (a Dask cluster's: every worker needs the
+    feature files, the pool's store and the committee at the same paths). The scores are identical
+    either way: a song's depends only on its own rows."""
+    committee = committees.load_committee(committee_dir, lazy=True)
+    scaling = committee.default_scaling()
+    if not catalogued(committee, scaling):
+        raise CommitteeError(f"{committee_dir} has no scaler.pkl: a committee that scales by the pool "
+                             "(original scaling) has no catalogue scores")
+    with load_pool(feats_dir, cache_dir, jobs, progress, committee.feature_names) as pool:
+        path = scores_path(pool, committee, scaling)
+        songs = pool.song_ids
+        rows = _known(read_scores(path), songs, pool.fingerprints(songs))
+        missing = [song for song, row in zip(songs, rows.tolist(), strict=True) if row < 0]
+        if missing and executor is None:
+            member_probabilities(committee, pool, missing, scaling, chunk_songs, jobs)
+        elif missing:
+            tasks = [executor.submit(score_task, str(committee_dir), str(feats_dir), str(cache_dir),
+                                     missing[i:i + task_songs], scaling)
+                     for i in range(0, len(missing), task_songs)]
+            fresh = {}
+            for task in tasks:
+                present, fingerprints, probs = task.result()
+                fresh.update(zip(present, zip(fingerprints, probs, strict=True), strict=True))
+            _write(path, pool, fresh)
+        return Scored(len(missing), len(songs) - len(missing), path)
+
