@@ -84,9 +84,9 @@ def csv_files(feats_dir: Path) -> dict[str, CsvFile]:
     """Song id → its CSV as it is now (`table.feature_files`: any case of `.csv`, hidden files
     skipped, two files for one song an error)."""
     found = {}
-    for song, path in table.feature_files(feats_dir).items():
-        stat = path.stat()
-        found[song] = CsvFile(path.name, stat.st_size, stat.st_mtime_ns)
+    for song, entry in table.feature_entries(feats_dir).items():
+        stat = entry.stat()
+        found[song] = CsvFile(entry.name, stat.st_size, stat.st_mtime_ns)
     return found
 
 

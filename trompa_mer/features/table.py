@@ -32,28 +32,35 @@ def feature_file(folder: Path, stem: str) -> Path:
     return folder / f"{stem}{FEATURE_SUFFIX}"
 
 
-def feature_files(folder: Path) -> dict[str, Path]:
-    """Song id (`song_id_of`) → its feature CSV directly in `folder`, in song id order: every file
-    named `*.csv` in any case (`A.CSV` too, as song ids ignore case), hidden files skipped. Two
-    files of one song (`a.csv` and `A.CSV`, or `a-sample.csv`) are a FeatureError."""
-    found: dict[str, Path] = {}
+def feature_entries(folder: Path) -> dict[str, os.DirEntry]:
+    """Song id (`song_id_of`) → the directory entry of its feature CSV directly in `folder`, in song
+    id order: every file named `*.csv` in any case (`A.CSV` too, as song ids ignore case), hidden
+    files skipped. Two files of one song (`a.csv` and `A.CSV`, or `a-sample.csv`) are a FeatureError."""
+    found: dict[str, os.DirEntry] = {}
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith(".") or not entry.name.lower().endswith(FEATURE_SUFFIX) \
                     or not entry.is_file():
                 continue
-            path = Path(entry.path)
-            song = song_id_of(path)
+            song = _song_of(entry.name[:-len(FEATURE_SUFFIX)])
             if song in found:
                 first, second = sorted([found[song].name, entry.name])
                 raise FeatureError(f"two feature files for song {song} in {folder}: {first}, {second}")
-            found[song] = path
+            found[song] = entry
     return dict(sorted(found.items()))
+
+
+def feature_files(folder: Path) -> dict[str, Path]:
+    """Song id → the path of its feature CSV directly in `folder` (`feature_entries`)."""
+    return {song: Path(entry.path) for song, entry in feature_entries(folder).items()}
 
 
 def song_id_of(path: Path) -> str:
     """File name without `.csv` and without a `-sample` suffix, lower-cased."""
-    stem = path.stem
+    return _song_of(path.stem)
+
+
+def _song_of(stem: str) -> str:
     if stem.lower().endswith(SAMPLE_SUFFIX):
         stem = stem[: -len(SAMPLE_SUFFIX)]
     return stem.lower()
