@@ -55,7 +55,8 @@ def song_files(songs: list[str]) -> dict[str, Path | None]:
     from trompa_mer.features import table
     from trompa_mer.features.audio_files import AudioIndex
 
-    features = table.feature_files(settings.FEATS_DIRECTORY)
+    entries = table.feature_entries(settings.FEATS_DIRECTORY)
+    features = {song: Path(entries[song].path) for song in songs if song in entries}
     index = AudioIndex(settings.AUDIO_DIRECTORY) if settings.AUDIO_DIRECTORY is not None else None
     return {song: (index and index.find(song)) or features.get(song) for song in songs}
 
