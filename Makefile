@@ -47,7 +47,7 @@ simulate: $(STAMP)
 	  --crowd $(SIMULATE_DIR)/corpus/listeners/crowd.json --strategies mc,hc,mix,rand --iterations 5 \
 	  --queries 5 --min-annotations 50 --test-size 0.15 --seeds 1 --rounds 20 -j 2 -o $(SIMULATE_DIR)/report
 
-# The default committee in models/pretrained: the musicnn recipe trained on the 4Q emotion dataset's
+# The default committee in models/pretrained: the musicnn-lean recipe trained on the 4Q emotion dataset's
 # development clips (labels, IS13 features and audio in ../shared/data/4q-dev; folds grouped by artist).
 # Its IS13 CSVs are copied once into $(FOURQ_FEATS) and completed with the other families from the audio.
 FOURQ ?= ../shared/data/4q-dev
@@ -64,7 +64,7 @@ pretrained: $(STAMP)
 	mkdir -p $(FOURQ_FEATS) && cp -n $(FOURQ)/feats/*.csv $(FOURQ_FEATS)/
 	$(BIN)/python extract_features.py --add -i $(FOURQ)/audio -o $(FOURQ_FEATS)
 	$(BIN)/python deam_classifier.py --labels $(FOURQ)/labels.csv --feats $(FOURQ_FEATS) --group-column artist \
-		-cv 5 --recipe musicnn --replace-pretrained --threads $(PRETRAIN_THREADS) --note "$(FOURQ_NOTE)"
+		-cv 5 --recipe musicnn-lean --replace-pretrained --threads $(PRETRAIN_THREADS) --note "$(FOURQ_NOTE)"
 
 # The committee the port shipped before: the original recipe on a synthetic DEAM-format corpus, rebuilt
 # from scratch into models/synthetic (the corpus and its feature cache in data/synthetic-deam first).
