@@ -184,7 +184,7 @@ def test_original_rule_users_are_scored_as_before_without_a_catalogue(world: dic
     assert json.loads(result.stdout)["scores"] == dict(top)
 
 
-def test_a_query_the_catalogue_answers_imports_no_model_library(world: dict) -> None:
+def test_a_query_and_a_retrain_the_catalogue_answers_import_no_model_library(world: dict) -> None:
     layer_user(world, "carol")
     run_script("get_hard_tracks.py", "-i", "carol", "-q", "2", env=world["env"], check=True)
     code = ("import sys; sys.argv = ['get_hard_tracks.py', '-i', 'carol', '-q', '2', '--requery']; "
@@ -193,3 +193,13 @@ def test_a_query_the_catalogue_answers_imports_no_model_library(world: dict) -> 
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **world["env"]},
                             capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "[]"
+    queried = json.loads((world["user"] / "carol" / "pool_data.json").read_text())["queried"]
+    answers = world["root"] / "carol.json"
+    answers.write_text(json.dumps({song: world["truth"][song] for song in queried}))
+    code = (f"import sys; sys.argv = ['retrain_model.py', '-i', 'carol', '-a', {str(answers)!r}]; "
+            "from trompa_mer.commands import retrain_model; assert retrain_model.main() == 0; "
+            "print(sorted(m for m in ('sklearn', 'xgboost', 'joblib', 'pandas') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **world["env"]},
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"
+    assert (world["user"] / "carol" / "layer.json").is_file()

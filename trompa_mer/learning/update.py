@@ -17,6 +17,7 @@ from trompa_mer.committee import consensus
 from trompa_mer.committee.layer import fit_confusion
 from trompa_mer.committee.model import Committee
 from trompa_mer.features.pool import Pool
+from trompa_mer.learning import catalogue
 from trompa_mer.learning.personal import CROWD_PRIOR_ANSWERS, OtherAnswers, with_crowd
 from trompa_mer.learning.scoring import scaled_windows
 from trompa_mer.names import UPDATE_LAYER, UPDATE_ORIGINAL, UPDATE_RULES
@@ -64,12 +65,16 @@ def original(committee: Committee, pool: Pool, answers: Answers) -> Committee:
 def layer(committee: Committee, pool: Pool, answers: Answers) -> Committee:
     """The members stay as they are and the listener layer is refitted on all the answers, the
     previous ones and the newest, over what the layer sees: the committee's probabilities updated by
-    the other listeners' answers on those songs (`personal.with_crowd`)."""
+    the other listeners' answers on those songs (`personal.with_crowd`). The members' song
+    probabilities come from the catalogue when the committee has one (`catalogue.catalogued`)."""
     everything = {**answers.previous, **answers.newest}
     songs = list(everything)
-    X, offsets = scaled_windows(committee, pool, songs, answers.scaling)
-    member_proba = replace(committee, layer=None).proba(X)
-    song_proba = consensus.committee_probabilities(consensus.song_probabilities(member_proba, offsets))
+    if catalogue.catalogued(committee, answers.scaling):
+        song_proba = catalogue.member_probabilities(committee, pool, songs, answers.scaling)
+    else:
+        X, offsets = scaled_windows(committee, pool, songs, answers.scaling)
+        member_proba = replace(committee, layer=None).proba(X)
+        song_proba = consensus.committee_probabilities(consensus.song_probabilities(member_proba, offsets))
     if answers.crowd is not None:
         song_proba = with_crowd(song_proba, answers.crowd.of(songs), alpha=answers.alpha)
     fitted = fit_confusion(song_proba, np.array([everything[s] for s in songs]))

@@ -273,11 +273,11 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
         state.pending = False
         state.iteration += 1
         state.time = record["time"]
-        import joblib
-
         if updated.layer is not None:  # only what changed is written
             writers = {committees.LAYER_FILE: lambda path: committees.write_layer(path, updated.layer)}
         else:
+            import joblib
+
             writers = {name: (lambda path, m=member: joblib.dump(m, path))
                        for name, member in updated.members.items()}
         writers.update(user.answer_writers(folder, state, record))
