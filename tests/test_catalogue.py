@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from tests.conftest import ROOT, run_script
 from tests.interrupt import run_interrupted
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.layer import ListenerLayer
+from trompa_mer.features import pool as pools
 from trompa_mer.features.pool import load_pool
 from trompa_mer.learning import catalogue, scoring, strategies
 from trompa_mer.learning.personal import OtherAnswers, UserView
 from trompa_mer.names import SCALING_COMMITTEE, SCALING_ORIGINAL
+from trompa_mer.users.pool_view import HeldScores
 
 
 @pytest.fixture
@@ -203,3 +206,28 @@ def test_a_query_and_a_retrain_the_catalogue_answers_import_no_model_library(wor
                             capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "[]"
     assert (world["user"] / "carol" / "layer.json").is_file()
+
+
+def test_held_scores_are_kept_while_the_pool_is_current(setup: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pools, "FULL_CHECK_SECONDS", 1e9)  # the pool's full check never ages here
+    past = time.time_ns() - 10**10
+    os.utime(setup["feats"], ns=(past, past))  # the CSVs were written long ago
+    loaded = committees.load_committee(setup["folder"])
+    confusion = np.full((4, 4), 0.1) + 0.6 * np.eye(4)
+    committee = replace(loaded, layer=ListenerLayer(confusion))
+    held = HeldScores()
+    calls = scored_songs(monkeypatch)
+    songs, heard, skipped = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
+    with load_pool(setup["feats"], setup["cache"], names=committee.feature_names) as pool:
+        assert songs == pool.song_ids and skipped == {}
+        full = scoring.quadrant_probabilities(replace(committee, digest=None), pool, songs, SCALING_COMMITTEE)
+        np.testing.assert_allclose(heard, full, rtol=0, atol=1e-6)
+    scores = catalogue.scores_path(pool, committee, SCALING_COMMITTEE)
+    scores.unlink()
+    again = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
+    assert again[0] == songs and not scores.exists() and len(calls) == 1  # nothing read again
+    np.testing.assert_array_equal(again[1], heard)
+    write_feature_csv(setup["feats"] / "song_77.csv", quadrant_windows(2, 6, np.random.default_rng(7)))
+    grown, grown_heard, _ = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
+    assert grown == sorted([*songs, "song_77"]) and scores.exists()
+    np.testing.assert_array_equal(grown_heard[[grown.index(s) for s in songs]], heard)

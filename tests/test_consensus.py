@@ -74,3 +74,11 @@ def test_select_top_ranks_by_score_and_breaks_ties_by_song_id() -> None:
     assert select_top(songs, scores, 0) == []
     assert select_top(["b", "a"], np.array([1.0, 1.0]), 2) == ["a", "b"]  # not the input order
     assert select_top([], np.array([]), 3) == []
+
+
+def test_select_top_equals_a_full_sort_with_many_ties() -> None:
+    rng = np.random.default_rng(3)
+    songs = [f"s{i:04d}" for i in rng.permutation(500)]
+    scores = rng.integers(0, 6, 500).astype(float)  # every score shared by ~80 songs
+    for n in (1, 7, 80, 81, 499, 500):
+        assert select_top(songs, scores, n) == sorted(songs, key=lambda s: (-scores[songs.index(s)], s))[:n]

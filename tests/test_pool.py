@@ -1,6 +1,7 @@
 """The pool store (incremental, never trusting a damaged file) and scoring streamed over it in chunks."""
 
 import os
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from trompa_mer.committee.margins import MarginMemo
 from trompa_mer.committee.model import Committee, scale
 from trompa_mer.datasets import labelled
 from trompa_mer.errors import FeatureError
+from trompa_mer.features import pool as pools
 from trompa_mer.features.columns import FEATURE_NAMES
 from trompa_mer.features.pool import DTYPE, INDEX_FILE, Pool, Update, load_pool
 from trompa_mer.features.table import read_feature_csv, song_id_of
@@ -53,6 +55,50 @@ def segments(cache: Path) -> list[str]:
 def feats(tmp_path: Path) -> Path:
     make_pool(tmp_path / "feats", n_songs=12, n_windows=6)
     return tmp_path / "feats"
+
+
+def age_folder(folder: Path) -> None:
+    """Date the folder's last change ten seconds back, as if its CSVs had been written long ago."""
+    past = time.time_ns() - 10**10
+    os.utime(folder, ns=(past, past))
+
+
+def test_an_unchanged_folder_is_trusted_until_a_full_check(feats: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pools, "FULL_CHECK_SECONDS", 1e9)  # the check never ages during the test
+    age_folder(feats)
+    with load_pool(feats, tmp_path / "cache") as first:
+        assert first.current()
+    edited = feats / "song_03.csv"
+    old_rows = csv_rows(edited)
+    folder_mtime = feats.stat().st_mtime_ns
+    with open(edited, "w") as handle:  # rewritten in place: the folder does not change
+        handle.write(open(feats / "song_04.csv").read())
+    assert feats.stat().st_mtime_ns == folder_mtime
+    with load_pool(feats, tmp_path / "cache") as fast:
+        assert fast.update.read == [] and first.current()
+        np.testing.assert_array_equal(fast.rows(["song_03"])[0], old_rows)  # the CSVs were not looked at
+    with load_pool(feats, tmp_path / "cache", full_check=True) as full:
+        assert full.update.read == ["song_03"] and not first.current()
+        np.testing.assert_array_equal(full.rows(["song_03"])[0], csv_rows(feats / "song_04.csv"))
+    age_folder(feats)
+    with load_pool(feats, tmp_path / "cache", full_check=True) as checked:
+        assert checked.current()
+    write_feature_csv(feats / "song_99.csv", quadrant_windows(1, 5, np.random.default_rng(5)))
+    assert not checked.current()  # a new CSV changes the folder
+    with load_pool(feats, tmp_path / "cache") as grown:
+        assert grown.update.read == ["song_99"]
+        assert_pool_holds(grown, feats)
+
+
+def test_a_recently_changed_folder_is_looked_at_again(feats: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change within RACY_NS of a full check could share the folder's mtime with a later one."""
+    monkeypatch.setattr(pools, "FULL_CHECK_SECONDS", 1e9)
+    now = time.time_ns()
+    os.utime(feats, ns=(now, now))
+    with load_pool(feats, tmp_path / "cache") as pool:
+        assert not pool.current()
 
 
 def test_store_holds_every_csv_and_a_second_load_reads_nothing(feats: Path, tmp_path: Path) -> None:

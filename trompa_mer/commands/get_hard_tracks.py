@@ -45,20 +45,17 @@ def run(args: argparse.Namespace) -> None:
                           "strategy": result.state.query_strategy, "queried": result.songs,
                           "scores": result.scores}))
     else:
-        where = song_files(result.songs)
-        print("\n".join(f"{song}\t{where[song]}" if where[song] else song for song in result.songs))
+        where = song_files(result.files)
+        print("\n".join(f"{song}\t{where[song]}" for song in result.songs))
 
 
-def song_files(songs: list[str]) -> dict[str, Path | None]:
+def song_files(features: dict[str, Path]) -> dict[str, Path]:
     """Where a person finds each song: its audio under TPL_AUDIO_DIRECTORY when set and found there,
-    else its feature CSV (None if that went away since the query)."""
-    from trompa_mer.features import table
+    else its feature CSV (`features`)."""
     from trompa_mer.features.audio_files import AudioIndex
 
-    entries = table.feature_entries(settings.FEATS_DIRECTORY)
-    features = {song: Path(entries[song].path) for song in songs if song in entries}
     index = AudioIndex(settings.AUDIO_DIRECTORY) if settings.AUDIO_DIRECTORY is not None else None
-    return {song: (index and index.find(song)) or features.get(song) for song in songs}
+    return {song: (index and index.find(song)) or csv for song, csv in features.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

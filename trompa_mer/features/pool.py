@@ -8,6 +8,14 @@ song, its CSV (name, size, mtime_ns), its segment, row range and the crc32 of it
 segment its file identity (inode, size, mtime_ns, ctime_ns). Loading reads only the CSVs that are
 new or whose size or mtime changed, into one new segment; a removed CSV just drops its song.
 
+Checking every CSV's size and mtime costs a stat each (10 µs here: a second on 100,000 songs), so
+the index also records the features folder as the last full check found it (inode, mtime) and when
+that check began. Adding, removing or renaming a CSV changes the folder's mtime; while it has not
+changed, the folder was last changed well before that check (`RACY_NS`, as git guards its index) and
+the check is under `FULL_CHECK_SECONDS` old, a load takes the songs from the index without looking
+at the CSVs. A CSV rewritten in place (not written to a temporary file and renamed over, as
+extraction does) is therefore noticed at the next full check, at most `FULL_CHECK_SECONDS` later.
+
 Nothing in the store is trusted on its word: an index whose digest is wrong is ignored (every CSV
 is read again); a segment whose file identity differs from the index has each song's crc32
 checked, and songs that fail are read from their CSVs again; every read of a song's rows checks
@@ -21,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -48,6 +57,13 @@ MERGE_FACTOR = 2
 MERGE_FACTOR times the songs carried so far."""
 PARALLEL_READ_MIN = 64
 """Below this many CSVs to read, processes cost more than they save."""
+
+
+FULL_CHECK_SECONDS = 60.0
+"""How old the last look at every CSV may be before a load looks again (see the module's text)."""
+RACY_NS = 1_000_000_000
+"""The folder's mtime must be older than the full check that recorded it by this much to be trusted:
+a change in the same clock tick as an earlier one leaves the mtime as it was."""
 
 
 SEGMENT_PATTERN = re.compile(r"seg-[0-9]{6,}\.f32")
@@ -146,10 +162,13 @@ class Pool:
     """
 
     def __init__(self, feats_dir: Path, cache_dir: Path, songs: dict[str, CsvFile],
-                 locations: dict[str, Location], update: Update, names: tuple[str, ...]) -> None:
+                 locations: dict[str, Location], update: Update, names: tuple[str, ...],
+                 checked: dict) -> None:
         self.song_ids = sorted(songs)
         self.names = names
         self.update = update
+        self._checked = checked
+        self._index = _file_identity(cache_dir / INDEX_FILE)  # under the store's lock: the one just left
         self._feats_dir, self._cache_dir = feats_dir, cache_dir
         self._csv = {song: songs[song].name for song in self.song_ids}
         self._location = {song: locations[song] for song in self.song_ids}
@@ -178,6 +197,20 @@ class Pool:
     def store(self) -> Path:
         """The folder of this pool's store (`store_folder`): what is derived from its rows lies there."""
         return self._cache_dir
+
+    def current(self) -> bool:
+        """Whether a load now would give this pool without looking at a CSV: the store's index is
+        still the one this load left, and its full check still holds (see the module's text). What a
+        long-running process derived from the pool stays good while this holds."""
+        try:
+            index, folder = _file_identity(self._cache_dir / INDEX_FILE), _folder_identity(self._feats_dir)
+        except FileNotFoundError:
+            return False
+        return index == self._index and _checked(self._checked, folder)
+
+    def csv_path(self, song_id: str) -> Path:
+        """The song's feature CSV, as the pool's load found it."""
+        return self._feats_dir / self._csv[song_id]
 
     def fingerprints(self, song_ids: Iterable[str]) -> np.ndarray:
         """(n_songs,) uint64 of each song's rows as stored: their crc32 and row count. Equal
@@ -259,24 +292,42 @@ def _write_index(cache_dir: Path, index: dict) -> None:
 
 
 def _index_songs(index: dict) -> tuple[dict[str, CsvFile], dict[str, Location]]:
+    """Song id → its CSV and its location, in song id order, from the index's columns."""
     columns = index["songs"]
     segments = [s["name"] for s in index["segments"]]
-    songs, locations = {}, {}
-    for song, name, size, mtime, seg, start, rows, crc in zip(
-            columns["id"], columns["csv"], columns["size"], columns["mtime_ns"], columns["segment"],
-            columns["start"], columns["rows"], columns["crc"], strict=True):
-        songs[song] = CsvFile(name, size, mtime)
-        locations[song] = Location(segments[seg], start, rows, crc)
+    ids = columns["id"]
+    lengths = {len(columns[key]) for key in ("csv", "size", "mtime_ns", "segment", "start", "rows", "crc")}
+    if lengths != {len(ids)}:
+        raise ValueError("the index's song columns differ in length")
+    songs = dict(zip(ids, map(CsvFile, columns["csv"], columns["size"], columns["mtime_ns"]), strict=True))
+    locations = dict(zip(ids, map(Location, map(segments.__getitem__, columns["segment"]), columns["start"],
+                                  columns["rows"], columns["crc"]), strict=True))
     return songs, locations
 
 
+def _folder_identity(feats_dir: Path) -> list[int]:
+    stat = feats_dir.stat()
+    return [stat.st_ino, stat.st_mtime_ns]
+
+
+def _checked(check: object, folder: list[int]) -> bool:
+    """Whether a full check (an index's record of it) still holds for the features folder (`folder`,
+    its identity now): the folder is as that check found it, had not changed for RACY_NS before it,
+    the check is under FULL_CHECK_SECONDS old and left no song to retry."""
+    if not isinstance(check, dict) or check.get("folder") != folder or check.get("retry") is not False:
+        return False
+    began = check.get("began_ns")
+    return type(began) is int and folder[1] + RACY_NS < began \
+        and time.time_ns() - began < FULL_CHECK_SECONDS * 1e9
+
+
 def _index_of(songs: dict[str, CsvFile], locations: dict[str, Location], identities: dict[str, list],
-              next_segment: int, width: int) -> dict:
+              next_segment: int, width: int, checked: dict) -> dict:
     order = sorted(songs)
     names = sorted(identities)
     number = {name: i for i, name in enumerate(names)}
     return {
-        "version": STORE_VERSION, "features": width, "next_segment": next_segment,
+        "version": STORE_VERSION, "features": width, "next_segment": next_segment, "checked": checked,
         "segments": [{"name": n, "file": identities[n]} for n in names],
         "songs": {
             "id": order,
@@ -405,13 +456,13 @@ def _collect_garbage(cache_dir: Path, keep: Iterable[str]) -> None:
 
 
 def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progress: bool = False,
-              names: Sequence[str] = FEATURE_NAMES) -> Pool:
+              names: Sequence[str] = FEATURE_NAMES, full_check: bool = False) -> Pool:
     """The pool of `feats_dir` (the columns `names`), its store under `cache_dir` (store_folder)
     brought up to date: only CSVs that are new or changed (size, mtime) are read, with `jobs`
-    processes (default: every core); `progress` shows it."""
+    processes (default: every core); `progress` shows it. Every CSV is looked at when `full_check`
+    or when the last full check no longer holds (see the module's text)."""
     if not feats_dir.is_dir():
         raise FeatureError(f"features folder not found: {feats_dir}")
-    files = csv_files(feats_dir)
     names = tuple(names)
     width = len(names)
     cache_dir = store_folder(cache_dir, names)
@@ -420,12 +471,19 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
     with storage.folder_lock(cache_dir):
         index = _read_index(cache_dir, width)
         known, locations = _index_songs(index) if index else ({}, {})
+        folder = _folder_identity(feats_dir)
+        if not full_check and index and _checked(index.get("checked"), folder):
+            files, checked = known, index["checked"]
+        else:
+            checked = {"folder": folder, "began_ns": time.time_ns()}
+            files = csv_files(feats_dir)
         identities = _trusted_segments(cache_dir, index, locations, update, width) if index else {}
-        update.removed = sorted(s for s in known if s not in files)
-        for song in list(locations):
-            if files.get(song) != known[song]:
-                del locations[song]
-        update.read = sorted(s for s in files if s not in locations)
+        if files is not known:
+            update.removed = sorted(s for s in known if s not in files)
+            for song in list(locations):
+                if files.get(song) != known[song]:
+                    del locations[song]
+        update.read = [s for s in files if s not in locations]  # files are in song id order
         next_segment = index["next_segment"] if index else 0
         if update.read:
             name = segment_name(next_segment)
@@ -439,7 +497,9 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
             identities = {n: i for n, i in identities.items() if n not in merged}
             identities[name] = _file_identity(cache_dir / name)
             update.written.append(name)
-        if index is None or update.read or update.removed or update.distrusted:
-            _write_index(cache_dir, _index_of(files, locations, identities, next_segment, width))
+        checked = {**checked, "retry": bool(update.skipped)}
+        changed = update.read or update.removed or update.distrusted
+        if index is None or changed or checked != index.get("checked"):
+            _write_index(cache_dir, _index_of(files, locations, identities, next_segment, width, checked))
         _collect_garbage(cache_dir, identities)
-        return Pool(feats_dir, cache_dir, files, locations, update, names)
+        return Pool(feats_dir, cache_dir, files, locations, update, names, checked)

@@ -6,12 +6,13 @@ user) through the user's layer, so the pool is scored once per committee, not pe
 
 The scores of a committee lie in the pool's store folder (`Pool.store`), in `scores/<key>.npy`: one
 numpy structured array (song id, the song's rows' fingerprint `Pool.fingerprints`, its 4
-probabilities), read memory-mapped. The key is a digest of the committee's files (`Committee.digest`),
-the scaling and the libraries that score. A song whose rows changed, or that is new, is scored alone
-and the file rewritten (temporary file + rename, under `scores/.lock`): readers see the old file or
-the new one, never a mix, and a killed scoring leaves the old one. Songs no longer in the pool are
-dropped at that rewrite. A song's score depends only on its own rows (`scoring`), so the scores equal
-a full rescoring of the pool bit for bit on the machine that scored them.
+probabilities) sorted by song id, read memory-mapped. The key is a digest of the committee's files
+(`Committee.digest`), the scaling and the libraries that score. A song whose rows changed, or that
+is new, is scored alone and the file rewritten (temporary file + rename, under `scores/.lock`):
+readers see the old file or the new one, never a mix, and a killed scoring leaves the old one. Songs
+no longer in the pool are dropped at that rewrite. A song's score depends only on its own rows
+(`scoring`), so the scores equal a full rescoring of the pool bit for bit on the machine that scored
+them.
 """
 
 import hashlib
@@ -31,7 +32,8 @@ from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import N_CLASSES, SCALING_ORIGINAL
 
 SCORES_FOLDER = "scores"
-SCORES_VERSION = 1
+SCORES_VERSION = 2
+"""2: the table sorted by song."""
 TASK_SONGS = 1000
 """Songs per task when a cluster scores the catalogue: a worker holds one task's windows at a time
 (songs × windows × columns × 8 bytes: 1,000 × 60 × 510 × 8 B = 245 MB), so this bounds its memory."""
@@ -79,14 +81,14 @@ def read_scores(path: Path) -> np.ndarray | None:
 
 
 def _known(scores: np.ndarray | None, songs: list[str], fingerprints: np.ndarray) -> np.ndarray:
-    """(n_songs,) the row of `scores` holding each song with its current fingerprint, -1 for none."""
+    """(n_songs,) the row of `scores` (sorted by song, as `_write` leaves them) holding each song
+    with its current fingerprint, -1 for none."""
     rows = np.full(len(songs), -1, dtype=np.int64)
-    if scores is None or not len(scores):
+    if scores is None or not len(scores) or not songs:
         return rows
-    where = {song: i for i, song in enumerate(scores["song"].tolist())}
-    found = np.array([where.get(song, -1) for song in songs], dtype=np.int64)
-    matches = found >= 0
-    matches[matches] = scores["fingerprint"][found[matches]] == fingerprints[matches]
+    stored, wanted = scores["song"], np.asarray(songs)
+    found = np.minimum(np.searchsorted(stored, wanted), len(stored) - 1)
+    matches = (stored[found] == wanted) & (scores["fingerprint"][found] == fingerprints)
     rows[matches] = found[matches]
     return rows
 
@@ -115,6 +117,7 @@ def _write(path: Path, pool: Pool, fresh: dict[str, tuple[int, np.ndarray]]) -> 
         if new:
             table["fingerprint"][len(kept):] = [fresh[songs[i]][0] for i in new]
             table["probs"][len(kept):] = [fresh[songs[i]][1] for i in new]
+        table.sort(order="song")  # `_known` finds songs by binary search
         with storage.atomic_open(path, "wb") as handle:
             np.save(handle, table, allow_pickle=False)
 
@@ -181,13 +184,14 @@ def score_catalogue(committee_dir: Path, feats_dir: Path, cache_dir: Path, execu
     committee or a large import), so that no user's request waits for it: on `jobs` local threads,
     or in tasks of `task_songs` songs on `executor` (a Dask cluster's: every worker needs the
     feature files, the pool's store and the committee at the same paths). The scores are identical
-    either way: a song's depends only on its own rows."""
+    either way: a song's depends only on its own rows. Every CSV is looked at (`load_pool`'s
+    `full_check`), so a CSV rewritten in place is scored too."""
     committee = committees.load_committee(committee_dir, lazy=True)
     scaling = committee.default_scaling()
     if not catalogued(committee, scaling):
         raise CommitteeError(f"{committee_dir} has no scaler.pkl: a committee that scales by the pool "
                              "(original scaling) has no catalogue scores")
-    with load_pool(feats_dir, cache_dir, jobs, progress, committee.feature_names) as pool:
+    with load_pool(feats_dir, cache_dir, jobs, progress, committee.feature_names, full_check=True) as pool:
         path = scores_path(pool, committee, scaling)
         songs = pool.song_ids
         rows = _known(read_scores(path), songs, pool.fingerprints(songs))

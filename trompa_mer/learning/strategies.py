@@ -135,6 +135,11 @@ def choose_songs(strategy: str, context: QueryContext, n: int) -> dict[str, floa
 
 
 def select_top(song_ids: Sequence[str], scores: np.ndarray, n: int) -> list[str]:
-    """The `n` songs of highest score; ties go to the smaller song id, whatever numpy's sort does."""
-    order = sorted(range(len(song_ids)), key=lambda i: (-float(scores[i]), song_ids[i]))
+    """The `n` songs of highest score; ties go to the smaller song id, whatever numpy's sort does.
+    Only the songs scoring at least the `n`-th highest are sorted (all of them when a score is NaN)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    contenders = np.arange(len(song_ids))
+    if 0 < n < len(song_ids) and not np.isnan(scores).any():
+        contenders = np.flatnonzero(scores >= np.partition(scores, len(scores) - n)[len(scores) - n])
+    order = sorted(contenders.tolist(), key=lambda i: (-float(scores[i]), song_ids[i]))
     return [song_ids[i] for i in order[:n]]

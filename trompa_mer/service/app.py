@@ -35,6 +35,7 @@ from trompa_mer.service.config import ServiceConfig
 from trompa_mer.service.head import HeadAsGet
 from trompa_mer.users import account as user
 from trompa_mer.users import personalize, tokens
+from trompa_mer.users.pool_view import HeldScores
 
 JSON_BODY_BYTES = 1 << 20
 """The largest JSON body any endpoint reads (POST /predict has its own, larger limit)."""
@@ -129,6 +130,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.add_middleware(BrowserGuard, allowed_hosts=config.allowed_hosts, origins=config.cors_origins)
     app.add_middleware(errors.Unexpected)  # added last: runs first, around everything
     default_committee = DefaultCommittee(config.pretrained_dir)
+    held_scores = HeldScores()  # the pool's catalogue scores, between recommendations
     analyses = threading.BoundedSemaphore(config.max_analyses)
     audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
 
@@ -199,7 +201,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         ranked, warnings = personalize.recommend(config.users_dir, user_id, config.feats_dir,
                                                  config.pool_cache_dir, index, n, jobs=config.jobs,
                                                  chunk_songs=config.chunk_songs,
-                                                 crowd_file=config.crowd_file, crowd=crowd)
+                                                 crowd_file=config.crowd_file, crowd=crowd, held=held_scores)
         return {"quadrant": names.QUADRANTS[index],
                 "songs": [{"song_id": song, "probability": p} for song, p in ranked],
                 "warnings": warned(warnings)}

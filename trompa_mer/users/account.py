@@ -63,7 +63,9 @@ class UserState:
     queried: list[StrictStr] = field(default_factory=list)
     """The last query's songs, best first; pending while `pending`."""
     next_pool: list[StrictStr] | None = None
-    """The pool songs the last query left (the original tool's bookkeeping; None before any query)."""
+    """The pool songs the original tool's last query left, as a legacy state holds them; a query
+    leaves it None: the pool is the features folder, and copying it into every user's state cost a
+    query O(pool songs)."""
     pending: StrictBool = False
     answered: list[StrictStr] = field(default_factory=list)
     strategy: Strategy = DEFAULT_STRATEGY

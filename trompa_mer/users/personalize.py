@@ -21,7 +21,6 @@ from trompa_mer.errors import (
     TooManySongsError,
     TrainingError,
 )
-from trompa_mer.features.pool import Pool, load_pool
 from trompa_mer.learning import catalogue, strategies, update
 from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.personal import UserView
@@ -35,6 +34,7 @@ from trompa_mer.names import (
 )
 from trompa_mer.users import account as user
 from trompa_mer.users import crowd_counts
+from trompa_mer.users.pool_view import HeldScores, open_pool, skipped_warnings
 
 
 @dataclass
@@ -44,6 +44,8 @@ class QueryResult:
     state: user.UserState
     warnings: list[str]
     """What the user should know although the query was made (a crowd file naming none of the songs)."""
+    files: dict[str, Path]
+    """Each queried song's feature CSV, as the pool found it."""
 
 
 def crowd_warnings(crowd: Crowd | None, crowd_file: Path | None, candidates: list[str]) -> list[str]:
@@ -54,21 +56,6 @@ def crowd_warnings(crowd: Crowd | None, crowd_file: Path | None, candidates: lis
     return [f"the crowd annotations in {crowd_file} name none of the {len(candidates)} songs left in the "
             "pool, so every song scores alike on human consensus: check that their song ids are the "
             "feature CSVs' names"]
-
-
-def skipped_warnings(pool: Pool) -> list[str]:
-    """A warning per feature CSV left out of the pool because it cannot be read (yet)."""
-    return [f"song {song} is left out until its features file can be read: {why}"
-            for song, why in pool.update.skipped.items()]
-
-
-def open_pool(feats_dir: Path, cache_dir: Path, committee: Committee, jobs: int | None = None,
-              progress: bool = False) -> Pool:
-    """load_pool of the columns `committee` reads, but a missing features folder is an
-    EmptyPoolError, as a folder without CSVs is (each face says how to fill it)."""
-    if not feats_dir.is_dir():
-        raise EmptyPoolError(f"features folder not found: {feats_dir}")
-    return load_pool(feats_dir, cache_dir, jobs, progress, committee.feature_names)
 
 
 def view_of(users_dir: Path, user_id: str, folder: Path, committee: Committee, crowd_file: Path | None,
@@ -161,15 +148,17 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
             context = strategies.QueryContext(committee, pool, candidates, scaling, user_id, state.iteration,
                                               crowd=hc_crowd, jobs=jobs, chunk_songs=chunk_songs, view=view)
             chosen = strategies.choose_songs(strategy, context, n_tracks)
-            warnings = skipped_warnings(pool) + crowd_warnings(hc_crowd, crowd_file, candidates)
+            warnings = skipped_warnings(pool.update.skipped)
+            warnings += crowd_warnings(hc_crowd, crowd_file, candidates)
+            files = {song: pool.csv_path(song) for song in chosen}
         state.queried = list(chosen)
         state.pending = True
-        state.next_pool = [song for song in candidates if song not in chosen]
+        state.next_pool = None  # the original's copy of the pool minus the asked: O(pool) per query
         state.scores = chosen
         state.query_strategy = strategy
         state.time = timestamp()
         user.write_state(folder, state)
-    return QueryResult(state.queried, state.scores, state, warnings)
+    return QueryResult(state.queried, state.scores, state, warnings, files)
 
 
 def read_annotations(path: Path) -> dict[str, int]:
@@ -292,21 +281,21 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
 def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, quadrant: int, n: int,
               scaling: str | None = None, jobs: int | None = None,
               chunk_songs: int | None = None, crowd_file: Path | None = None,
-              crowd: bool = True) -> tuple[list[tuple[str, float]], list[str]]:
+              crowd: bool = True, held: HeldScores | None = None
+              ) -> tuple[list[tuple[str, float]], list[str]]:
     """The `n` pool songs to which the user's probabilities (`personal.UserView`: the committee,
     the other listeners' answers unless `crowd` is False, their layer, their own answers) give the
     highest probability of `quadrant` (a class index), with that probability, highest first (ties to
     the smaller song id); and the warnings of the pool's load (`skipped_warnings`). The committee and
-    the counts are read under the user's lock, the pool scored after."""
+    the counts are read under the user's lock, the pool scored after; `held` keeps the pool's scores
+    for the next call (a long-running process's)."""
     if n < 1:
         raise QueryError(f"the number of songs must be at least 1, not {n}")
     committee, view = load_user(users_dir, user_id, crowd_file, crowd)
-    with open_pool(feats_dir, cache_dir, committee, jobs) as pool:
-        songs = pool.song_ids
-        heard = catalogue.heard_probabilities(committee, pool, songs,
-                                              scaling or committee.default_scaling(), chunk_songs, jobs)
-        proba = view.probabilities(songs, heard)[:, quadrant]
-        warnings = skipped_warnings(pool)
+    songs, heard, skipped = (held or HeldScores()).heard(committee, feats_dir, cache_dir,
+                                                         scaling or committee.default_scaling(), jobs,
+                                                         chunk_songs)
+    proba = view.probabilities(songs, heard)[:, quadrant]
     chosen = strategies.select_top(songs, proba, n)
     by_song = dict(zip(songs, proba.tolist(), strict=True))
-    return [(song, by_song[song]) for song in chosen], warnings
+    return [(song, by_song[song]) for song in chosen], skipped_warnings(skipped)
