@@ -217,17 +217,20 @@ def test_held_scores_are_kept_while_the_pool_is_current(setup: dict, monkeypatch
     committee = replace(loaded, layer=ListenerLayer(confusion))
     held = HeldScores()
     calls = scored_songs(monkeypatch)
-    songs, heard, skipped = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
-    with load_pool(setup["feats"], setup["cache"], names=committee.feature_names) as pool:
-        assert songs == pool.song_ids and skipped == {}
-        full = scoring.quadrant_probabilities(replace(committee, digest=None), pool, songs, SCALING_COMMITTEE)
+    pool, heard = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
+    songs = pool.song_ids
+    assert pool.update.skipped == {} and dict(pool.positions) == {s: i for i, s in enumerate(songs)}
+    with load_pool(setup["feats"], setup["cache"], names=committee.feature_names) as fresh:
+        assert songs == fresh.song_ids
+        rescored = replace(committee, digest=None)
+        full = scoring.quadrant_probabilities(rescored, fresh, songs, SCALING_COMMITTEE)
         np.testing.assert_allclose(heard, full, rtol=0, atol=1e-6)
     scores = catalogue.scores_path(pool, committee, SCALING_COMMITTEE)
     scores.unlink()
-    again = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
-    assert again[0] == songs and not scores.exists() and len(calls) == 1  # nothing read again
-    np.testing.assert_array_equal(again[1], heard)
+    again, again_heard = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
+    assert again.song_ids == songs and not scores.exists() and len(calls) == 1  # nothing read again
+    np.testing.assert_array_equal(again_heard, heard)
     write_feature_csv(setup["feats"] / "song_77.csv", quadrant_windows(2, 6, np.random.default_rng(7)))
-    grown, grown_heard, _ = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
-    assert grown == sorted([*songs, "song_77"]) and scores.exists()
-    np.testing.assert_array_equal(grown_heard[[grown.index(s) for s in songs]], heard)
+    grown, grown_heard = held.heard(committee, setup["feats"], setup["cache"], SCALING_COMMITTEE)
+    assert grown.song_ids == sorted([*songs, "song_77"]) and scores.exists()
+    np.testing.assert_array_equal(grown_heard[[grown.positions[s] for s in songs]], heard)

@@ -195,3 +195,20 @@ def test_hc_counts_every_other_users_answers_beside_the_crowd_file(world: dict) 
     alone = personalize.make_query(n_tracks=1, user_id="c", strategy="hc", crowd_file=crowd_file,
                                    requery=True, crowd=False, **where)
     assert alone.songs == ["song_23"]  # the crowd file's only song: the others score no answers
+
+
+def test_a_view_looked_up_by_positions_equals_one_looked_up_song_by_song() -> None:
+    rng = np.random.default_rng(11)
+    songs = [f"s{i:03d}" for i in range(300)]
+    positions = {song: i for i, song in enumerate(songs)}
+    heard = rng.dirichlet(np.ones(4), size=len(songs))
+    for answered in (5, 280):  # fewer answered songs than songs, and more (with some not in `songs`)
+        crowd_songs = [*rng.choice(songs, answered, replace=False).tolist(), "elsewhere"]
+        others = OtherAnswers({s: i for i, s in enumerate(crowd_songs)},
+                              rng.integers(0, 5, (len(crowd_songs), 4)).astype(float))
+        own = {songs[i]: int(rng.integers(4)) for i in rng.choice(len(songs), answered // 2, replace=False)}
+        view = UserView(others, {**own, "gone": 2}, np.full((4, 4), 0.1) + 0.6 * np.eye(4))
+        slow = view.probabilities(songs, heard)
+        np.testing.assert_array_equal(view.probabilities(songs, heard, positions), slow)
+        assert all(slow[positions[s], q] == 1.0 for s, q in own.items())
+        assert slow[positions[crowd_songs[0]]].tolist() != heard[positions[crowd_songs[0]]].tolist()

@@ -1,5 +1,6 @@
 """A committee on disk: `classifier_<kind>.it_<k>.pkl` members, `scaler.pkl`, `manifest.json`."""
 
+import functools
 import hashlib
 import json
 import platform
@@ -44,8 +45,14 @@ def _installed_version(*distributions: str) -> str:
 
 def library_versions() -> dict[str, str]:
     """The versions of what trains and scores a committee, read without importing it."""
-    return {"python": platform.python_version(), "xgboost": _installed_version("xgboost", "xgboost-cpu"),
-            "scikit-learn": _installed_version("scikit-learn"), "numpy": np.__version__}
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: package metadata costs milliseconds, and a request reads it."""
+    return (("python", platform.python_version()), ("xgboost", _installed_version("xgboost", "xgboost-cpu")),
+            ("scikit-learn", _installed_version("scikit-learn")), ("numpy", np.__version__))
 
 
 def new_manifest(trained_on: dict, metrics: dict | None = None, scaling: str = SCALING_COMMITTEE,

@@ -31,11 +31,12 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -154,6 +155,51 @@ class Update:
     the next load tries them again."""
 
 
+@dataclass(frozen=True)
+class StoredSongs:
+    """A pool's songs in id order, as columns: each one's CSV name, its segment (an index into
+    `segments`), its first row, row count and rows' crc32."""
+
+    ids: list[str]
+    csv: list[str]
+    segments: list[str]
+    segment: np.ndarray
+    start: np.ndarray
+    rows: np.ndarray
+    crc: np.ndarray
+
+    @classmethod
+    def of_index(cls, index: dict) -> "StoredSongs":
+        """The songs an index names, straight from its columns."""
+        columns = index["songs"]
+        ids = columns["id"]
+        if {len(columns[key]) for key in _SONG_COLUMNS} != {len(ids)}:
+            raise ValueError("the index's song columns differ in length")
+        return cls(ids, columns["csv"], [s["name"] for s in index["segments"]],
+                   np.array(columns["segment"], dtype=np.int64), np.array(columns["start"], dtype=np.int64),
+                   np.array(columns["rows"], dtype=np.uint64), np.array(columns["crc"], dtype=np.uint64))
+
+    @classmethod
+    def of(cls, files: dict[str, CsvFile], locations: dict[str, Location]) -> "StoredSongs":
+        """The songs of `files` (in song id order), each where `locations` says."""
+        ids = list(files)
+        segments = sorted({locations[s].segment for s in ids})
+        number = {name: i for i, name in enumerate(segments)}
+        return cls(ids, [files[s].name for s in ids], segments,
+                   np.array([number[locations[s].segment] for s in ids], dtype=np.int64),
+                   np.array([locations[s].start for s in ids], dtype=np.int64),
+                   np.array([locations[s].rows for s in ids], dtype=np.uint64),
+                   np.array([locations[s].crc for s in ids], dtype=np.uint64))
+
+    def location(self, i: int) -> Location:
+        """Where the `i`-th song's rows are."""
+        return Location(self.segments[self.segment[i]], int(self.start[i]), int(self.rows[i]),
+                        int(self.crc[i]))
+
+
+_SONG_COLUMNS = ("csv", "size", "mtime_ns", "segment", "start", "rows", "crc")
+
+
 class Pool:
     """Songs in id order, each with its windows (rows of the columns `names`).
 
@@ -161,20 +207,19 @@ class Pool:
     The pool holds its segments open until `close` (or the end of a `with` block).
     """
 
-    def __init__(self, feats_dir: Path, cache_dir: Path, songs: dict[str, CsvFile],
-                 locations: dict[str, Location], update: Update, names: tuple[str, ...],
-                 checked: dict) -> None:
-        self.song_ids = sorted(songs)
+    def __init__(self, feats_dir: Path, cache_dir: Path, songs: "StoredSongs", update: Update,
+                 names: tuple[str, ...], checked: dict) -> None:
+        self.song_ids = songs.ids
         self.names = names
         self.update = update
         self._checked = checked
         self._index = _file_identity(cache_dir / INDEX_FILE)  # under the store's lock: the one just left
         self._feats_dir, self._cache_dir = feats_dir, cache_dir
-        self._csv = {song: songs[song].name for song in self.song_ids}
-        self._location = {song: locations[song] for song in self.song_ids}
+        self._songs = songs
+        self._position = dict(zip(songs.ids, range(len(songs.ids)), strict=True))
         # Open now, under the store's lock: a later update may delete a segment we still read.
-        self._files = {name: open(cache_dir / name, "rb", buffering=0)
-                       for name in sorted({loc.segment for loc in self._location.values()})}
+        self._files = {songs.segments[i]: open(cache_dir / songs.segments[i], "rb", buffering=0)
+                       for i in np.unique(songs.segment).tolist()}
         self.closed = False
 
     def close(self) -> None:
@@ -191,7 +236,7 @@ class Pool:
         self.close()
 
     def __contains__(self, song_id: str) -> bool:
-        return song_id in self._location
+        return song_id in self._position
 
     @property
     def store(self) -> Path:
@@ -208,23 +253,37 @@ class Pool:
             return False
         return index == self._index and _checked(self._checked, folder)
 
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """Song id → its index in `song_ids` (read only)."""
+        return MappingProxyType(self._position)
+
     def csv_path(self, song_id: str) -> Path:
         """The song's feature CSV, as the pool's load found it."""
-        return self._feats_dir / self._csv[song_id]
+        return self._feats_dir / self._songs.csv[self._position[song_id]]
+
+    def _where(self, song_ids: Iterable[str]) -> np.ndarray:
+        """Each song's position in the pool's columns."""
+        if song_ids is self.song_ids:
+            return np.arange(len(song_ids))
+        return np.array([self._position[s] for s in song_ids], dtype=np.int64)
 
     def fingerprints(self, song_ids: Iterable[str]) -> np.ndarray:
         """(n_songs,) uint64 of each song's rows as stored: their crc32 and row count. Equal
         fingerprints mean equal rows, but for a crc32 collision (one chance in 2**32 per change)."""
-        return np.array([(self._location[s].crc << 32) | self._location[s].rows for s in song_ids],
-                        dtype=np.uint64)
+        where = self._where(song_ids)
+        return (self._songs.crc[where] << np.uint64(32)) | self._songs.rows[where]
 
     def n_windows(self, song_ids: Iterable[str]) -> np.ndarray:
         """(n_songs,) window count of each song."""
-        return np.array([self._location[s].rows for s in song_ids], dtype=np.int64)
+        return self._songs.rows[self._where(song_ids)].astype(np.int64)
 
     def storage_order(self, song_ids: Iterable[str]) -> list[str]:
         """`song_ids` sorted by where their rows lie in the store, for sequential reads."""
-        return sorted(song_ids, key=lambda s: (self._location[s].segment, self._location[s].start))
+        song_ids = list(song_ids)
+        where = self._where(song_ids)
+        order = np.lexsort((self._songs.start[where], self._songs.segment[where]))
+        return [song_ids[i] for i in order.tolist()]
 
     def rows(self, song_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Rows (n_windows, len(names)) float32 of the given songs, in that order, and their offsets
@@ -246,13 +305,14 @@ class Pool:
     def _fill(self, song: str, block: np.ndarray) -> None:
         """Read a song's rows into `block`; a failed crc32 reads its CSV instead and deletes the
         damaged segment, which the next load rebuilds."""
-        location = self._location[song]
+        location = self._songs.location(self._position[song])
         if _read_block(self._files[location.segment].fileno(), location, block):
             return
         (self._cache_dir / location.segment).unlink(missing_ok=True)
-        fresh = _read_csv(self._feats_dir / self._csv[song], self.names)
+        csv = self.csv_path(song)
+        fresh = _read_csv(csv, self.names)
         if fresh.shape != block.shape:
-            raise FeatureError(f"{self._csv[song]} changed while the pool was read: run again")
+            raise FeatureError(f"{csv.name} changed while the pool was read: run again")
         block[:] = fresh
 
 
@@ -296,8 +356,7 @@ def _index_songs(index: dict) -> tuple[dict[str, CsvFile], dict[str, Location]]:
     columns = index["songs"]
     segments = [s["name"] for s in index["segments"]]
     ids = columns["id"]
-    lengths = {len(columns[key]) for key in ("csv", "size", "mtime_ns", "segment", "start", "rows", "crc")}
-    if lengths != {len(ids)}:
+    if {len(columns[key]) for key in _SONG_COLUMNS} != {len(ids)}:
         raise ValueError("the index's song columns differ in length")
     songs = dict(zip(ids, map(CsvFile, columns["csv"], columns["size"], columns["mtime_ns"]), strict=True))
     locations = dict(zip(ids, map(Location, map(segments.__getitem__, columns["segment"]), columns["start"],
@@ -352,6 +411,14 @@ def _stored_block(fd: int, location: Location, width: int) -> np.ndarray | None:
     """A song's rows from an open segment, or None if they are missing or fail their crc32."""
     block = np.empty((location.rows, width), DTYPE)
     return block if _read_block(fd, location, block) else None
+
+
+def _segments_intact(cache_dir: Path, index: dict) -> bool:
+    """Whether every segment the index names is the file it recorded."""
+    try:
+        return all(_file_identity(cache_dir / s["name"]) == s["file"] for s in index["segments"])
+    except FileNotFoundError:
+        return False
 
 
 def _trusted_segments(cache_dir: Path, index: dict, locations: dict[str, Location],
@@ -470,9 +537,12 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
     update = Update()
     with storage.folder_lock(cache_dir):
         index = _read_index(cache_dir, width)
-        known, locations = _index_songs(index) if index else ({}, {})
         folder = _folder_identity(feats_dir)
-        if not full_check and index and _checked(index.get("checked"), folder):
+        trusted = not full_check and index is not None and _checked(index.get("checked"), folder)
+        if trusted and _segments_intact(cache_dir, index):  # nothing to look at, nothing to change
+            return Pool(feats_dir, cache_dir, StoredSongs.of_index(index), update, names, index["checked"])
+        known, locations = _index_songs(index) if index else ({}, {})
+        if trusted:
             files, checked = known, index["checked"]
         else:
             checked = {"folder": folder, "began_ns": time.time_ns()}
@@ -502,4 +572,4 @@ def load_pool(feats_dir: Path, cache_dir: Path, jobs: int | None = None, progres
         if index is None or changed or checked != index.get("checked"):
             _write_index(cache_dir, _index_of(files, locations, identities, next_segment, width, checked))
         _collect_garbage(cache_dir, identities)
-        return Pool(feats_dir, cache_dir, files, locations, update, names, checked)
+        return Pool(feats_dir, cache_dir, StoredSongs.of(files, locations), update, names, checked)

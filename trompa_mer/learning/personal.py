@@ -11,6 +11,7 @@ A song nobody else answered keeps exactly the committee's probabilities. A song 
 is what they answered: probability 1 for their quadrant (it is their truth).
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,12 +31,14 @@ def with_crowd(heard: np.ndarray, counts: np.ndarray, confusion: np.ndarray | No
     """(n_songs, 4): the committee's probabilities through the layer, `heard` (n_songs, 4), updated
     by other listeners' quadrant counts (n_songs, 4) as above; `confusion` the layer's (4, 4), None
     for none. Rows without counts are `heard` unchanged, bit for bit."""
-    heard = np.asarray(heard, dtype=np.float64)
+    result = np.array(heard, dtype=np.float64)
     counts = np.asarray(counts, dtype=np.float64)
+    answered = np.flatnonzero(counts.any(axis=1))  # most of a catalogue: nobody else answered
+    counts = counts[answered]
     heard_counts = counts if confusion is None else counts @ confusion
     total = counts.sum(axis=1, keepdims=True)
-    combined = (alpha * heard + heard_counts) / np.maximum(alpha + total, 1e-300)
-    return np.where(total > 0, combined, heard)
+    result[answered] = (alpha * result[answered] + heard_counts) / np.maximum(alpha + total, 1e-300)
+    return result
 
 
 def with_own_answers(proba: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -48,6 +51,19 @@ def with_own_answers(proba: np.ndarray, own: np.ndarray) -> np.ndarray:
     return result
 
 
+def positions_of(song_ids: Sequence[str], table: Mapping[str, int],
+                 positions: Mapping[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Where in `song_ids` the songs of `table` are, and their values in it, both (n_found,): each
+    of `table`'s songs looked up in `positions` (song → its index in `song_ids`) when that is given
+    and `table` is the smaller, else each of `song_ids` looked up in `table`."""
+    if positions is not None and len(table) < len(song_ids):
+        found = [(positions[song], value) for song, value in table.items() if song in positions]
+    else:
+        found = [(i, table[song]) for i, song in enumerate(song_ids) if song in table]
+    where = np.array([i for i, _ in found], dtype=np.int64)
+    return where, np.array([value for _, value in found], dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class OtherAnswers:
     """Other listeners' answers per song: `index` song id → row of `counts` (n_songs, 4)."""
@@ -55,12 +71,12 @@ class OtherAnswers:
     index: dict[str, int] = field(default_factory=dict)
     counts: np.ndarray = field(default_factory=lambda: np.zeros((0, N_CLASSES)))
 
-    def of(self, song_ids: list[str]) -> np.ndarray:
-        """(len(song_ids), 4) the counts of each song, zero for a song nobody answered."""
-        rows = np.array([self.index.get(song, -1) for song in song_ids], dtype=np.int64)
+    def of(self, song_ids: Sequence[str], positions: Mapping[str, int] | None = None) -> np.ndarray:
+        """(len(song_ids), 4) the counts of each song, zero for a song nobody answered; `positions`
+        as `positions_of` takes it."""
+        where, rows = positions_of(song_ids, self.index, positions)
         result = np.zeros((len(song_ids), N_CLASSES))
-        found = rows >= 0
-        result[found] = self.counts[rows[found]]
+        result[where] = self.counts[rows]
         return result
 
     def total(self) -> int:
@@ -78,15 +94,21 @@ class UserView:
     confusion: np.ndarray | None = None
     alpha: float = CROWD_PRIOR_ANSWERS
 
-    def counts(self, song_ids: list[str]) -> np.ndarray:
-        """(n_songs, 4) the other listeners' counts the view uses (zero with the crowd off)."""
-        return np.zeros((len(song_ids), N_CLASSES)) if self.others is None else self.others.of(song_ids)
+    def counts(self, song_ids: Sequence[str], positions: Mapping[str, int] | None = None) -> np.ndarray:
+        """(n_songs, 4) the other listeners' counts the view uses (zero with the crowd off);
+        `positions` (song → its index in `song_ids`) makes this O(answered songs) (`positions_of`)."""
+        return np.zeros((len(song_ids), N_CLASSES)) if self.others is None \
+            else self.others.of(song_ids, positions)
 
-    def crowd(self, song_ids: list[str], heard: np.ndarray) -> np.ndarray:
+    def crowd(self, song_ids: Sequence[str], heard: np.ndarray,
+              positions: Mapping[str, int] | None = None) -> np.ndarray:
         """(n_songs, 4) `heard` (the committee through the layer) with the other listeners' answers."""
-        return with_crowd(heard, self.counts(song_ids), self.confusion, self.alpha)
+        return with_crowd(heard, self.counts(song_ids, positions), self.confusion, self.alpha)
 
-    def probabilities(self, song_ids: list[str], heard: np.ndarray) -> np.ndarray:
+    def probabilities(self, song_ids: Sequence[str], heard: np.ndarray,
+                      positions: Mapping[str, int] | None = None) -> np.ndarray:
         """(n_songs, 4) the user's probabilities: the crowd's update, then their own answers."""
-        own = np.array([self.own.get(song, -1) for song in song_ids], dtype=np.int64)
-        return with_own_answers(self.crowd(song_ids, heard), own)
+        own = np.full(len(song_ids), -1, dtype=np.int64)
+        where, answers = positions_of(song_ids, self.own, positions)
+        own[where] = answers
+        return with_own_answers(self.crowd(song_ids, heard, positions), own)

@@ -131,6 +131,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.add_middleware(errors.Unexpected)  # added last: runs first, around everything
     default_committee = DefaultCommittee(config.pretrained_dir)
     held_scores = HeldScores()  # the pool's catalogue scores, between recommendations
+    # Recommendations are CPU work: as many at once as cores; the others wait on a lock, off the GIL,
+    # so that /health and the event loop keep their turn.
+    recommending = threading.BoundedSemaphore(config.jobs)
     analyses = threading.BoundedSemaphore(config.max_analyses)
     audio_index = AudioIndex(config.audio_dir) if config.audio_dir is not None else None
 
@@ -198,10 +201,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
             index = names.quadrant_index(quadrant.upper())
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        ranked, warnings = personalize.recommend(config.users_dir, user_id, config.feats_dir,
-                                                 config.pool_cache_dir, index, n, jobs=config.jobs,
-                                                 chunk_songs=config.chunk_songs,
-                                                 crowd_file=config.crowd_file, crowd=crowd, held=held_scores)
+        with recommending:
+            ranked, warnings = personalize.recommend(
+                config.users_dir, user_id, config.feats_dir, config.pool_cache_dir, index, n,
+                jobs=config.jobs, chunk_songs=config.chunk_songs, crowd_file=config.crowd_file, crowd=crowd,
+                held=held_scores)
         return {"quadrant": names.QUADRANTS[index],
                 "songs": [{"song_id": song, "probability": p} for song, p in ranked],
                 "warnings": warned(warnings)}

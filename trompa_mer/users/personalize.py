@@ -292,10 +292,9 @@ def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, q
     if n < 1:
         raise QueryError(f"the number of songs must be at least 1, not {n}")
     committee, view = load_user(users_dir, user_id, crowd_file, crowd)
-    songs, heard, skipped = (held or HeldScores()).heard(committee, feats_dir, cache_dir,
-                                                         scaling or committee.default_scaling(), jobs,
-                                                         chunk_songs)
-    proba = view.probabilities(songs, heard)[:, quadrant]
-    chosen = strategies.select_top(songs, proba, n)
-    by_song = dict(zip(songs, proba.tolist(), strict=True))
-    return [(song, by_song[song]) for song in chosen], skipped_warnings(skipped)
+    pool, heard = (held or HeldScores()).heard(committee, feats_dir, cache_dir,
+                                               scaling or committee.default_scaling(), jobs, chunk_songs)
+    proba = view.probabilities(pool.song_ids, heard, pool.positions)[:, quadrant]
+    chosen = strategies.select_top(pool.song_ids, proba, n)
+    ranked = [(song, float(proba[pool.positions[song]])) for song in chosen]
+    return ranked, skipped_warnings(pool.update.skipped)

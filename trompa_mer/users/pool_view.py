@@ -53,15 +53,13 @@ class HeldScores:
         self._lock = threading.Lock()
 
     def heard(self, committee: Committee, feats_dir: Path, cache_dir: Path, scaling: str,
-              jobs: int | None = None, chunk_songs: int | None = None
-              ) -> tuple[list[str], np.ndarray, dict[str, str]]:
-        """The pool's song ids, their probabilities through `committee` (n_songs, 4:
-        `catalogue.heard_probabilities`) and the songs its load left out, with why."""
+              jobs: int | None = None, chunk_songs: int | None = None) -> tuple[Pool, np.ndarray]:
+        """The pool as last loaded (closed: its songs, their positions, what its load left out) and
+        its songs' probabilities through `committee` (n_songs, 4: `catalogue.heard_probabilities`)."""
         if not catalogue.catalogued(committee, scaling):
             with open_pool(feats_dir, cache_dir, committee, jobs) as pool:
                 songs = pool.song_ids
-                heard = catalogue.heard_probabilities(committee, pool, songs, scaling, chunk_songs, jobs)
-                return songs, heard, dict(pool.update.skipped)
+                return pool, catalogue.heard_probabilities(committee, pool, songs, scaling, chunk_songs, jobs)
         key = (str(feats_dir), str(cache_dir), catalogue.key_of(committee, scaling))
         with self._lock:
             held = self._held.get(key)
@@ -74,4 +72,4 @@ class HeldScores:
                 self._held[key] = held
                 while len(self._held) > HELD_COMMITTEES:
                     del self._held[next(iter(self._held))]
-        return held.pool.song_ids, committee.heard(held.probabilities), dict(held.pool.update.skipped)
+        return held.pool, committee.heard(held.probabilities)
