@@ -212,3 +212,15 @@ def test_a_view_looked_up_by_positions_equals_one_looked_up_song_by_song() -> No
         np.testing.assert_array_equal(view.probabilities(songs, heard, positions), slow)
         assert all(slow[positions[s], q] == 1.0 for s, q in own.items())
         assert slow[positions[crowd_songs[0]]].tolist() != heard[positions[crowd_songs[0]]].tolist()
+
+
+def test_counts_are_parsed_once_per_content(world: dict) -> None:
+    for user_id in ("a", "b"):
+        create(world, user_id)
+    answer(world, "a", 3, 1)
+    first = crowd_counts.read_counts(world["user"], "b")
+    assert crowd_counts.read_counts(world["user"], "b") is first  # the same content: not parsed again
+    answer(world, "b", 3, 2)
+    second = crowd_counts.read_counts(world["user"], "a")
+    assert second is not first and second.document == crowd_counts.count_all(world["user"])
+    assert sorted(second.counts.sum(axis=0).tolist()) == [0.0, 0.0, 3.0, 3.0]

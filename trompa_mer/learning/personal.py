@@ -68,7 +68,7 @@ def positions_of(song_ids: Sequence[str], table: Mapping[str, int],
 class OtherAnswers:
     """Other listeners' answers per song: `index` song id → row of `counts` (n_songs, 4)."""
 
-    index: dict[str, int] = field(default_factory=dict)
+    index: Mapping[str, int] = field(default_factory=dict)
     counts: np.ndarray = field(default_factory=lambda: np.zeros((0, N_CLASSES)))
 
     def of(self, song_ids: Sequence[str], positions: Mapping[str, int] | None = None) -> np.ndarray:
