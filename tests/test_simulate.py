@@ -16,10 +16,12 @@ from trompa_mer.commands import simulate
 from trompa_mer.committee import files as committees
 from trompa_mer.committee import members
 from trompa_mer.features.table import read_feature_csv
-from trompa_mer.learning.crowd import read_crowd_csv
-from trompa_mer.names import QUADRANTS, quadrant_index
-from trompa_mer.simulation.plan import Plan, Run, songs_needed, split_songs
+from trompa_mer.learning.crowd import make_crowd, quadrant_counts, read_crowd_csv
+from trompa_mer.names import QUADRANTS, UPDATE_LAYER, quadrant_index
+from trompa_mer.simulation import run as runs
+from trompa_mer.simulation.plan import Plan, Run, labels_by_user, plan_runs, songs_needed, split_songs
 from trompa_mer.simulation.run import load_world, simulate_run
+from trompa_mer.simulation.shared import CrowdTally
 
 ITERATIONS, QUERIES, SEEDS = 2, 3, 2
 STRATEGIES = ("mc", "hc", "mix", "rand")
@@ -298,3 +300,59 @@ def test_refuses_truth_without_a_listener(data: dict, tmp_path: Path, capsys: py
     assert simulate.main(truth_argv(data, tmp_path / "out", *extra)) == 1
     assert capsys.readouterr().err.splitlines() == [message]
     assert not (tmp_path / "out").exists()
+
+
+def test_shared_members_give_each_user_the_figures_of_their_own_scoring(data: dict, tmp_path: Path) -> None:
+    """The layer rule's runs on the members' song probabilities scored once and queries from the
+    catalogue (`run.share`) against each run scoring its test and candidate songs' windows itself:
+    the same songs asked and every figure the same to rounding (the members' mean over windows
+    through the layer, or the mean of the windows through it)."""
+    crowd = read_crowd_csv(data["root"] / "labels.csv")
+    world = load_world(data["root"] / "feats", tmp_path / "cache", data["root"] / "committee",
+                       labels_by_user(crowd), crowd)
+    plan = Plan(("mc", "mix", "rand"), iterations=ITERATIONS, queries=QUERIES, min_annotations=30,
+                test_size=0.2, seeds=1, rules=(UPDATE_LAYER,))
+    planned = plan_runs(world.labels, world.pool, plan)
+    with world.pool:
+        alone = [simulate_run(run, world, plan) for run in planned]
+        runs.share(world, planned, world.committee.default_scaling())
+        assert world.members is not None
+        shared = [simulate_run(run, world, plan) for run in planned]
+    for (results, queries), (expected_results, expected_queries) in zip(shared, alone, strict=True):
+        def asked(rows: list[tuple]) -> list[tuple]:
+            return [row[:7] + row[8:] for row in rows]  # all but the score
+
+        assert asked(queries) == asked(expected_queries)
+        assert [row[:7] for row in results] == [row[:7] for row in expected_results]  # user … model
+        got = [row[7:] for row in results] + [row[7:8] for row in queries]
+        want = [row[7:] for row in expected_results] + [row[7:8] for row in expected_queries]
+        for mine, theirs in zip(got, want, strict=True):
+            assert mine == pytest.approx(theirs, rel=1e-12, abs=1e-12)
+        f1 = {row[6]: [r[7] for r in results if r[6] == row[6]] for row in results}
+        assert len(set(map(tuple, f1.values()))) > 1  # members differ: not one figure copied everywhere
+
+
+def test_scores_of_every_model_at_once_are_each_models_own_to_the_bit() -> None:
+    rng = np.random.default_rng(3)
+    for n_songs in (1, 2, 7, 10, 23):
+        for y in (rng.integers(0, 4, n_songs), np.full(n_songs, 2)):
+            proba = rng.dirichlet(np.ones(4), (12, n_songs))
+            proba[0] = np.eye(4)[1]  # a model that always answers Q2
+            proba[1, :, 3] = 0.0  # one that never gives Q4 a chance: NLL clipped
+            f1, accuracy = runs.weighted_f1(y, proba), runs.accuracy(y, proba)
+            nll, brier = runs.nll(y, proba), runs.brier(y, proba)
+            for m, p in enumerate(proba):
+                assert f1[m] == f1_score(y, p.argmax(axis=1), average="weighted", zero_division=0)
+                assert accuracy[m] == (p.argmax(axis=1) == y).mean()
+                assert nll[m] == -np.log(np.clip(p[np.arange(n_songs), y], 1e-12, 1.0)).mean()
+                assert brier[m] == ((p - np.eye(4)[y]) ** 2).sum(axis=1).mean()
+
+
+def test_the_crowd_tally_counts_as_quadrant_counts_for_every_user() -> None:
+    crowd = make_crowd(["a", "a", "b", "b", "b", "c", "a", "d"], ["1", "2", "1", "1", "3", "2", "1", "4"],
+                       [0, 1, 2, 2, 3, 0, 1, 3])  # user 1 answered a and b twice; d is not asked
+    tally = CrowdTally(crowd)
+    songs = ["c", "b", "a", "e"]  # e: nobody's
+    for user in ("1", "2", "3", "4", "nobody"):
+        np.testing.assert_array_equal(tally.others(songs, user), quadrant_counts(crowd, songs, user))
+    assert tally.others([], "1").shape == (0, 4)
