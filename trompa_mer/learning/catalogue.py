@@ -11,8 +11,9 @@ probabilities) sorted by song id, read memory-mapped. The key is a digest of the
 is new, is scored alone and the file rewritten (temporary file + rename, under `scores/.lock`):
 readers see the old file or the new one, never a mix, and a killed scoring leaves the old one. Songs
 no longer in the pool are dropped at that rewrite. A song's score depends only on its own rows
-(`scoring`), so the scores equal a full rescoring of the pool bit for bit on the machine that scored
-them.
+(`scoring`), up to rounding: a member's matrix products may round a song's windows differently in
+another batch (by ~1e-15, measured on the mlp and sgd members), so scores equal a full rescoring to
+that, and bit for bit when the batches are the same.
 """
 
 import hashlib
@@ -183,9 +184,9 @@ def score_catalogue(committee_dir: Path, feats_dir: Path, cache_dir: Path, execu
     """Score every pool song the catalogue of the committee in `committee_dir` lacks (after a new
     committee or a large import), so that no user's request waits for it: on `jobs` local threads,
     or in tasks of `task_songs` songs on `executor` (a Dask cluster's: every worker needs the
-    feature files, the pool's store and the committee at the same paths). The scores are identical
-    either way: a song's depends only on its own rows. Every CSV is looked at (`load_pool`'s
-    `full_check`), so a CSV rewritten in place is scored too."""
+    feature files, the pool's store and the committee at the same paths). The scores are the same
+    either way, up to rounding (~1e-15): a song's depends only on its own rows. Every CSV is looked
+    at (`load_pool`'s `full_check`), so a CSV rewritten in place is scored too."""
     committee = committees.load_committee(committee_dir, lazy=True)
     scaling = committee.default_scaling()
     if not catalogued(committee, scaling):
