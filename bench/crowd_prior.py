@@ -15,9 +15,9 @@ alpha answers updated by the others' (learning/personal.py), for several alpha; 
 layer (the default rule) fitted on the known answers over that. At the chosen alpha, the layer's
 parameterisations compared (issue 23, item 3): today's 4 × 4 confusion matrix (16 numbers, a prior
 worth 10 answers per quadrant), a label-prior shift (4 numbers: log-probabilities of the quadrants
-moved by b) and valence and arousal biases (2 numbers), the last two fitted by maximum likelihood
-with an L2 penalty `SHIFT_PENALTY`. Figures are means over listeners and seeds of accuracy and mean
-NLL on the unknown songs.
+moved by b; the `shift` update rule, committee/shift.py) and valence and arousal biases (2 numbers),
+the last two fitted by maximum likelihood with the L2 penalty `shift.SHIFT_PENALTY`. Figures are
+means over listeners and seeds of accuracy and mean NLL on the unknown songs.
 """
 
 import argparse
@@ -33,13 +33,13 @@ from trompa_mer.interpreter import use_project_python
 use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
 
 import numpy as np
-from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
 from trompa_mer.committee import consensus
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.layer import fit_confusion
 from trompa_mer.committee.model import scale
+from trompa_mer.committee.shift import LabelShift, fit_shift
 from trompa_mer.datasets import listeners
 from trompa_mer.datasets.labelled import load_windows
 from trompa_mer.learning.crowd import read_crowd
@@ -49,31 +49,10 @@ from trompa_mer.training.pretrain import grouped_folds
 ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 1e9)
 """1e9: the committee alone, whatever the others answered."""
 FOLDS, FOLD_SEED = 5, 1987
-SHIFT_PENALTY = 3.0
-"""L2 weight on a shift's parameters (a Normal(0, 1/3) prior): 12 answers cannot carry many numbers.
-With 29 others per song, a label-prior shift's NLL (agreeing / systematic / all listeners) was
-0.884 / 0.827 / 0.846 at 1, 0.862 / 0.842 / 0.849 at 3, 0.856 / 0.889 / 0.878 at 10: 3 costs the
-agreeing listeners least for most of the gain."""
 SHIFT_BASES = {"label-prior shift (4)": np.eye(4),
                "valence and arousal biases (2)": np.array([[1.0, -1.0, -1.0, 1.0], [1.0, 1.0, -1.0, -1.0]])}
 """Parameters → the shift of the 4 quadrants' log-probabilities: free, or valence (Q1, Q4 up) and
 arousal (Q1, Q2 up)."""
-
-
-def fit_shift(proba: np.ndarray, labels: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """The shift b = θ · basis (4,) of log proba (n, 4) most probable for `labels` (n,), θ ~ N(0, 1)."""
-    logs = np.log(np.clip(proba, 1e-12, 1.0))
-
-    def loss(theta: np.ndarray) -> float:
-        shifted = special.log_softmax(logs + theta @ basis, axis=1)
-        return -shifted[np.arange(len(labels)), labels].sum() + SHIFT_PENALTY * theta @ theta / 2
-
-    theta = optimize.minimize(loss, np.zeros(len(basis)), method="L-BFGS-B").x
-    return theta @ basis
-
-
-def shifted(proba: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    return special.softmax(np.log(np.clip(proba, 1e-12, 1.0)) + shift, axis=1)
 
 
 def out_of_fold(committee_dir: Path, fourq: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -139,10 +118,10 @@ def simulated(songs: list[str], truth: np.ndarray, committee: np.ndarray, n_list
             layer = fit_confusion(committee[seen], mine[seen])
             add(f"committee, layer on {known}", layer.apply(committee))
             crowd = with_crowd(committee, others, alpha=CROWD_PRIOR_ANSWERS)
+            prefix = f"alpha {CROWD_PRIOR_ANSWERS:g}"
             for name, basis in SHIFT_BASES.items():
-                shift = fit_shift(crowd[seen], mine[seen], basis)
-                add(f"alpha {CROWD_PRIOR_ANSWERS:g}, {name}", shifted(crowd, shift))
-            add(f"alpha {CROWD_PRIOR_ANSWERS:g}, the true bias (an oracle)", shifted(crowd, person.bias))
+                add(f"{prefix}, {name}", fit_shift(crowd[seen], mine[seen], basis).apply(crowd))
+            add(f"{prefix}, the true bias (an oracle)", LabelShift(person.bias).apply(crowd))
     return rows
 
 

@@ -26,6 +26,7 @@ from trompa_mer.learning import strategies, update
 from trompa_mer.learning.crowd import Crowd, quadrant_counts
 from trompa_mer.learning.personal import OtherAnswers, UserView
 from trompa_mer.learning.scoring import scaled_windows
+from trompa_mer.names import UPDATE_SHIFT
 from trompa_mer.progress import progress_bar
 from trompa_mer.simulation.plan import Plan, Run
 from trompa_mer.simulation.report import COMMITTEE_MODEL, USER_MODEL
@@ -118,9 +119,11 @@ def simulate_run(run: Run, world: World, plan: Plan,
         others = OtherAnswers({song: i for i, song in enumerate(songs)},
                               quadrant_counts(world.crowd, songs, run.user))
 
-    def view() -> UserView | None:
+    def view() -> UserView | None:  # a shift applies to the user's probabilities, crowd or not
         confusion = None if committee.layer is None else committee.layer.confusion
-        return None if others is None else UserView(others, {}, confusion)
+        if others is None and run.rule != UPDATE_SHIFT:
+            return None
+        return UserView(others, {}, confusion, shift=committee.shift)
 
     def record(iteration: int) -> None:
         for model, scores in evaluate(committee, X_test, offsets, y_test, memo, test_songs, view()).items():
