@@ -2,8 +2,8 @@
 the committee's weight as a prior (alpha, in answers) chosen by held-out NLL, and what the crowd
 part alone predicts of real listeners (the TROMPA study, leave one user out).
 
-    python bench/crowd_prior.py [--fourq ../shared/data/4q-dev] [--trompa FILE] [--listeners 121]
-                                [--known 12] [--seeds 3] [--committee models/pretrained]
+    python bench/crowd_prior.py [--fourq ../shared/data/4q-dev] [--feats DIR] [--trompa FILE]
+                                [--listeners 121] [--known 12] [--seeds 3] [--committee models/pretrained]
 
 The committee's probabilities of 4q-dev's clips are out of fold: the shipped committee was trained by
 `make pretrained` (artist-grouped 5 folds, seed 1987), so each clip is predicted by the members of the
@@ -55,10 +55,11 @@ SHIFT_BASES = {"label-prior shift (4)": np.eye(4),
 arousal (Q1, Q2 up)."""
 
 
-def out_of_fold(committee_dir: Path, fourq: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Song ids, dataset classes (n,) and out-of-fold committee probabilities (n, 4) of 4q-dev."""
-    data = load_windows(fourq / "labels.csv", fourq / "feats", "artist", progress=False)
+def out_of_fold(committee_dir: Path, fourq: Path, feats: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Song ids, dataset classes (n,) and out-of-fold committee probabilities (n, 4) of 4q-dev, whose
+    feature CSVs (every column the committee reads) are in `feats`."""
     committee = committees.load_committee(committee_dir)
+    data = load_windows(fourq / "labels.csv", feats, "artist", progress=False, names=committee.feature_names)
     songs = data.song_ids
     position = {song: i for i, song in enumerate(songs)}
     proba = np.zeros((len(songs), 4))
@@ -156,6 +157,10 @@ def trompa(path: Path) -> list[tuple[str, float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fourq", type=Path, default=ROOT.parent / "shared" / "data" / "4q-dev")
+    parser.add_argument("--feats", type=Path, default=None,
+                        help="the clips' feature CSVs with every column the committee reads (default "
+                             "FOURQ/feats, IS13 alone: the musicnn committee needs the CSVs it was "
+                             "trained on, its manifest's trained_on.features)")
     parser.add_argument("--trompa", type=Path,
                         default=ROOT.parent / "shared" / "data" / "trompa" / "data_09_08_2021.json")
     parser.add_argument("--committee", type=Path, default=ROOT / "models" / "pretrained")
@@ -164,7 +169,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     with threadpool_limits(limits=1):
-        songs, truth, committee = out_of_fold(args.committee, args.fourq)
+        songs, truth, committee = out_of_fold(args.committee, args.fourq, args.feats or args.fourq / "feats")
         print(f"4q-dev: {len(songs)} clips, committee out of fold: accuracy against the dataset "
               f"{(committee.argmax(axis=1) == truth).mean():.3f}")
         rows = simulated(songs, truth, committee, args.listeners, args.known, args.seeds)

@@ -80,4 +80,4 @@ original tool's rule); `layer`, the members stay as pretrained and a small per-u
 probabilities is refitted on all the user's answers so far; `shift`, the members stay as pretrained
 and a per-user shift of the quadrants' log-probabilities, applied after the other listeners' answers,
 is refitted on all the user's answers so far."""
-DEFAULT_UPDATE_RULE = UPDATE_LAYER
+DEFAULT_UPDATE_RULE = UPDATE_SHIFT
