@@ -78,8 +78,8 @@ def make_catalogue() -> dict[str, str]:
 
 def accuracy(truth: dict[str, str]) -> tuple[float, float, int]:
     """On the demo songs the user has not answered (how many: the third value), the share whose
-    quadrant is the true one: by the user's committee alone (through their layer), and by their
-    probabilities with what the other demo listeners answered (predict_emotion.py -u)."""
+    quadrant is the true one: by the user's committee alone, and by their probabilities with what the
+    other demo listeners answered and their shift (predict_emotion.py -u)."""
     committee, view = personalize.load_user(DEMO / "users", USER, None)
     with load_pool(FEATS, DEMO / "pool_cache", names=committee.feature_names) as pool:
         songs = [song for song in pool.song_ids if song not in view.own]
@@ -116,7 +116,7 @@ def main() -> int:
         run("retrain_model.py", "-i", other, "-a", answers)
     step(f"5. a fresh user '{USER}'")
     run("create_user.py", "-i", USER)
-    step(f"6. {ROUNDS} rounds: query {QUERIES} songs, a simulated listener answers, the user's layer learns")
+    step(f"6. {ROUNDS} rounds: query {QUERIES} songs, a simulated listener answers, the user's shift learns")
     table = []
     for round_number in range(1, ROUNDS + 1):
         before = accuracy(truth)
@@ -132,11 +132,12 @@ def main() -> int:
           "songs (see the README for its figures on real music). Accuracy here is on the songs the user\n"
           "has NOT answered (a song they answered is predicted as they answered it, so counting it would\n"
           "flatter): by the committee alone, and with what the other listeners answered for those songs\n"
-          "(the crowd, a member of every user's committee). The consensus entropy beside each queried\n"
+          "(the crowd, a member of every user's committee) and the user's shift (how their answers lean\n"
+          "toward some quadrants, learnt from all of them). The consensus entropy beside each queried\n"
           "song is how much the committee's members (and the crowd) disagree about it, natural log:\n"
           f"0 when all are sure of one quadrant, {np.log(4):.2f} when all four are alike.\n")
     print(f"{'round':>5}  {'queried songs (consensus entropy)':<58} {'not answered':>12}  "
-          f"{'committee alone':>15}  {'with the crowd':>14}")
+          f"{'committee alone':>15}  {'crowd + shift':>14}")
     for round_number, songs, scores, before, after, changed in table:
         listed = ", ".join(f"{s} ({scores[s]:.2f})" for s in songs)
         print(f"{round_number:>5}  {listed:<58} {before[2]:>5} → {after[2]:<4}  "

@@ -2,8 +2,8 @@
 the committee's weight as a prior (alpha, in answers) chosen by held-out NLL, and what the crowd
 part alone predicts of real listeners (the TROMPA study, leave one user out).
 
-    python bench/crowd_prior.py [--fourq ../shared/data/4q-dev] [--trompa FILE] [--listeners 121]
-                                [--known 12] [--seeds 3] [--committee models/pretrained]
+    python bench/crowd_prior.py [--fourq ../shared/data/4q-dev] [--feats DIR] [--trompa FILE]
+                                [--listeners 121] [--known 12] [--seeds 3] [--committee models/pretrained]
 
 The committee's probabilities of 4q-dev's clips are out of fold: the shipped committee was trained by
 `make pretrained` (artist-grouped 5 folds, seed 1987), so each clip is predicted by the members of the
@@ -15,9 +15,9 @@ alpha answers updated by the others' (learning/personal.py), for several alpha; 
 layer (the default rule) fitted on the known answers over that. At the chosen alpha, the layer's
 parameterisations compared (issue 23, item 3): today's 4 × 4 confusion matrix (16 numbers, a prior
 worth 10 answers per quadrant), a label-prior shift (4 numbers: log-probabilities of the quadrants
-moved by b) and valence and arousal biases (2 numbers), the last two fitted by maximum likelihood
-with an L2 penalty `SHIFT_PENALTY`. Figures are means over listeners and seeds of accuracy and mean
-NLL on the unknown songs.
+moved by b; the `shift` update rule, committee/shift.py) and valence and arousal biases (2 numbers),
+the last two fitted by maximum likelihood with the L2 penalty `shift.SHIFT_PENALTY`. Figures are
+means over listeners and seeds of accuracy and mean NLL on the unknown songs.
 """
 
 import argparse
@@ -33,13 +33,13 @@ from trompa_mer.interpreter import use_project_python
 use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
 
 import numpy as np
-from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
 from trompa_mer.committee import consensus
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.layer import fit_confusion
 from trompa_mer.committee.model import scale
+from trompa_mer.committee.shift import LabelShift, fit_shift
 from trompa_mer.datasets import listeners
 from trompa_mer.datasets.labelled import load_windows
 from trompa_mer.learning.crowd import read_crowd
@@ -49,37 +49,17 @@ from trompa_mer.training.pretrain import grouped_folds
 ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 1e9)
 """1e9: the committee alone, whatever the others answered."""
 FOLDS, FOLD_SEED = 5, 1987
-SHIFT_PENALTY = 3.0
-"""L2 weight on a shift's parameters (a Normal(0, 1/3) prior): 12 answers cannot carry many numbers.
-With 29 others per song, a label-prior shift's NLL (agreeing / systematic / all listeners) was
-0.884 / 0.827 / 0.846 at 1, 0.862 / 0.842 / 0.849 at 3, 0.856 / 0.889 / 0.878 at 10: 3 costs the
-agreeing listeners least for most of the gain."""
 SHIFT_BASES = {"label-prior shift (4)": np.eye(4),
                "valence and arousal biases (2)": np.array([[1.0, -1.0, -1.0, 1.0], [1.0, 1.0, -1.0, -1.0]])}
 """Parameters → the shift of the 4 quadrants' log-probabilities: free, or valence (Q1, Q4 up) and
 arousal (Q1, Q2 up)."""
 
 
-def fit_shift(proba: np.ndarray, labels: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """The shift b = θ · basis (4,) of log proba (n, 4) most probable for `labels` (n,), θ ~ N(0, 1)."""
-    logs = np.log(np.clip(proba, 1e-12, 1.0))
-
-    def loss(theta: np.ndarray) -> float:
-        shifted = special.log_softmax(logs + theta @ basis, axis=1)
-        return -shifted[np.arange(len(labels)), labels].sum() + SHIFT_PENALTY * theta @ theta / 2
-
-    theta = optimize.minimize(loss, np.zeros(len(basis)), method="L-BFGS-B").x
-    return theta @ basis
-
-
-def shifted(proba: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    return special.softmax(np.log(np.clip(proba, 1e-12, 1.0)) + shift, axis=1)
-
-
-def out_of_fold(committee_dir: Path, fourq: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Song ids, dataset classes (n,) and out-of-fold committee probabilities (n, 4) of 4q-dev."""
-    data = load_windows(fourq / "labels.csv", fourq / "feats", "artist", progress=False)
+def out_of_fold(committee_dir: Path, fourq: Path, feats: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Song ids, dataset classes (n,) and out-of-fold committee probabilities (n, 4) of 4q-dev, whose
+    feature CSVs (every column the committee reads) are in `feats`."""
     committee = committees.load_committee(committee_dir)
+    data = load_windows(fourq / "labels.csv", feats, "artist", progress=False, names=committee.feature_names)
     songs = data.song_ids
     position = {song: i for i, song in enumerate(songs)}
     proba = np.zeros((len(songs), 4))
@@ -139,10 +119,10 @@ def simulated(songs: list[str], truth: np.ndarray, committee: np.ndarray, n_list
             layer = fit_confusion(committee[seen], mine[seen])
             add(f"committee, layer on {known}", layer.apply(committee))
             crowd = with_crowd(committee, others, alpha=CROWD_PRIOR_ANSWERS)
+            prefix = f"alpha {CROWD_PRIOR_ANSWERS:g}"
             for name, basis in SHIFT_BASES.items():
-                shift = fit_shift(crowd[seen], mine[seen], basis)
-                add(f"alpha {CROWD_PRIOR_ANSWERS:g}, {name}", shifted(crowd, shift))
-            add(f"alpha {CROWD_PRIOR_ANSWERS:g}, the true bias (an oracle)", shifted(crowd, person.bias))
+                add(f"{prefix}, {name}", fit_shift(crowd[seen], mine[seen], basis).apply(crowd))
+            add(f"{prefix}, the true bias (an oracle)", LabelShift(person.bias).apply(crowd))
     return rows
 
 
@@ -177,6 +157,10 @@ def trompa(path: Path) -> list[tuple[str, float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fourq", type=Path, default=ROOT.parent / "shared" / "data" / "4q-dev")
+    parser.add_argument("--feats", type=Path, default=None,
+                        help="the clips' feature CSVs with every column the committee reads (default "
+                             "FOURQ/feats, IS13 alone: the musicnn committee needs the CSVs it was "
+                             "trained on, its manifest's trained_on.features)")
     parser.add_argument("--trompa", type=Path,
                         default=ROOT.parent / "shared" / "data" / "trompa" / "data_09_08_2021.json")
     parser.add_argument("--committee", type=Path, default=ROOT / "models" / "pretrained")
@@ -185,7 +169,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     with threadpool_limits(limits=1):
-        songs, truth, committee = out_of_fold(args.committee, args.fourq)
+        songs, truth, committee = out_of_fold(args.committee, args.fourq, args.feats or args.fourq / "feats")
         print(f"4q-dev: {len(songs)} clips, committee out of fold: accuracy against the dataset "
               f"{(committee.argmax(axis=1) == truth).mean():.3f}")
         rows = simulated(songs, truth, committee, args.listeners, args.known, args.seeds)

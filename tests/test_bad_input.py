@@ -134,7 +134,7 @@ def test_json_nested_too_deep_or_a_malformed_state_is_one_error_line(world: dict
     ("scores", {"s": True}, "scores is {'s': True}: input should be a valid number, at 's'"),
     ("strategy", "zz", "strategy is 'zz': input should be 'mc', 'hc', 'mix' or 'rand'"),
     ("query_strategy", "zz", "query_strategy is 'zz': input should be 'mc', 'hc', 'mix' or 'rand'"),
-    ("update_rule", None, "update_rule is None: input should be 'original' or 'layer'"),
+    ("update_rule", None, "update_rule is None: input should be 'original', 'layer' or 'shift'"),
 ])
 def test_each_field_of_the_state_is_checked(tmp_path: Path, field: str, value: object, message: str) -> None:
     user.write_state(tmp_path, user.UserState(scores={"song_00": 1}))

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import run_script
 from trompa_mer.learning.personal import CROWD_PRIOR_ANSWERS, OtherAnswers, UserView, with_crowd
-from trompa_mer.names import QUADRANTS
+from trompa_mer.names import DEFAULT_UPDATE_RULE, QUADRANTS, UPDATE_LAYER
 from trompa_mer.storage import read_json
 from trompa_mer.users import account, crowd_counts, personalize
 
@@ -21,8 +21,8 @@ def paths(world: dict) -> dict:
     return {"users_dir": world["user"], "feats_dir": data / "feats", "cache_dir": data / "cache"}
 
 
-def create(world: dict, user_id: str) -> None:
-    account.create_user(world["user"], user_id, world["pretrained"])
+def create(world: dict, user_id: str, update_rule: str = DEFAULT_UPDATE_RULE) -> None:
+    account.create_user(world["user"], user_id, world["pretrained"], update_rule=update_rule)
 
 
 def answer(world: dict, user_id: str, n: int, quadrant_of: dict[str, int] | int, strategy: str = "rand",
@@ -100,7 +100,7 @@ def test_many_agreeing_answers_move_a_prediction_and_own_answers_are_the_truth(w
 
 
 def test_retrain_says_what_changed(world: dict) -> None:
-    create(world, "carol")
+    create(world, "carol", UPDATE_LAYER)  # the layer's move is reported (the shift's: test_shift.py)
     done = answer(world, "carol", 12, 3)  # everything heard as Q4
     assert done.pool_songs == 24 and done.layer_moved is not None and done.layer_moved > 0
     assert done.songs_changed >= 9  # her 12 answers at least: 3 of them were Q4 songs already

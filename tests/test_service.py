@@ -25,6 +25,7 @@ from tests.conftest import ROOT, error_line, run_script
 from tests.signals import progression, write_wav
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
+from trompa_mer.committee.shift import SHIFT_FILE
 from trompa_mer.features import audio
 from trompa_mer.service import connections
 from trompa_mer.users import tokens
@@ -110,7 +111,7 @@ def test_health_is_open_and_every_other_path_needs_a_valid_token(server: service
 
 def test_the_whole_loop(server: service_server.Server, client: httpx.Client) -> None:
     created = new_user(client, "827")
-    assert created == {"user_id": "827", "iteration": 0, "strategy": "mc", "update_rule": "layer",
+    assert created == {"user_id": "827", "iteration": 0, "strategy": "mc", "update_rule": "shift",
                        "pending": False, "queried": [], "answered_count": 0}
     first = client.post("/users/827/queries", json={"n": 4}).json()
     assert first["iteration"] == 0 and first["strategy"] == "mc" and len(first["songs"]) == 4
@@ -124,12 +125,14 @@ def test_the_whole_loop(server: service_server.Server, client: httpx.Client) -> 
     retrained = client.post("/users/827/annotations", json=answers(server, songs))
     assert retrained.status_code == 200 and retrained.json()["iteration"] == 1
     changed = retrained.json()["changed"]  # what the answers changed, over the whole pool
-    assert changed["pool_songs"] == len(server.truth) and 0 < changed["layer_moved"] < 1
+    assert changed["pool_songs"] == len(server.truth) and changed["layer_moved"] is None
+    assert changed["shift_moved"] > 0
     assert 0 <= changed["songs_changed"] <= len(server.truth)
     folder = server.root / "models" / "users" / "827"
     history = [json.loads(line) for line in (folder / "annotations.jsonl").read_text().splitlines()]
     assert history[0]["labels"] == {song: server.truth[song] for song in songs}
-    assert (folder / committees.LAYER_FILE).is_file()  # the layer rule refitted the user's layer
+    assert (folder / SHIFT_FILE).is_file()  # the shift rule (the default) refitted the user's shift
+    assert not (folder / committees.LAYER_FILE).exists()
     state = client.get("/users/827").json()
     assert not state["pending"] and state["iteration"] == 1 and state["answered_count"] == 4
 

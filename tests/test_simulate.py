@@ -133,8 +133,8 @@ def test_iteration_0_is_the_pretrained_committees_score(report: Path, data: dict
 def test_summary_and_curves_agree_with_results(report: Path) -> None:
     results = pd.read_csv(report / "results.csv", dtype={"user": str})
     summary = (report / "summary.md").read_text()
-    assert "- update rules: layer (the members stay as pretrained;" in summary
-    assert "rounds" not in summary  # the layer rule adds no boosting rounds
+    assert "- update rules: shift (the members stay as pretrained;" in summary
+    assert "rounds" not in summary  # the shift rule (the default) adds no boosting rounds
     table = [line.split("|")[1:-1] for line in summary.splitlines()
              if re.match(r"\| (mc|hc|mix|rand) \|", line)]
     assert len(table) == len(STRATEGIES) * 5  # gnb, sgd, xgb, the user (with the crowd), the committee
@@ -232,7 +232,14 @@ def test_the_crowd_member_predicts_listeners_better_and_no_crowd_leaves_it_out(d
     assert start.loc["user", "accuracy"] >= start.loc["committee", "accuracy"]
     assert simulate.main(truth_argv(data, tmp_path / "alone", *common, "--no-crowd")) == 0
     alone = pd.read_csv(tmp_path / "alone" / "results.csv")
-    assert "user" not in set(alone["model"])
+    # the user's probabilities without the crowd: the committee's through their shift, none before any answer
+    zero = alone[alone["iteration"] == 0].set_index(["user", "seed", "strategy", "model"])
+    scores = ["f1", "accuracy", "nll", "brier"]
+    assert zero.xs("user", level="model")[scores].equals(zero.xs("committee", level="model")[scores])
+    layer = tmp_path / "alone-layer"
+    assert simulate.main(truth_argv(data, layer, *common, "--no-crowd", "--rules", "layer")) == 0
+    assert "user" not in set(pd.read_csv(layer / "results.csv")["model"])  # the layer's is the committee's
+    alone = alone[alone["model"] != "user"]
     first = alone[alone["iteration"] == 0].set_index(["user", "model"])["f1"]  # before any answer the
     with_crowd = results[results["iteration"] == 0].set_index(["user", "model"])["f1"]  # committee is
     assert first.equals(with_crowd.loc[first.index])  # the same with the crowd member or without
@@ -273,8 +280,8 @@ def test_simulated_listeners_and_both_update_rules(data: dict, tmp_path: Path,
     one = tmp_path / "one"
     assert simulate.main(truth_argv(data, one, "--listeners", "1", "--agreeing-share", "1", "--seeds", "1",
                                     "--strategies", "rand")) == 0
-    line = next(x for x in (one / "summary.md").read_text().splitlines() if x.startswith("| layer | rand |"))
-    assert line.startswith("| layer | rand | committee | agreeing | 1 |")
+    line = next(x for x in (one / "summary.md").read_text().splitlines() if x.startswith("| shift | rand |"))
+    assert line.startswith("| shift | rand | committee | agreeing | 1 |")
     assert line.count("(n = 1: no interval)") == 4
 
 

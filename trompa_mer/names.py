@@ -73,9 +73,11 @@ def timestamp(seconds: float | None = None) -> str:
     """`seconds` since the epoch (default: now) in TIME_FORMAT."""
     return time.strftime(TIME_FORMAT, time.localtime(seconds))
 
-UPDATE_ORIGINAL, UPDATE_LAYER = "original", "layer"
-UPDATE_RULES: tuple[str, ...] = (UPDATE_ORIGINAL, UPDATE_LAYER)
+UPDATE_ORIGINAL, UPDATE_LAYER, UPDATE_SHIFT = "original", "layer", "shift"
+UPDATE_RULES: tuple[str, ...] = (UPDATE_ORIGINAL, UPDATE_LAYER, UPDATE_SHIFT)
 """How a user's answers update their committee: `original`, every member learns the newest batch (the
 original tool's rule); `layer`, the members stay as pretrained and a small per-user layer over their
-probabilities is refitted on all the user's answers so far."""
-DEFAULT_UPDATE_RULE = UPDATE_LAYER
+probabilities is refitted on all the user's answers so far; `shift`, the members stay as pretrained
+and a per-user shift of the quadrants' log-probabilities, applied after the other listeners' answers,
+is refitted on all the user's answers so far."""
+DEFAULT_UPDATE_RULE = UPDATE_SHIFT

@@ -1,6 +1,6 @@
 """Create a user: models/users/USER_ID/ with a copy of the pretrained committee.
 
-python3 create_user.py -i USER_ID [-m mc|hc|mix|rand] [--update-rule layer|original]
+python3 create_user.py -i USER_ID [-m mc|hc|mix|rand] [--update-rule shift|layer|original]
 """
 
 import argparse
@@ -21,9 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "entropy), hc human consensus (crowd entropy), mix the larger of both, "
                              "rand random (default %(default)s)")
     parser.add_argument("--update-rule", choices=names.UPDATE_RULES, default=names.DEFAULT_UPDATE_RULE,
-                        help="how the user's answers update their committee: layer, a per-user layer over "
-                             "the pretrained members refitted on all their answers; original, every "
-                             "member trains on each new batch, as the original tool (default %(default)s)")
+                        help="how the user's answers update their committee: shift, a per-user shift of "
+                             "the quadrants' log-probabilities after the other listeners' answers, "
+                             "refitted on all their answers; layer, a per-user 4x4 layer over the "
+                             "pretrained members refitted on all their answers; original, every member "
+                             "trains on each new batch, as the original tool (default %(default)s)")
     return parser
 
 

@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> None:
                                          args.rounds, args.scaling, settings.JOBS, progress=True,
                                          crowd_file=settings.CROWD_ANNOTATIONS, crowd=args.crowd)
     layer = "" if done.layer_moved is None else f"layer moved by {done.layer_moved:.3f} (largest cell); "
+    if done.shift_moved is not None:
+        layer = f"shift moved by {done.shift_moved:.3f} (largest quadrant's log-probability); "
     print(f"user {args.user_id}: committee retrained on {len(done.state.queried)} songs; iteration "
           f"{done.state.iteration}; {layer}{done.songs_changed} of {done.pool_songs} pool songs changed "
           f"quadrant for this user (largest probability change {done.largest_change:.3f})")

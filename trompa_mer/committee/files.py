@@ -14,6 +14,7 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.committee.layer import ListenerLayer
 from trompa_mer.committee.model import MEMBER_PATTERN, Committee
+from trompa_mer.committee.shift import read_shift
 from trompa_mer.errors import CommitteeError
 from trompa_mer.features.columns import IS13, family_names
 from trompa_mer.names import QUADRANTS, SCALING_COMMITTEE, SCALING_ORIGINAL
@@ -164,7 +165,7 @@ def member_paths(folder: Path) -> list[Path]:
 
 
 def load_committee(folder: Path, lazy: bool = False) -> Committee:
-    """Every member of a committee folder, with its scaler, manifest, layer and digest
+    """Every member of a committee folder, with its scaler, manifest, layer, digest and shift
     (`storage.reading_folder`: whole, even after a kill in the middle of replacing it). `lazy`: the
     files are read now but the members and scaler unpickled at their first use (`LazyMembers`,
     `LazyScaler`), so a broken member file is an error then, not now."""
@@ -187,10 +188,10 @@ def _load_committee(folder: Path, lazy: bool) -> Committee:
     digest = files_digest({**blobs, **({} if scaler_blob is None else {scaler_path: scaler_blob})}, manifest)
     if lazy:
         scaler = None if scaler_blob is None else LazyScaler(scaler_path, scaler_blob)
-        return Committee(LazyMembers(blobs), scaler, manifest, load_layer(folder), digest)
+        return Committee(LazyMembers(blobs), scaler, manifest, load_layer(folder), digest, read_shift(folder))
     scaler = None if scaler_blob is None else load_scaler(scaler_path, scaler_blob)
     return Committee({path.name: load_member(path, blob) for path, blob in blobs.items()}, scaler,
-                     manifest, load_layer(folder), digest)
+                     manifest, load_layer(folder), digest, read_shift(folder))
 
 
 def files_digest(blobs: dict[Path, bytes], manifest: dict) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trompa_mer.committee.layer import ListenerLayer
+from trompa_mer.committee.shift import LabelShift
 from trompa_mer.errors import NoScalerError
 from trompa_mer.features.columns import FAMILIES, FEATURE_NAMES
 from trompa_mer.names import SCALING_COMMITTEE, SCALING_ORIGINAL
@@ -23,15 +24,18 @@ MEMBER_PATTERN = re.compile(r"^classifier_(?P<kind>[a-z0-9]+)\.it_(?P<fold>\d+)\
 @dataclass
 class Committee:
     """Members in sorted file-name order, the scaler (None: original scaling), the manifest, a
-    user's listener layer over the members' probabilities (None: the members as they are), and the
+    user's listener layer over the members' probabilities (None: the members as they are), the
     digest of the member and scaler files it was loaded from and the columns they read (None: built
-    or changed in memory): committees with one digest give every song the same member probabilities."""
+    or changed in memory): committees with one digest give every song the same member probabilities;
+    and a user's label-prior shift (None: none), which is not the committee's to apply: it moves the
+    user's probabilities after the other listeners' answers (`learning.personal.UserView`)."""
 
     members: Mapping[str, object]
     scaler: "StandardScaler | None"
     manifest: dict = field(default_factory=dict)
     layer: ListenerLayer | None = None
     digest: str | None = None
+    shift: LabelShift | None = None
 
     @property
     def feature_names(self) -> list[str]:

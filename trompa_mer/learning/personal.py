@@ -7,8 +7,10 @@ answers on that song (n = c.sum()); the posterior mean goes through the user's l
     ((alpha · p + c) / (alpha + n)) · C  =  (alpha · p·C + c·C) / (alpha + n)
 
 so it can be computed from the probabilities the committee gives through the layer (p·C, "heard").
-A song nobody else answered keeps exactly the committee's probabilities. A song the user answered
-is what they answered: probability 1 for their quadrant (it is their truth).
+A song nobody else answered keeps exactly the committee's probabilities. A user of the `shift` rule
+has a label-prior shift b instead of a layer (committee/shift.py): it is not linear, so it moves the
+posterior mean itself, softmax(log(posterior) + b). A song the user answered is what they answered:
+probability 1 for their quadrant (it is their truth).
 """
 
 from collections.abc import Mapping, Sequence
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trompa_mer.committee.shift import LabelShift
 from trompa_mer.names import N_CLASSES
 
 CROWD_PRIOR_ANSWERS = 2.0
@@ -87,12 +90,13 @@ class OtherAnswers:
 class UserView:
     """What turns a user's committee probabilities into theirs: the other listeners' answers (None:
     the crowd is off), the user's own answers (song → class index), the layer's confusion (None: no
-    layer) and the prior's weight."""
+    layer), the prior's weight and the user's label-prior shift (None: none)."""
 
     others: OtherAnswers | None
     own: dict[str, int] = field(default_factory=dict)
     confusion: np.ndarray | None = None
     alpha: float = CROWD_PRIOR_ANSWERS
+    shift: LabelShift | None = None
 
     def counts(self, song_ids: Sequence[str], positions: Mapping[str, int] | None = None) -> np.ndarray:
         """(n_songs, 4) the other listeners' counts the view uses (zero with the crowd off);
@@ -102,12 +106,15 @@ class UserView:
 
     def crowd(self, song_ids: Sequence[str], heard: np.ndarray,
               positions: Mapping[str, int] | None = None) -> np.ndarray:
-        """(n_songs, 4) `heard` (the committee through the layer) with the other listeners' answers."""
-        return with_crowd(heard, self.counts(song_ids, positions), self.confusion, self.alpha)
+        """(n_songs, 4) `heard` (the committee through the layer) with the other listeners' answers,
+        then through the user's shift when they have one."""
+        proba = with_crowd(heard, self.counts(song_ids, positions), self.confusion, self.alpha)
+        return proba if self.shift is None else self.shift.apply(proba)
 
     def probabilities(self, song_ids: Sequence[str], heard: np.ndarray,
                       positions: Mapping[str, int] | None = None) -> np.ndarray:
-        """(n_songs, 4) the user's probabilities: the crowd's update, then their own answers."""
+        """(n_songs, 4) the user's probabilities: the crowd's update and the shift, then their own
+        answers."""
         own = np.full(len(song_ids), -1, dtype=np.int64)
         where, answers = positions_of(song_ids, self.own, positions)
         own[where] = answers

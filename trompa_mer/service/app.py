@@ -189,7 +189,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                              config.pool_cache_dir, config.xgb_rounds, jobs=config.jobs,
                                              wait=False, crowd_file=config.crowd_file, crowd=body.crowd)
         return {"iteration": done.state.iteration,
-                "changed": {"layer_moved": done.layer_moved, "songs_changed": done.songs_changed,
+                "changed": {"layer_moved": done.layer_moved, "shift_moved": done.shift_moved,
+                            "songs_changed": done.songs_changed,
                             "pool_songs": done.pool_songs, "largest_change": done.largest_change}}
 
     @app.get("/users/{user_id}/recommendations")

@@ -25,15 +25,15 @@ from trompa_mer.learning import catalogue, strategies, update
 from trompa_mer.learning.crowd import Crowd
 from trompa_mer.learning.personal import OtherAnswers, UserView
 from trompa_mer.learning.scoring import scaled_windows
-from trompa_mer.names import UPDATE_LAYER
+from trompa_mer.names import UPDATE_SHIFT
 from trompa_mer.progress import progress_bar
 from trompa_mer.simulation.plan import Plan, Run
 from trompa_mer.simulation.report import COMMITTEE_MODEL, USER_MODEL
 from trompa_mer.simulation.shared import CrowdTally, MemberSongs, member_songs
 
-SHARED_MEMBER_RULES = (UPDATE_LAYER,)
-"""Update rules whose users keep the pretrained members, their layer linear over them: their runs
-read the members' song probabilities scored once (`share`) and query from the catalogue."""
+SHARED_MEMBER_RULES = tuple(name for name, rule in update.RULES.items() if not rule.trains_members)
+"""Update rules whose users keep the pretrained members (layer, shift): their runs read the members'
+song probabilities scored once (`share`) and query from the catalogue."""
 
 
 @dataclass
@@ -147,9 +147,11 @@ def simulate_run(run: Run, world: World, plan: Plan,
         songs = [*run.pool_songs, *test_songs]
         others = OtherAnswers({song: i for i, song in enumerate(songs)}, world.tally.others(songs, run.user))
 
-    def view() -> UserView | None:
+    def view() -> UserView | None:  # a shift applies to the user's probabilities, crowd or not
         confusion = None if committee.layer is None else committee.layer.confusion
-        return None if others is None else UserView(others, {}, confusion)
+        if others is None and run.rule != UPDATE_SHIFT:
+            return None
+        return UserView(others, {}, confusion, shift=committee.shift)
 
     def record(iteration: int) -> None:
         for model, scores in evaluate(list(committee.members), tested(committee), y_test, test_songs,

@@ -78,7 +78,7 @@ class UserState:
     """The last query's songs → their scores under `query_strategy`."""
     time: StrictStr = ""
     update_rule: Literal[UPDATE_RULES] = UPDATE_ORIGINAL
-    """How the user's answers update their committee. Not DEFAULT_UPDATE_RULE (layer), the default of
+    """How the user's answers update their committee. Not DEFAULT_UPDATE_RULE (shift), the default of
     a new user, on purpose: a state file without this field was written before rules existed, when
     every user was updated by the original rule, and must go on being so."""
 

@@ -12,8 +12,10 @@ import numpy as np
 from trompa_mer import storage
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.model import Committee
+from trompa_mer.committee.shift import SHIFT_FILE, write_shift
 from trompa_mer.errors import (
     AnnotationError,
+    CommitteeError,
     EmptyPoolError,
     NoPendingQueryError,
     PendingQueryError,
@@ -28,7 +30,7 @@ from trompa_mer.learning.scoring import quadrant_probabilities
 from trompa_mer.names import (
     QUADRANTS,
     RAND,
-    UPDATE_LAYER,
+    UPDATE_SHIFT,
     song_quadrants,
     timestamp,
 )
@@ -61,21 +63,26 @@ def crowd_warnings(crowd: Crowd | None, crowd_file: Path | None, candidates: lis
 def view_of(users_dir: Path, user_id: str, folder: Path, committee: Committee, crowd_file: Path | None,
             crowd: bool) -> UserView:
     """The user's view of their committee: their answers (read from `folder`, whose lock the caller
-    holds), their layer, and unless `crowd` is False the other listeners' answers (the users folder's
-    and `crowd_file`'s), read once."""
+    holds), their layer or shift, and unless `crowd` is False the other listeners' answers (the users
+    folder's and `crowd_file`'s), read once."""
     own = user.read_answers(folder)
     others = crowd_counts.other_answers(users_dir, user_id, own, crowd_file) if crowd else None
-    confusion = None if committee.layer is None else committee.layer.confusion
-    return UserView(others, own, confusion)
+    return UserView(others, own, _confusion(committee), shift=committee.shift)
 
 
 def user_committee(folder: Path, state: user.UserState) -> Committee:
-    """The committee in a user's folder. The members of a `layer`-rule user stay as pretrained, so
-    their song scores are the catalogue's (`learning.catalogue`); an `original`-rule user's members
+    """The committee in a user's folder. The members of a `layer`- or `shift`-rule user stay as
+    pretrained (`update.Rule.trains_members`), so their song scores are the catalogue's
+    (`learning.catalogue`), their layer or shift applied over them; an `original`-rule user's members
     are their own and keep no digest, so they are always scored anew. The members are unpickled at
-    their first use (`files.LazyMembers`): a query the catalogue answers imports no model library."""
+    their first use (`files.LazyMembers`): a query the catalogue answers imports no model library.
+    A `shift`-rule user who has answered has a shift file (written with their first answers): a
+    CommitteeError when it is gone."""
     committee = committees.load_committee(folder, lazy=True)
-    return committee if state.update_rule == UPDATE_LAYER else replace(committee, digest=None)
+    if state.update_rule == UPDATE_SHIFT and state.answered and committee.shift is None:
+        raise CommitteeError(f"{folder / SHIFT_FILE} is missing, yet user {folder.name} has answered "
+                             f"{len(state.answered)} songs by the shift rule")
+    return replace(committee, digest=None) if update.RULES[state.update_rule].trains_members else committee
 
 
 def load_user(users_dir: Path, user_id: str, crowd_file: Path | None,
@@ -120,7 +127,8 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
     scoring's DEFAULT_CHUNK_SONGS). Unless `wait`, a user another command holds is a BusyError;
     `progress` shows the pool's update when CSVs are new. mc and mix count the other listeners'
     answers as a member of the committee, hc their disagreement: every other user's and
-    `crowd_file`'s; with `crowd` False, mc the committee's alone and hc `crowd_file`'s alone."""
+    `crowd_file`'s; with `crowd` False, mc the committee's alone and hc `crowd_file`'s alone. mc and
+    mix read a `shift`-rule user's probabilities through their shift, crowd or not."""
     if n_tracks < 1:
         raise QueryError(f"the number of tracks must be at least 1, not {n_tracks}")
     with user.open_user(users_dir, user_id, wait) as folder:
@@ -133,7 +141,7 @@ def make_query(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, 
         state.pending = False
         committee = user_committee(folder, state)
         view = view_of(users_dir, user_id, folder, committee, crowd_file, crowd) \
-            if crowd and strategy != RAND else None
+            if strategy != RAND and (crowd or committee.shift is not None) else None
         with open_pool(feats_dir, cache_dir, committee, jobs, progress) as pool:
             if not pool.song_ids:
                 raise EmptyPoolError(f"there are no feature CSVs in {feats_dir}")
@@ -197,12 +205,14 @@ def check_answers(state: user.UserState, labels: dict[str, int]) -> None:
 @dataclass(frozen=True)
 class Retrained:
     """What a retrain changed for the user: their state after it; how far their layer moved (the
-    largest change of a cell of its confusion matrix; None when the update rule has no layer);
-    how many of the pool's songs the user's prediction now puts in another quadrant, of how many,
-    and the largest change of a song's probability of a quadrant."""
+    largest change of a cell of its confusion matrix; None when the update rule has no layer) or
+    their shift (the largest change of a quadrant's log-probability shift; None when the rule has
+    no shift); how many of the pool's songs the user's prediction now puts in another quadrant, of
+    how many, and the largest change of a song's probability of a quadrant."""
 
     state: user.UserState
     layer_moved: float | None
+    shift_moved: float | None
     songs_changed: int
     pool_songs: int
     largest_change: float
@@ -216,7 +226,7 @@ def _user_probabilities(committee: Committee, unlayered: np.ndarray, songs: list
                         view: UserView) -> np.ndarray:
     """(n_songs, 4) the user's probabilities of `songs` from their members' `unlayered` ones."""
     heard = unlayered if committee.layer is None else committee.layer.apply(unlayered)
-    return replace(view, confusion=_confusion(committee)).probabilities(songs, heard)
+    return replace(view, confusion=_confusion(committee), shift=committee.shift).probabilities(songs, heard)
 
 
 def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[str, int], feats_dir: Path,
@@ -264,6 +274,8 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
         state.time = record["time"]
         if updated.layer is not None:  # only what changed is written
             writers = {committees.LAYER_FILE: lambda path: committees.write_layer(path, updated.layer)}
+        elif updated.shift is not None:
+            writers = {SHIFT_FILE: lambda path: write_shift(path, updated.shift)}
         else:
             import joblib
 
@@ -274,8 +286,11 @@ def apply_annotations(users_dir: Path, user_id: str, annotations: Path | dict[st
         crowd_counts.add_batch(users_dir, user_id, history, view.own, answered)
     old, new = _confusion(committee), _confusion(updated)
     moved = None if new is None else float(np.abs(new - (np.eye(len(new)) if old is None else old)).max())
+    shift_moved = None if updated.shift is None else \
+        float(np.abs(updated.shift.shift - (0.0 if committee.shift is None else committee.shift.shift)).max())
     changed = int((before.argmax(axis=1) != after.argmax(axis=1)).sum())
-    return Retrained(state, moved, changed, len(pool_songs), float(np.abs(after - before).max(initial=0.0)))
+    return Retrained(state, moved, shift_moved, changed, len(pool_songs),
+                     float(np.abs(after - before).max(initial=0.0)))
 
 
 def recommend(users_dir: Path, user_id: str, feats_dir: Path, cache_dir: Path, quadrant: int, n: int,
