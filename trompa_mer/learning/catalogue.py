@@ -1,8 +1,9 @@
 """Catalogue scores: each pool song's mean member probabilities under one committee, computed once.
 
-Users of the `layer` rule keep the pretrained members; only their 4 × 4 layer differs. A song's
-probabilities for such a user are the members' mean over its windows (4 numbers, the same for every
-user) through the user's layer, so the pool is scored once per committee, not per request.
+Users of the `shift` and `layer` rules keep the pretrained members; only their shift or 4 × 4 layer
+differs. A song's probabilities for such a user are the members' mean over its windows (4 numbers,
+the same for every user) through what is the user's own, so the pool is scored once per committee,
+not per request.
 
 The scores of a committee lie in the pool's store folder (`Pool.store`), in `scores/<key>.npy`: one
 numpy structured array (song id, the song's rows' fingerprint `Pool.fingerprints`, its 4
