@@ -1,13 +1,14 @@
 """Recommendations from a real serve.py process on a large pool: `GET /users/{id}/recommendations?
 quadrant=Q1&n=10` latency at one client, then `/health` while 16 clients ask for recommendations.
 
-    python bench/recommend.py [--feats DIR] [--cache DIR] [--songs 100000] [--windows 4]
+    python bench/recommend.py [--feats DIR] [--cache DIR] [--songs 100000] [--windows 4] [--rule RULE]
                               [--requests 200] [--clients 16] [--committee models/pretrained] [--work DIR]
 
 Without --feats a pool of --songs songs × --windows windows is generated into --work (once; 100,000
 songs take a few minutes, and the first request then builds the store and scores the catalogue,
-which takes minutes more). The user is a new `layer`-rule user; the server runs one worker. The
-clients run in this process (one thread and one connection each), on the same cores as the server.
+which takes minutes more). The user is new, of the default update rule unless --rule says another;
+the server runs one worker. The clients run in this process (one thread and one connection each), on
+the same cores as the server.
 Targets (issue 24): p50 under 20 ms at one client on 100,000 songs; /health under 50 ms with 16.
 """
 
@@ -32,6 +33,7 @@ from bench.service import TOKEN, health_latencies, percentile
 from tests import service_server
 from tests.committees import write_quadrant_pool
 from trompa_mer.committee import files as committees
+from trompa_mer.names import DEFAULT_UPDATE_RULE, UPDATE_RULES
 
 USER = "bench-recommend"
 PATH = f"/users/{USER}/recommendations"
@@ -73,6 +75,8 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=4)
     parser.add_argument("--requests", type=int, default=200, help="recommendations at one client")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--rule", choices=UPDATE_RULES, default=DEFAULT_UPDATE_RULE,
+                        help="the user's update rule")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the clients ask at once")
     parser.add_argument("--committee", type=Path, default=ROOT / "models" / "pretrained")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench-recommend")
@@ -92,7 +96,7 @@ def main() -> None:
         url = service_server.wait_until_up(process, args.work / "server.log")
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=3600) as http:
             http.delete(f"/users/{USER}")
-            http.post("/users", json={"user_id": USER, "update_rule": "layer"}).raise_for_status()
+            http.post("/users", json={"user_id": USER, "update_rule": args.rule}).raise_for_status()
             started = time.perf_counter()
             http.get(PATH, params=PARAMS).raise_for_status()
             first = time.perf_counter() - started
@@ -113,7 +117,8 @@ def main() -> None:
         busy.join()
     finally:
         service_server.stop(process)
-    print(f"serve.py, 1 worker; pool {feats} ({args.committee.name} committee); {os.cpu_count()} cores; "
+    print(f"serve.py, 1 worker; pool {feats} ({args.committee.name} committee); a {args.rule}-rule user; "
+          f"{os.cpu_count()} cores; "
           f"load after {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"first request (the pool loaded, its catalogue read or scored): {first:.1f} s")
     print("\n| what | requests | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|")
