@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 GIB = 1024 ** 3
 
 
-def measure(argv: list[str], env: dict) -> tuple[float, float, float, str]:
-    """Wall seconds, CPU seconds, peak RSS in GiB, and stdout of one process (its failure stops
-    the benchmark)."""
+def measure(argv: list[str], env: dict, cwd: Path = ROOT) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak RSS in GiB, and stdout of one process run in `cwd` (its
+    failure stops the benchmark; its stderr goes to ours)."""
     start = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
     out = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start

@@ -16,10 +16,7 @@ commit, to compare) with this interpreter, on the same store.
 import argparse
 import csv
 import os
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 from trompa_mer.interpreter import use_project_python
 
 use_project_python(__file__, ROOT)  # the checkout's .venv, when this Python lacks the requirements
+
+from bench.processes import measure
 
 TARGET_SECONDS = 20.0
 HELD_OUT = 10
@@ -46,19 +45,6 @@ def study_argv(args: argparse.Namespace, listeners: int, out: Path) -> list[str]
     return argv + (["--committee", str(args.committee)] if args.committee else [])
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS (MiB) of one process; exits on its failure."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise SystemExit(f"error: {' '.join(command)} failed:\n{result.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feats", type=Path, default=SHARED / "feats",
@@ -75,13 +61,15 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     script = [sys.executable, str(args.checkout.resolve() / "simulate.py")]
     print(f"machine: {os.cpu_count()} cores; {script[1]}")
-    wall, cpu, _ = timed(script + study_argv(args, 1, args.work / "warm-up"), args.checkout)
+    env = dict(os.environ)
+    wall, cpu, _, _ = measure(script + study_argv(args, 1, args.work / "warm-up"), env, args.checkout)
     print(f"warm-up, 1 listener (store and catalogue brought up to date): {wall:.1f} s wall, {cpu:.1f} s CPU")
     load_before = os.getloadavg()
-    wall, cpu, rss = timed(script + study_argv(args, args.listeners, args.work / "report"), args.checkout)
+    wall, cpu, rss, _ = measure(script + study_argv(args, args.listeners, args.work / "report"), env,
+                                args.checkout)
     load_after = os.getloadavg()
     print(f"study: {args.listeners} listeners × mc,rand × 3 iterations × 4 queries, {HELD_OUT} held out")
-    print(f"  {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.0f} MiB; load average "
+    print(f"  {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss * 1024:.0f} MiB; load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"  {wall / TARGET_SECONDS:.2f}× the {TARGET_SECONDS:.0f} s target (wall); "
           f"CPU {cpu / TARGET_SECONDS:.2f}× it; report {args.work / 'report'}")

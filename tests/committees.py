@@ -31,6 +31,14 @@ def write_feature_csv(path: Path, X: np.ndarray, names: Sequence[str] = FEATURE_
     return path
 
 
+def committee_and_pool(root: Path) -> dict[str, Path]:
+    """A committee (`make_committee`) and a pool of 24 songs × 8 windows (`make_pool`) under `root`:
+    the folders as "folder", "feats" and "cache"."""
+    make_committee(root / "committee")
+    make_pool(root / "feats", n_songs=24, n_windows=8)
+    return {"folder": root / "committee", "feats": root / "feats", "cache": root / "cache"}
+
+
 def make_pool(feats_dir: Path, n_songs: int = 24, n_windows: int = 8, seed: int = 0,
               names: Sequence[str] = FEATURE_NAMES) -> dict[str, str]:
     """Feature CSVs `song_NN.csv` of the columns `names` in `feats_dir`; returns song id → its true

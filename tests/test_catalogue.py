@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.committees import make_committee, make_pool, quadrant_windows, write_feature_csv
+from tests.committees import (
+    committee_and_pool,
+    make_committee,
+    quadrant_windows,
+    write_feature_csv,
+)
 from tests.conftest import ROOT, run_script
 from tests.interrupt import run_interrupted
 from trompa_mer.committee import files as committees
@@ -27,10 +32,7 @@ from trompa_mer.users.pool_view import HeldScores
 
 @pytest.fixture
 def setup(tmp_path: Path) -> dict:
-    folder = tmp_path / "committee"
-    make_committee(folder)
-    make_pool(tmp_path / "feats", n_songs=24, n_windows=8)
-    return {"folder": folder, "feats": tmp_path / "feats", "cache": tmp_path / "cache"}
+    return committee_and_pool(tmp_path)
 
 
 def scored_songs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:

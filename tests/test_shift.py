@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.committees import make_committee, make_pool
+from tests.committees import committee_and_pool
 from tests.conftest import run_script
 from trompa_mer.committee import files as committees
 from trompa_mer.committee.shift import SHIFT_FILE, LabelShift, fit_shift
@@ -147,10 +147,7 @@ def test_a_shift_users_answers_without_their_shift_file_are_an_error(world: dict
 
 @pytest.fixture
 def setup(tmp_path: Path) -> dict:
-    folder = tmp_path / "committee"
-    make_committee(folder)
-    make_pool(tmp_path / "feats", n_songs=24, n_windows=8)
-    return {"folder": folder, "feats": tmp_path / "feats", "cache": tmp_path / "cache"}
+    return committee_and_pool(tmp_path)
 
 
 @pytest.mark.parametrize("shift", [np.zeros(4), np.array([0.0, -1.0, 2.5, 0.3]),
