@@ -93,10 +93,11 @@ def test_an_unchanged_folder_is_trusted_until_a_full_check(feats: Path, tmp_path
 
 def test_a_recently_changed_folder_is_looked_at_again(feats: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A change within RACY_NS of a full check could share the folder's mtime with a later one."""
+    """A change within RACY_NS of a full check could share the folder's mtime with a later one. The
+    folder's mtime is set an hour ahead, so that however slowly the load comes, it is not yet past."""
     monkeypatch.setattr(pools, "FULL_CHECK_SECONDS", 1e9)
-    now = time.time_ns()
-    os.utime(feats, ns=(now, now))
+    ahead = time.time_ns() + 3600 * 10**9
+    os.utime(feats, ns=(ahead, ahead))
     with load_pool(feats, tmp_path / "cache") as pool:
         assert not pool.current()
 

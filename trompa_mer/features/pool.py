@@ -173,10 +173,8 @@ class StoredSongs:
     @classmethod
     def of_index(cls, index: dict) -> "StoredSongs":
         """The songs an index names, straight from its columns."""
-        columns = index["songs"]
+        columns = _song_columns(index)
         ids = columns["id"]
-        if {len(columns[key]) for key in _SONG_COLUMNS} != {len(ids)}:
-            raise ValueError("the index's song columns differ in length")
         return cls(ids, columns["csv"], [s["name"] for s in index["segments"]],
                    np.array(columns["segment"], dtype=np.int64), np.array(columns["start"], dtype=np.int64),
                    np.array(columns["rows"], dtype=np.uint64), np.array(columns["crc"], dtype=np.uint64))
@@ -200,6 +198,14 @@ class StoredSongs:
 
 
 _SONG_COLUMNS = ("csv", "size", "mtime_ns", "segment", "start", "rows", "crc")
+
+
+def _song_columns(index: dict) -> dict[str, list]:
+    """The index's columns of its songs ("id" and _SONG_COLUMNS); ValueError when their lengths differ."""
+    columns = index["songs"]
+    if {len(columns[key]) for key in _SONG_COLUMNS} != {len(columns["id"])}:
+        raise ValueError("the index's song columns differ in length")
+    return columns
 
 
 class Pool:
@@ -355,11 +361,9 @@ def _write_index(cache_dir: Path, index: dict) -> None:
 
 def _index_songs(index: dict) -> tuple[dict[str, CsvFile], dict[str, Location]]:
     """Song id → its CSV and its location, in song id order, from the index's columns."""
-    columns = index["songs"]
+    columns = _song_columns(index)
     segments = [s["name"] for s in index["segments"]]
     ids = columns["id"]
-    if {len(columns[key]) for key in _SONG_COLUMNS} != {len(ids)}:
-        raise ValueError("the index's song columns differ in length")
     songs = dict(zip(ids, map(CsvFile, columns["csv"], columns["size"], columns["mtime_ns"]), strict=True))
     locations = dict(zip(ids, map(Location, map(segments.__getitem__, columns["segment"]), columns["start"],
                                   columns["rows"], columns["crc"]), strict=True))
